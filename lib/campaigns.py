@@ -1,0 +1,214 @@
+"""Campaign history and measured lift.
+
+Every exported list is recorded in one SQLite file (standard library, nothing to install) under a data
+directory: the campaign, its filters and model, and each customer with their group. When results come
+back, target vs control response gives the lift with a confidence interval.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lib.errors import DataValidationError
+from lib.schema import binary_target
+
+DEFAULT_DATA_DIR = Path(os.environ.get("BULLSEYE_DATA_DIR", Path.home() / ".bullseye"))
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    name TEXT PRIMARY KEY, created_at TEXT NOT NULL, file_digest TEXT, filters TEXT, model TEXT,
+    selected INTEGER, control INTEGER
+);
+CREATE TABLE IF NOT EXISTS members (
+    campaign TEXT NOT NULL, customer_id TEXT NOT NULL, grp TEXT NOT NULL, score REAL, decile INTEGER,
+    PRIMARY KEY (campaign, customer_id)
+);
+"""
+
+
+def db_path(data_dir: str | Path | None = None) -> Path:
+    d = Path(data_dir) if data_dir is not None else Path(os.environ.get("BULLSEYE_DATA_DIR", DEFAULT_DATA_DIR))
+    d.mkdir(parents=True, exist_ok=True)
+    return d / "campaigns.sqlite"
+
+
+def _connect(data_dir: str | Path | None) -> sqlite3.Connection:
+    con = sqlite3.connect(db_path(data_dir))
+    con.executescript(_SCHEMA)
+    return con
+
+
+def record_campaign(
+    name: str,
+    members: pd.DataFrame,
+    id_col: str,
+    file_digest: str,
+    filters: dict,
+    model: dict | None,
+    data_dir: str | Path | None = None,
+) -> None:
+    """Store a list (target and control rows, with ``group``) under a unique campaign name."""
+    name = name.strip()
+    if not name:
+        raise DataValidationError("Give the campaign a name so its results can be matched later.")
+    if "group" not in members.columns or id_col not in members.columns:
+        raise DataValidationError(f"The list needs '{id_col}' and 'group' columns to be recorded.")
+    with _connect(data_dir) as con:
+        if con.execute("SELECT 1 FROM campaigns WHERE name = ?", (name,)).fetchone():
+            raise DataValidationError(f"A campaign named '{name}' already exists. Choose another name.")
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        groups = members["group"].astype(str)
+        con.execute(
+            "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (name, created, file_digest, json.dumps(filters, default=str), json.dumps(model or {}, default=str),
+             int((groups == "target").sum()), int((groups == "control").sum())),
+        )
+        score = members["score"] if "score" in members.columns else pd.Series(np.nan, index=members.index)
+        decile = members["decile"] if "decile" in members.columns else pd.Series(np.nan, index=members.index)
+        rows = zip(
+            [name] * len(members), members[id_col].astype(str), groups,
+            score.astype("float64").where(score.notna(), None), decile.where(decile.notna(), None),
+        )
+        con.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def list_campaigns(data_dir: str | Path | None = None) -> pd.DataFrame:
+    with _connect(data_dir) as con:
+        return pd.read_sql_query(
+            "SELECT name, created_at, selected, control, file_digest, filters, model FROM campaigns "
+            "ORDER BY created_at DESC, name", con)
+
+
+def campaign_members(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
+    with _connect(data_dir) as con:
+        if not con.execute("SELECT 1 FROM campaigns WHERE name = ?", (name,)).fetchone():
+            known = [r[0] for r in con.execute("SELECT name FROM campaigns ORDER BY name")]
+            raise DataValidationError(
+                f"No campaign named '{name}'. Known campaigns: {', '.join(known) if known else 'none yet'}."
+            )
+        return pd.read_sql_query(
+            "SELECT customer_id, grp AS \"group\", score, decile FROM members WHERE campaign = ?", con, params=(name,))
+
+
+@dataclass(frozen=True)
+class LiftReport:
+    campaign: str
+    target_n: int
+    control_n: int
+    target_rate: float
+    control_rate: float
+    lift: float | None  # relative: target_rate / control_rate − 1
+    uplift: float  # absolute difference in response rate
+    uplift_ci: tuple[float, float]  # 95% interval of the absolute difference
+    incremental_conversions: float
+    incremental_conversions_ci: tuple[float, float]
+    incremental_revenue: float | None
+    by_decile: pd.DataFrame
+    unmatched_results: int
+    verdict: str
+
+    def to_dict(self) -> dict:
+        return {
+            "campaign": self.campaign, "target_n": self.target_n, "control_n": self.control_n,
+            "target_rate": round(self.target_rate, 5), "control_rate": round(self.control_rate, 5),
+            "lift": None if self.lift is None else round(self.lift, 4),
+            "uplift": round(self.uplift, 5), "uplift_ci": [round(v, 5) for v in self.uplift_ci],
+            "incremental_conversions": round(self.incremental_conversions, 2),
+            "incremental_conversions_ci": [round(v, 2) for v in self.incremental_conversions_ci],
+            "incremental_revenue": None if self.incremental_revenue is None else round(self.incremental_revenue, 2),
+            "by_decile": self.by_decile.to_dict(orient="records"),
+            "unmatched_results": self.unmatched_results, "verdict": self.verdict,
+        }
+
+
+def measure_lift(
+    name: str,
+    results: pd.DataFrame,
+    id_col: str | None = None,
+    outcome_col: str | None = None,
+    revenue_col: str | None = None,
+    data_dir: str | Path | None = None,
+) -> LiftReport:
+    """Response of target vs control for a recorded campaign. Customers absent from the results file
+    count as non-responders (results files usually list only the responders' ids, or everyone)."""
+    members = campaign_members(name, data_dir)
+    id_col = id_col or _guess(results, ["customer_id", "id", "customer", "client_id"], 0)
+    outcome_col = outcome_col or _guess(results, ["responded", "converted", "response", "purchased", "outcome"], None)
+    if id_col not in results.columns:
+        raise DataValidationError(f"The results file has no id column '{id_col}'.")
+    res = results.copy()
+    res["_id"] = _ids(res[id_col])
+    if outcome_col is None or outcome_col not in res.columns:
+        res["_y"] = 1.0  # a list of responder ids
+    else:
+        res["_y"] = binary_target(res[outcome_col], column=outcome_col).fillna(0.0)
+    res = res.drop_duplicates("_id", keep="last").set_index("_id")
+    members = members.set_index("customer_id")
+    y = res["_y"].reindex(members.index).fillna(0.0).to_numpy()
+    revenue = None
+    if revenue_col is not None:
+        if revenue_col not in res.columns:
+            raise DataValidationError(f"The results file has no revenue column '{revenue_col}'.")
+        revenue = pd.to_numeric(res[revenue_col], errors="coerce").reindex(members.index).fillna(0.0).to_numpy()
+    unmatched = int((~res.index.isin(members.index)).sum())
+    is_t = (members["group"] == "target").to_numpy()
+    is_c = ~is_t
+    n_t, n_c = int(is_t.sum()), int(is_c.sum())
+    if n_t == 0:
+        raise DataValidationError(f"Campaign '{name}' has no target customers.")
+    if n_c == 0:
+        raise DataValidationError(
+            f"Campaign '{name}' was sent without a control group, so lift cannot be measured. "
+            "Keep a control group (e.g. 10%) next time."
+        )
+    rt, rc = float(y[is_t].mean()), float(y[is_c].mean())
+    diff = rt - rc
+    se = np.sqrt(rt * (1 - rt) / n_t + rc * (1 - rc) / n_c)
+    ci = (diff - 1.96 * se, diff + 1.96 * se)
+    inc = diff * n_t
+    inc_rev = None
+    if revenue is not None:
+        inc_rev = float(revenue[is_t].mean() - revenue[is_c].mean()) * n_t
+    dec = pd.DataFrame({"decile": members["decile"].to_numpy(), "group": members["group"].to_numpy(), "y": y})
+    by_decile = (
+        dec.dropna(subset=["decile"]).pivot_table(index="decile", columns="group", values="y", aggfunc="mean")
+        .rename(columns={"target": "target_rate", "control": "control_rate"}).reset_index()
+    )
+    by_decile.columns.name = None
+    if ci[0] > 0:
+        verdict = (f"It worked: the campaign raised response from {rc:.1%} (control) to {rt:.1%}, about "
+                   f"{inc:,.0f} extra conversions (95% interval {ci[0] * n_t:,.0f} to {ci[1] * n_t:,.0f}).")
+    elif ci[1] < 0:
+        verdict = (f"It backfired: targeted customers responded less ({rt:.1%}) than the control group "
+                   f"({rc:.1%}). Review the offer and the audience.")
+    else:
+        verdict = (f"No clear effect yet: target {rt:.1%} vs control {rc:.1%}; the difference could be chance "
+                   f"(95% interval {ci[0]:+.1%} to {ci[1]:+.1%}). A larger control group would tell.")
+    return LiftReport(
+        campaign=name, target_n=n_t, control_n=n_c, target_rate=rt, control_rate=rc,
+        lift=(rt / rc - 1) if rc > 0 else None, uplift=diff, uplift_ci=ci, incremental_conversions=inc,
+        incremental_conversions_ci=(ci[0] * n_t, ci[1] * n_t), incremental_revenue=inc_rev,
+        by_decile=by_decile, unmatched_results=unmatched, verdict=verdict,
+    )
+
+
+def _guess(frame: pd.DataFrame, names: list[str], fallback_index: int | None) -> str | None:
+    lower = {str(c).lower(): c for c in frame.columns}
+    for n in names:
+        if n in lower:
+            return lower[n]
+    return frame.columns[fallback_index] if fallback_index is not None else None
+
+
+def _ids(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(s):
+        return s.astype("Int64").astype("str")
+    return s.astype("str").str.strip()

@@ -1,0 +1,223 @@
+"""Bullseye from the command line, for automation.
+
+    python -m lib.cli check --input FILE [--sep S] [--encoding E] [--sheet NAME]
+    python -m lib.cli run --input FILE --out DIR [--target COL] [--positive V] [--id COL] ...
+    python -m lib.cli results --campaign NAME --input FILE [--data-dir DIR]
+
+Exit codes: 0 done; 2 bad input (one ``error:`` line on stderr saying what and what to do); 1 a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import traceback
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lib.errors import DataValidationError
+
+EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports mistakes as one ``error:`` line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message}. Run 'python -m lib.cli {self.prog.split()[-1]} --help' for usage.\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _read_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", required=True, help="CSV/TSV/TXT, .gz, single-file .zip, .xlsx or .parquet")
+    p.add_argument("--sep", help="delimiter (default: detected among , ; TAB |); 'tab' or '\\t' for TAB")
+    p.add_argument("--encoding", help="text encoding (default: detected: UTF-8, GB18030, cp1252...)")
+    p.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m lib.cli", description="Bullseye: segment, score, explain and target customers.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    check = sub.add_parser("check", help="print column roles and the data-quality report as JSON")
+    _read_options(check)
+    check.add_argument("--target", help="target column to check class balance and leakage for")
+    check.add_argument("--positive", help="the target value that counts as positive")
+
+    run = sub.add_parser("run", help="run the whole pipeline and write report.json, customers.csv, targets.csv")
+    _read_options(run)
+    run.add_argument("--out", required=True, help="output folder (created if missing)")
+    run.add_argument("--target", help="column to predict (e.g. responded)")
+    run.add_argument("--positive", help="the target value that counts as positive (default: yes/true/1...)")
+    run.add_argument("--id", dest="id_col", help="customer id column (default: detected)")
+    run.add_argument("--exclude", nargs="+", default=[], metavar="COL", help="columns never to use as features")
+    run.add_argument("--segments", default="auto", help="'auto' (k by silhouette) or a number of segments")
+    run.add_argument("--segment-method", choices=["kmeans", "rfm"], default="kmeans",
+                     help="clustering (default) or RFM groups")
+    size = run.add_mutually_exclusive_group()
+    size.add_argument("--top", type=int, dest="top_n", metavar="N", help="target the N best-scoring customers")
+    size.add_argument("--top-pct", type=float, metavar="P", help="target the best P percent")
+    run.add_argument("--control-pct", type=float, default=0.0, metavar="P", help="hold out P%% of the list as control")
+    run.add_argument("--seed", type=int, default=42)
+    run.add_argument("--transactions", action="store_true", help="the input is an order-line log")
+    run.add_argument("--customer-col")
+    run.add_argument("--date-col")
+    run.add_argument("--amount-col")
+    run.add_argument("--cutoff", help="as-of date YYYY-MM-DD (transactions)")
+    run.add_argument("--horizon", type=int, metavar="DAYS", help="label = bought again within DAYS after the cutoff")
+    run.add_argument("--explain-method", choices=["auto", "woodelf", "xgboost"], default="auto")
+    run.add_argument("--campaign", help="record the target list as a campaign under this name")
+    run.add_argument("--data-dir", help="where campaign history is kept (default ~/.bullseye)")
+
+    res = sub.add_parser("results", help="measure a recorded campaign's lift from a results file")
+    res.add_argument("--campaign", required=True)
+    _read_options(res)
+    res.add_argument("--id", dest="id_col", help="customer id column of the results file")
+    res.add_argument("--outcome", help="responded/converted column (default: detected; none = every id responded)")
+    res.add_argument("--revenue", help="revenue column")
+    res.add_argument("--data-dir")
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from lib.io import load_table
+
+    return load_table(args.input, sep=args.sep, encoding=args.encoding, sheet=args.sheet)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from lib.quality import assess_quality
+    from lib.schema import infer_schema
+
+    t0 = time.perf_counter()
+    loaded = _load(args)
+    schema = infer_schema(loaded.frame)
+    if args.target and args.target not in loaded.frame.columns:
+        raise DataValidationError(f"--target names column '{args.target}', which is not in the file.")
+    quality = assess_quality(loaded.frame, schema, args.target, args.positive)
+    out = {
+        "file": loaded.source_name,
+        "format": loaded.file_format,
+        "encoding": loaded.encoding,
+        "delimiter": loaded.delimiter,
+        "decimal": loaded.decimal,
+        "rows": len(loaded.frame),
+        "columns": len(loaded.frame.columns),
+        "roles": schema.roles,
+        "role_reasons": schema.reasons,
+        "target_candidates": list(schema.target_candidates),
+        "positive_classes": schema.positive_classes,
+        "excluded_features": schema.excluded(),
+        "quality": quality.to_dict(),
+        "warnings": list(loaded.warnings),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    json.dump(out, sys.stdout, indent=2, default=_json_default, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lib.pipeline import RunOptions, run_pipeline, targets_export
+    from lib.targeting import to_csv_bytes
+
+    t0 = time.perf_counter()
+    out_dir = Path(args.out)
+    if args.top_n is not None and args.top_n < 0:
+        raise DataValidationError("--top must be 0 or more.")
+    if args.top_pct is not None and not 0 < args.top_pct <= 100:
+        raise DataValidationError("--top-pct must be between 0 and 100.")
+    if not 0 <= args.control_pct < 100:
+        raise DataValidationError("--control-pct must be at least 0 and below 100.")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataValidationError(f"Cannot create output folder {out_dir}: {exc.strerror}.") from None
+    t_load = time.perf_counter()
+    loaded = _load(args)
+    load_s = time.perf_counter() - t_load
+    opts = RunOptions(
+        target=args.target, positive=args.positive, id_col=args.id_col, exclude=tuple(args.exclude),
+        segments=args.segments, segment_method=args.segment_method, top_n=args.top_n, top_pct=args.top_pct,
+        control_pct=args.control_pct, seed=args.seed, transactions=args.transactions,
+        customer_col=args.customer_col, date_col=args.date_col, amount_col=args.amount_col, cutoff=args.cutoff,
+        horizon=args.horizon, explain_method=args.explain_method,
+    )
+    result = run_pipeline(loaded, opts, progress=lambda m: logging.getLogger("bullseye").info(m))
+    t_write = time.perf_counter()
+    result.customers.to_csv(out_dir / "customers.csv", index=False, lineterminator="\n")
+    targets_path = out_dir / "targets.csv"
+    if result.targets is not None:
+        targets_path.write_bytes(to_csv_bytes(targets_export(result)))
+        if args.campaign:
+            from lib.campaigns import record_campaign
+
+            record_campaign(args.campaign, result.targets.table, "id", loaded.digest, result.targets.spec.describe(),
+                            result.model.to_report() if result.model else None, args.data_dir)
+    elif targets_path.exists():
+        targets_path.unlink()  # a stale list from an earlier run must not pass for this one
+    result.timings["load"] = load_s
+    result.timings["write"] = time.perf_counter() - t_write
+    result.timings["total"] = time.perf_counter() - t0
+    report = result.report()
+    report["input"] = {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
+                       "delimiter": loaded.delimiter, "format": loaded.file_format}
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=_json_default, ensure_ascii=False),
+                                         encoding="utf-8")
+    return EXIT_OK
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from lib.campaigns import measure_lift
+
+    loaded = _load(args)
+    lift = measure_lift(args.campaign, loaded.frame, args.id_col, args.outcome, args.revenue, args.data_dir)
+    json.dump(lift.to_dict(), sys.stdout, indent=2, default=_json_default)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if np.isnan(o) else float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, (pd.Timestamp,)):
+        return o.isoformat()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    handler = {"check": cmd_check, "run": cmd_run, "results": cmd_results}[args.command]
+    try:
+        return handler(args)
+    except DataValidationError as exc:
+        sys.stderr.write("error: " + " ".join(str(exc).split()) + "\n")
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        sys.stderr.write("error: the file is too large for the memory of this machine; split it or drop columns.\n")
+        return EXIT_BAD_INPUT
+    except Exception:  # a bug: keep the traceback for the developer, one line for the user
+        error_id = uuid.uuid4().hex[:8]
+        sys.stderr.write(traceback.format_exc())
+        sys.stderr.write(f"error: internal error {error_id}; please report it with the traceback above.\n")
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""Plotly figures built from lib results. Pure functions: results in, figure out; pages only lay them out.
+
+Large data: point clouds draw a stated random sample (``MAX_POINTS``); the numbers behind bars and
+lines use every row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from lib.explain import Explanation, pretty_name
+from lib.propensity import ProfitPlan, PropensityResult
+from lib.segment import SegmentationResult
+
+MAX_POINTS = 50_000
+BEESWARM_POINTS = 5_000
+
+
+def _sample(n: int, k: int, seed: int = 0) -> np.ndarray:
+    if n <= k:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+
+
+def sample_note(n: int, k: int = MAX_POINTS) -> str:
+    return f"Showing a random sample of {k:,} of {n:,} customers." if n > k else f"Showing all {n:,} customers."
+
+
+def segment_map(seg: SegmentationResult) -> go.Figure:
+    """2-D map (PCA of the clustering features), WebGL, sampled above ``MAX_POINTS``."""
+    names = seg.names().to_numpy()
+    if seg.embedding is None:
+        xy = np.column_stack([seg.rfm_scores["R"] + np.random.default_rng(0).uniform(-.3, .3, len(names)),
+                              seg.rfm_scores["F"] + np.random.default_rng(1).uniform(-.3, .3, len(names))])
+        labels = ("Recency score (5 = recent)", "Frequency score")
+    else:
+        xy = seg.embedding
+        labels = ("Map axis 1", "Map axis 2")
+    idx = _sample(len(names), MAX_POINTS)
+    df = pd.DataFrame({"x": xy[idx, 0], "y": xy[idx, 1], "Segment": names[idx]})
+    fig = px.scatter(df, x="x", y="y", color="Segment", render_mode="webgl", opacity=0.6,
+                     labels={"x": labels[0], "y": labels[1]})
+    fig.update_traces(marker={"size": 4})
+    fig.update_layout(title="Customer map: nearby dots are similar customers", legend_title_text="Segment")
+    return fig
+
+
+def segment_sizes(seg: SegmentationResult) -> go.Figure:
+    df = pd.DataFrame([{"Segment": s.name, "Customers": s.size, "Share": s.share} for s in seg.segments])
+    fig = px.bar(df, x="Customers", y="Segment", orientation="h", text=df["Share"].map("{:.0%}".format))
+    fig.update_layout(title="Segment sizes", yaxis={"categoryorder": "total ascending"})
+    return fig
+
+
+def profile_heatmap(seg: SegmentationResult) -> go.Figure:
+    """Segment × feature: how far each segment sits from the base (standardised difference)."""
+    z = seg.distinctive.copy()
+    names = {s.id: s.name for s in seg.segments}
+    z.index = [names.get(i, str(i)) for i in z.index]
+    z = z.loc[:, z.abs().max().sort_values(ascending=False).index[:15]]
+    fig = go.Figure(go.Heatmap(
+        z=z.to_numpy(), x=[pretty_name(c) for c in z.columns], y=list(z.index), colorscale="RdBu_r", zmid=0,
+        colorbar={"title": "vs base (sd)"},
+        hovertemplate="%{y}<br>%{x}: %{z:+.2f} sd from the average customer<extra></extra>",
+    ))
+    fig.update_layout(title="Segment profiles: red = above the average customer, blue = below")
+    return fig
+
+
+def rfm_grid(seg: SegmentationResult) -> go.Figure:
+    """Customers by recency and frequency score, coloured by count."""
+    scores = seg.rfm_scores
+    grid = scores.groupby(["R", "F"]).size().unstack(fill_value=0).reindex(index=range(1, 6), columns=range(1, 6),
+                                                                             fill_value=0)
+    fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[f"F{f}" for f in grid.columns], y=[f"R{r}" for r in grid.index],
+                               colorscale="Blues", hovertemplate="%{y} %{x}: %{z} customers<extra></extra>"))
+    fig.update_layout(title="RFM grid: recency score (R5 = most recent) by frequency score")
+    return fig
+
+
+def lift_chart(model: PropensityResult) -> go.Figure:
+    lift = model.lift
+    fig = go.Figure(go.Bar(x=lift["decile"], y=lift["lift"], text=lift["lift"].map("{:.1f}×".format),
+                           name="Lift"))
+    fig.add_hline(y=1, line_dash="dot", annotation_text="random")
+    fig.update_layout(title="Lift by decile (holdout): how many times the average response rate",
+                      xaxis_title="Score decile (1 = top 10%)", yaxis_title="Lift")
+    return fig
+
+
+def gain_chart(model: PropensityResult) -> go.Figure:
+    lift = model.lift
+    x = np.r_[0, lift["cumulative_share"]] * 100
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=np.r_[0, lift["cumulative_gain"]] * 100, mode="lines+markers", name="Model"))
+    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", line={"dash": "dot"}, name="Random"))
+    fig.update_layout(title="Cumulative gain: share of responders reached by contacting the top X%",
+                      xaxis_title="% of customers contacted", yaxis_title="% of responders reached")
+    return fig
+
+
+def calibration_chart(model: PropensityResult) -> go.Figure:
+    cal = model.calibration
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers", name="Model"))
+    top = float(max(cal["predicted"].max(), cal["observed"].max(), 0.01))
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", line={"dash": "dot"}, name="Perfect"))
+    fig.update_layout(title="Calibration: predicted vs observed response (holdout)",
+                      xaxis_title="Predicted probability", yaxis_title="Observed response rate")
+    return fig
+
+
+def profit_chart(plan: ProfitPlan) -> go.Figure:
+    c = plan.curve
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=c["contacted"], y=c["profit"], mode="lines", name="Expected profit"))
+    if plan.best_contacts:
+        fig.add_vline(x=plan.best_contacts, line_dash="dot",
+                      annotation_text=f"best: {plan.best_contacts:,} contacts")
+    fig.update_layout(title="Expected profit by number of customers contacted (best scores first)",
+                      xaxis_title="Customers contacted", yaxis_title="Expected profit")
+    return fig
+
+
+def score_by_segment(scores: np.ndarray, segment_names: np.ndarray) -> go.Figure:
+    idx = _sample(len(scores), MAX_POINTS)
+    df = pd.DataFrame({"Score": scores[idx], "Segment": segment_names[idx]})
+    fig = px.box(df, x="Segment", y="Score", points=False)
+    fig.update_layout(title="Score distribution by segment")
+    return fig
+
+
+def importance_chart(expl: Explanation, n: int = 15) -> go.Figure:
+    imp = expl.importance().head(n)
+    fig = px.bar(imp, x="mean_abs_points", y=imp["feature"].map(pretty_name), orientation="h",
+                 labels={"mean_abs_points": "Average effect on the score (probability points)", "y": ""})
+    fig.update_layout(title=f"What drives the score overall (all {expl.values.shape[0]:,} customers)",
+                      yaxis={"categoryorder": "total ascending"})
+    return fig
+
+
+def beeswarm(expl: Explanation, frame: pd.DataFrame, n: int = 12) -> go.Figure:
+    """One row per feature, one dot per customer (sampled): position = effect, colour = the customer's
+    value (high = red), as in SHAP's summary plot."""
+    imp = expl.importance().head(n)
+    idx = _sample(expl.values.shape[0], BEESWARM_POINTS)
+    rng = np.random.default_rng(0)
+    fig = go.Figure()
+    feats = list(expl.features)
+    for rank, f in enumerate(imp["feature"]):
+        j = feats.index(f)
+        s = frame[f].iloc[idx]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            v = s.astype("float64").to_numpy()
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            v = (s.max() - s).dt.days.to_numpy(dtype="float64")
+        else:
+            v = s.astype("str").astype("category").cat.codes.to_numpy(dtype="float64")
+        lo, hi = np.nanpercentile(v, [5, 95]) if np.isfinite(v).any() else (0, 1)
+        col = np.clip((v - lo) / ((hi - lo) or 1), 0, 1)
+        fig.add_trace(go.Scattergl(
+            x=expl.points[idx, j], y=len(imp) - rank + rng.uniform(-0.3, 0.3, len(idx)), mode="markers",
+            marker={"size": 4, "color": col, "colorscale": "Bluered", "showscale": rank == 0,
+                    "colorbar": {"title": "value", "tickvals": [0, 1], "ticktext": ["low", "high"]}},
+            name=pretty_name(f), showlegend=False,
+            hovertext=s.astype("str").to_numpy(), hovertemplate=pretty_name(f) + " = %{hovertext}<br>effect %{x:+.1f} pts<extra></extra>",
+        ))
+    fig.update_layout(
+        title=f"Each dot is a customer ({sample_note(expl.values.shape[0], BEESWARM_POINTS)})",
+        xaxis_title="Effect on the score (probability points)",
+        yaxis={"tickvals": list(range(len(imp), 0, -1)), "ticktext": [pretty_name(f) for f in imp["feature"]]},
+    )
+    return fig
+
+
+def dependence(expl: Explanation, frame: pd.DataFrame, feature: str, color_by: str | None) -> go.Figure:
+    idx = _sample(expl.values.shape[0], BEESWARM_POINTS)
+    j = list(expl.features).index(feature)
+    df = pd.DataFrame({pretty_name(feature): frame[feature].iloc[idx].to_numpy(),
+                       "Effect (pts)": expl.points[idx, j]})
+    color = None
+    if color_by is not None:
+        color = pretty_name(color_by)
+        df[color] = frame[color_by].iloc[idx].to_numpy()
+    fig = px.scatter(df, x=pretty_name(feature), y="Effect (pts)", color=color, render_mode="webgl", opacity=0.6)
+    fig.update_layout(title=f"How {pretty_name(feature)} moves the score"
+                      + (f" (coloured by {pretty_name(color_by)}, its strongest interaction)" if color_by else ""))
+    return fig
+
+
+def segment_drivers(table: pd.DataFrame) -> go.Figure:
+    """Importance side by side for segments (table: features × segments)."""
+    long = table.reset_index(names="feature").melt(id_vars="feature", var_name="Segment", value_name="Mean |SHAP|")
+    long["feature"] = long["feature"].map(pretty_name)
+    fig = px.bar(long, x="Mean |SHAP|", y="feature", color="Segment", barmode="group", orientation="h")
+    fig.update_layout(title="What drives the score in each segment (log-odds)", yaxis_title="")
+    return fig
+
+
+def waterfall(expl: Explanation, row: int, frame: pd.DataFrame, a: float, b: float, n: int = 8) -> go.Figure:
+    """From the base rate to this customer's score, one step per feature (probability points)."""
+    vals = expl.values[row].astype("float64")
+    feats = list(expl.features)
+    order = np.argsort(-np.abs(vals))
+    shown = order[:n]
+    rest = order[n:]
+
+    def prob(m: float) -> float:
+        return 100 / (1 + np.exp(-(a * m + b)))
+
+    labels, steps = [], []
+    m = expl.base_value
+    start = prob(m)
+    for j in shown:
+        new = m + vals[j]
+        labels.append(f"{pretty_name(feats[j])} = {frame[feats[j]].iloc[row]}")
+        steps.append(prob(new) - prob(m))
+        m = new
+    if len(rest):
+        new = m + vals[rest].sum()
+        labels.append(f"{len(rest)} other features")
+        steps.append(prob(new) - prob(m))
+        m = new
+    fig = go.Figure(go.Waterfall(
+        orientation="h", measure=["absolute"] + ["relative"] * len(steps) + ["total"],
+        y=["Average customer"] + labels + ["This customer"], x=[start] + steps + [prob(m)],
+        text=[f"{start:.1f}%"] + [f"{s:+.1f}" for s in steps] + [f"{prob(m):.1f}%"],
+    ))
+    fig.update_layout(title="From the average score to this customer's score (percentage points)",
+                      yaxis={"autorange": "reversed"}, xaxis_title="Score (%)")
+    return fig
+
+
+def lift_by_decile(by_decile: pd.DataFrame) -> go.Figure:
+    long = by_decile.melt(id_vars="decile", var_name="Group", value_name="Response rate")
+    fig = px.bar(long, x="decile", y="Response rate", color="Group", barmode="group")
+    fig.update_layout(title="Response by score decile: did the ranking hold?", xaxis_title="Score decile (1 = top)")
+    return fig

@@ -1,0 +1,250 @@
+"""Data-quality report: per column and per dataset, each problem a plain sentence with a suggested fix."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from lib.schema import ROLE_LABELS, Schema, binary_target
+
+SENTINEL_TEXT = ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "not available", "other", "未知")
+SENTINEL_NUMBERS = (-1, 999, 9999, 99999, -999, -9999)
+MIN_ROWS_FOR_MODEL = 100
+LEAKAGE_AUC = 0.95
+# Names of columns usually filled in only after the outcome (call length, refund date...).
+_POST_OUTCOME = re.compile(
+    r"duration|call_?length|after|refund|cancel(l)?ed_?(at|date|on)|churn_?date|response_?date|"
+    r"converted_?(at|on|date)|result|outcome_?date|days_?since_?(response|purchase)_?after",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the data, in words, with what to do about it."""
+
+    column: str | None
+    severity: str  # "warning" or "info"
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    rows: int
+    columns: int
+    column_table: pd.DataFrame  # column, role, type, missing_pct, distinct, examples, problems
+    problems: tuple[Problem, ...]
+    duplicate_rows: int
+    duplicate_ids: int
+    class_balance: dict[str, float] | None
+    leakage_suspects: tuple[dict, ...]  # {column, auc, reason}
+
+    def to_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "columns": self.columns,
+            "duplicate_rows": self.duplicate_rows,
+            "duplicate_ids": self.duplicate_ids,
+            "class_balance": self.class_balance,
+            "leakage_suspects": list(self.leakage_suspects),
+            "problems": [asdict(p) for p in self.problems],
+            "column_table": _records(self.column_table),
+        }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def assess_quality(
+    frame: pd.DataFrame,
+    schema: Schema,
+    target: str | None = None,
+    positive: str | None = None,
+) -> QualityReport:
+    """Check every column and the dataset as a whole. ``frame`` is not modified."""
+    n = len(frame)
+    problems: list[Problem] = []
+    rows = []
+    for col in frame.columns:
+        role = schema.roles.get(col, "categorical")
+        col_problems = _column_problems(col, frame[col], role, n)
+        problems += col_problems
+        non_null = frame[col].dropna()
+        rows.append(
+            {
+                "column": col,
+                "role": role,
+                "role_label": ROLE_LABELS.get(role, role),
+                "type": _type_name(frame[col]),
+                "missing_pct": round(100 * (1 - len(non_null) / n), 1) if n else 100.0,
+                "distinct": int(non_null.nunique()),
+                "examples": ", ".join(str(v) for v in non_null.drop_duplicates().iloc[:3]),
+                "problems": " ".join(p.message for p in col_problems),
+                "why": schema.reasons.get(col, ""),
+            }
+        )
+    duplicate_rows = int(frame.duplicated().sum()) if n else 0
+    if duplicate_rows:
+        problems.append(Problem(None, "warning", f"{duplicate_rows:,} rows are exact duplicates of another row.",
+                                "Remove duplicate rows in the source, or confirm they are real repeat records."))
+    duplicate_ids = 0
+    for col in schema.columns_with_role("identifier"):
+        d = int(frame[col].dropna().duplicated().sum())
+        # Order ids repeat in a transaction log by design; only flag ids that are almost unique.
+        if d and d < 0.05 * n:
+            duplicate_ids += d
+            problems.append(Problem(col, "warning", f"{d:,} values of identifier '{col}' appear more than once.",
+                                    "Check for duplicated customers; keep one row per customer."))
+    if n < MIN_ROWS_FOR_MODEL:
+        problems.append(Problem(None, "warning", f"Only {n:,} rows: too few for reliable segments or models.",
+                                f"Use at least {MIN_ROWS_FOR_MODEL} customers, ideally thousands."))
+    class_balance, leakage = None, ()
+    if target is not None and target in frame.columns:
+        y = binary_target(frame[target], positive, column=target)
+        known = y.dropna()
+        class_balance = {
+            "positive": int(known.sum()),
+            "negative": int(len(known) - known.sum()),
+            "unlabelled": int(y.isna().sum()),
+            "positive_rate": float(known.mean()) if len(known) else 0.0,
+        }
+        if class_balance["positive"] < 50:
+            problems.append(Problem(target, "warning", f"Only {class_balance['positive']} positive outcomes in '{target}'.",
+                                    "A model needs at least 50 positives to be trusted; add more history."))
+        leakage = tuple(find_leakage(frame, schema, target, y))
+        for item in leakage:
+            problems.append(Problem(item["column"], "warning", item["reason"],
+                                    "Exclude it from the model unless you know it is available before the campaign."))
+    return QualityReport(
+        rows=n,
+        columns=len(frame.columns),
+        column_table=pd.DataFrame(rows),
+        problems=tuple(problems),
+        duplicate_rows=duplicate_rows,
+        duplicate_ids=duplicate_ids,
+        class_balance=class_balance,
+        leakage_suspects=leakage,
+    )
+
+
+def _type_name(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s):
+        return "true/false"
+    if pd.api.types.is_integer_dtype(s):
+        return "whole number"
+    if pd.api.types.is_numeric_dtype(s):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "date"
+    return "text"
+
+
+def _column_problems(col: str, s: pd.Series, role: str, n: int) -> list[Problem]:
+    out: list[Problem] = []
+    missing = s.isna().mean() if n else 1.0
+    if role == "empty":
+        out.append(Problem(col, "info", f"'{col}' is {missing:.0%} empty and is not used.",
+                           "Drop it, or fill it in the source if it matters."))
+        return out
+    if role == "constant":
+        out.append(Problem(col, "info", f"'{col}' has the same value in every row and is not used.",
+                           "Nothing to do; it carries no information."))
+        return out
+    if 0.2 <= missing < 0.95:
+        out.append(Problem(col, "warning", f"'{col}' is missing in {missing:.0%} of rows.",
+                           "Bullseye treats missing as its own value; fill it in the source if you can."))
+    is_text = pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
+    if is_text and role in ("categorical", "text", "binary"):
+        text = s.dropna().astype(str).str.strip()
+        if len(text):
+            numeric_share = pd.to_numeric(text, errors="coerce").notna().mean()
+            if 0.5 <= numeric_share < 1.0:
+                bad = text[pd.to_numeric(text, errors="coerce").isna()].iloc[:3].tolist()
+                out.append(Problem(col, "warning",
+                                   f"'{col}' mixes numbers with text ({1 - numeric_share:.0%} are not numbers, e.g. {bad}).",
+                                   "Clean the non-numeric values so the column can be used as a number."))
+            lower = text.str.lower()
+            for token in SENTINEL_TEXT:
+                share = (lower == token).mean()
+                if share >= 0.01 and token in ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "未知"):
+                    out.append(Problem(col, "info",
+                                       f"'{col}' uses '{text[lower == token].iloc[0]}' for {share:.0%} of rows, a code for \"no value\".",
+                                       "Bullseye keeps it as its own category; recode it as empty if it means missing."))
+            nunique = text.nunique()
+            if role == "categorical" and nunique > 100:
+                out.append(Problem(col, "warning", f"'{col}' has {nunique:,} distinct values (very high cardinality).",
+                                   "Group rare values, or mark it as an identifier/text if it is not a category."))
+    if pd.api.types.is_numeric_dtype(s) and role == "numeric":
+        vals = s.dropna().astype("float64")
+        if len(vals) >= 20:
+            for code in SENTINEL_NUMBERS:
+                share = (vals == code).mean()
+                rest = vals[vals != code]
+                if share >= 0.01 and len(rest) and (
+                    (code < 0 and rest.min() >= 0) or (code > 0 and code > 5 * rest.quantile(0.99))
+                ):
+                    out.append(Problem(col, "info",
+                                       f"'{col}' uses {code:g} in {share:.0%} of rows, which looks like a code (e.g. \"never\"), not a quantity.",
+                                       "Keep it if the model should learn it as a flag; otherwise recode it as empty."))
+            q1, q3 = np.percentile(vals, [25, 75])
+            iqr = q3 - q1
+            if iqr > 0:
+                outliers = int(((vals < q1 - 3 * iqr) | (vals > q3 + 3 * iqr)).sum())
+                if outliers and outliers / len(vals) >= 0.005:
+                    out.append(Problem(col, "info",
+                                       f"'{col}' has {outliers:,} extreme values (beyond 3× the interquartile range, max {vals.max():,.6g}).",
+                                       "Check them for typos; Bullseye's models are robust to them."))
+    return out
+
+
+def find_leakage(frame: pd.DataFrame, schema: Schema, target: str, y: pd.Series | None = None) -> list[dict]:
+    """Columns that predict the target almost perfectly on their own (single-column AUC ≥ 0.95), and
+    columns whose names say they are known only after the outcome."""
+    if y is None:
+        y = binary_target(frame[target], column=target)
+    mask = y.notna().to_numpy()
+    yk = y.to_numpy()[mask]
+    out = []
+    if len(np.unique(yk)) < 2:
+        return out
+    for col in schema.feature_columns():
+        if col == target:
+            continue
+        auc = single_column_auc(frame[col][mask], yk)
+        if auc is not None and auc >= LEAKAGE_AUC:
+            out.append({"column": col, "auc": round(auc, 4), "kind": "predicts_target",
+                        "reason": f"'{col}' alone predicts the target almost perfectly (AUC {auc:.3f}): it is probably a copy of the outcome or recorded after it."})
+        elif _POST_OUTCOME.search(str(col)):
+            out.append({"column": col, "auc": None if auc is None else round(auc, 4), "kind": "after_outcome",
+                        "reason": f"'{col}' looks like something known only after the outcome (e.g. call duration); a model using it will look better than it is."})
+    return out
+
+
+def single_column_auc(s: pd.Series, y: np.ndarray) -> float | None:
+    """AUC of the best ordering of one column, in-sample: numbers by value, categories by target rate."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        x = s.to_numpy(dtype="float64", na_value=np.nan)
+        if np.all(np.isnan(x)):
+            return None
+        x = np.where(np.isnan(x), np.nanmedian(x), x)
+    elif pd.api.types.is_datetime64_any_dtype(s):
+        return None
+    else:
+        codes = s.astype("str").fillna("(missing)")
+        if codes.nunique() > 0.5 * len(codes):
+            return None
+        rates = pd.Series(y).groupby(codes.to_numpy()).mean()
+        x = codes.map(rates).to_numpy(dtype="float64")
+    if np.all(x == x[0]):
+        return 0.5
+    auc = roc_auc_score(y, x)
+    return float(max(auc, 1 - auc))

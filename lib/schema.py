@@ -1,0 +1,227 @@
+"""Column roles: what each column *is* (identifier, PII, date, numeric, categorical, binary flag, free
+text, constant, mostly empty), which columns could be the target, and which value of it is "positive".
+
+Roles decide what may become a model or clustering feature: identifiers, PII, constants and empty
+columns never do by default, and the reason is kept so the report can say why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from lib.errors import DataValidationError
+
+ROLES = ("identifier", "pii", "date", "numeric", "categorical", "binary", "text", "constant", "empty")
+FEATURE_ROLES = ("numeric", "categorical", "binary", "date")
+ROLE_LABELS = {
+    "identifier": "Identifier",
+    "pii": "Personal data (PII)",
+    "date": "Date",
+    "numeric": "Number",
+    "categorical": "Category",
+    "binary": "Yes/no flag",
+    "text": "Free text",
+    "constant": "Constant",
+    "empty": "Mostly empty",
+}
+EXCLUDE_REASONS = {
+    "identifier": "identifier: unique per customer, carries no pattern a model can reuse",
+    "pii": "personal data (PII): never used as a feature",
+    "constant": "constant: has one value, so it cannot explain anything",
+    "empty": "mostly empty: 95% or more of its values are missing",
+    "text": "free text: not used as a feature",
+}
+
+_ID_NAME = re.compile(r"(^|[_\s.-])(id|no|nr|number|num|code|key|uuid|guid)$|id$|^id|编号|编码|号$", re.I)
+_PII_NAME = re.compile(
+    r"e-?mail|phone|mobile|cell|tel(ephone)?$|^fax|first_?name|last_?name|full_?name|surname|^name$|"
+    r"customer_?name|contact_?name|address|street|zip|post_?code|postal|ssn|passport|iban|"
+    r"姓名|电话|手机|邮箱|地址|身份证",
+    re.I,
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
+_TARGET_NAME = re.compile(
+    r"respon|churn|convert|purchas|bought|buy|target|label|outcome|subscri|^y$|click|accepted|"
+    r"default|attrit|renew|redeem|是否|购买|流失|响应|转化",
+    re.I,
+)
+POSITIVE_TOKENS = ("yes", "y", "true", "t", "1", "1.0", "是", "positive", "pos", "churned", "converted")
+NEGATIVE_TOKENS = ("no", "n", "false", "f", "0", "0.0", "否", "negative", "neg")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The role of every column, why, and the target candidates with their positive class."""
+
+    roles: dict[str, str]
+    reasons: dict[str, str]
+    target_candidates: tuple[str, ...] = ()
+    positive_classes: dict[str, str] = field(default_factory=dict)
+
+    def with_role(self, column: str, role: str) -> Schema:
+        """A copy with one role overridden by the user."""
+        if column not in self.roles:
+            raise DataValidationError(f"There is no column '{column}' to change.")
+        if role not in ROLES:
+            raise DataValidationError(f"'{role}' is not a role; use one of: {', '.join(ROLES)}.")
+        return replace(
+            self,
+            roles={**self.roles, column: role},
+            reasons={**self.reasons, column: "set by you"},
+        )
+
+    def feature_columns(self, exclude: tuple[str, ...] | list[str] = ()) -> list[str]:
+        """Columns usable as model/cluster features, in file order."""
+        return [c for c, r in self.roles.items() if r in FEATURE_ROLES and c not in exclude]
+
+    def excluded(self) -> list[dict[str, str]]:
+        """``[{column, reason}]`` for every column kept out of the features by its role."""
+        return [
+            {"column": c, "reason": EXCLUDE_REASONS[r]} for c, r in self.roles.items() if r in EXCLUDE_REASONS
+        ]
+
+    def columns_with_role(self, role: str) -> list[str]:
+        return [c for c, r in self.roles.items() if r == role]
+
+
+def infer_schema(frame: pd.DataFrame) -> Schema:
+    """Infer the role of every column of ``frame`` (never modified)."""
+    roles: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    n = len(frame)
+    for col in frame.columns:
+        role, reason = _infer_role(str(col), frame[col], n)
+        roles[col], reasons[col] = role, reason
+    candidates = _target_candidates(frame, roles)
+    positives = {c: guess_positive_class(frame[c]) for c in candidates}
+    return Schema(roles=roles, reasons=reasons, target_candidates=tuple(candidates), positive_classes=positives)
+
+
+def _infer_role(name: str, s: pd.Series, n: int) -> tuple[str, str]:
+    non_null = s.dropna()
+    if pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s):
+        non_null = non_null[non_null.astype(str).str.strip() != ""]
+    if n == 0 or len(non_null) <= 0.05 * n:
+        missing = 1 - len(non_null) / max(n, 1)
+        return "empty", f"{missing:.0%} of values are missing"
+    nunique = int(non_null.nunique())
+    if nunique <= 1:
+        return "constant", f"every value is {non_null.iloc[0]!r}"
+    is_text = pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
+    sample = non_null.iloc[:2000].astype(str).str.strip() if is_text else None
+    # A PII-looking name only counts when the values could identify a person: mostly distinct
+    # (email_opens_90d or email_consent are behaviour, not personal data).
+    if _PII_NAME.search(name) and (
+        (is_text and nunique > 20)
+        or (nunique > 50 and re.search(r"phone|mobile|tel|zip|post|电话|手机", name, re.I))
+    ):
+        return "pii", "the name looks like personal data (email, phone, name or address)"
+    if is_text and sample is not None:
+        if sample.str.match(_EMAIL).mean() > 0.8:
+            return "pii", "values look like email addresses"
+        if sample.str.match(_PHONE).mean() > 0.8 and sample.str.count(r"\d").mean() >= 7:
+            return "pii", "values look like phone numbers"
+    unique_ratio = nunique / len(non_null)
+    if nunique == 2:
+        if _ID_NAME.search(name) and unique_ratio > 0.5:
+            pass
+        else:
+            return "binary", "two distinct values"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "date", "values are dates"
+    if _ID_NAME.search(name) and (unique_ratio > 0.5 or (is_text and nunique > 1000)):
+        return "identifier", f"the name looks like an identifier and {nunique:,} values are distinct"
+    if is_text and unique_ratio > 0.98 and len(non_null) > 50 and sample is not None and sample.str.len().mean() < 40:
+        return "identifier", "almost every value is distinct"
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        if (
+            unique_ratio == 1.0 and len(non_null) > 50 and _is_integer(non_null)
+            and non_null.is_monotonic_increasing and _ID_NAME.search(name)
+        ):
+            return "identifier", "a unique increasing integer"
+        return "numeric", "values are numbers"
+    if pd.api.types.is_bool_dtype(s):
+        return "binary", "true/false values"
+    if sample is not None and sample.str.len().mean() > 40 and unique_ratio > 0.5:
+        return "text", "long, mostly distinct text"
+    return "categorical", f"{nunique:,} distinct text values"
+
+
+def _is_integer(s: pd.Series) -> bool:
+    vals = s.to_numpy(dtype="float64", na_value=np.nan)
+    return bool(np.all(np.isfinite(vals)) and np.all(np.mod(vals, 1) == 0))
+
+
+def _target_candidates(frame: pd.DataFrame, roles: dict[str, str]) -> list[str]:
+    binary = [c for c, r in roles.items() if r == "binary"]
+    named = [c for c in binary if _TARGET_NAME.search(str(c))]
+    # Named candidates first, the best-named last column first (targets usually sit at the end).
+    named.sort(key=lambda c: (0 if re.search(r"respon|churn|convert|^y$|target|label", str(c), re.I) else 1,
+                              -list(frame.columns).index(c)))
+    return named + [c for c in binary if c not in named]
+
+
+def guess_positive_class(s: pd.Series) -> str:
+    """The value meaning "yes" (yes/y/true/1/是...), else the rarer value. Returned as text."""
+    values = s.dropna()
+    counts = values.astype(str).str.strip().value_counts()
+    counts = counts[counts.index != ""]
+    if counts.empty:
+        return ""
+    for token in POSITIVE_TOKENS:
+        for v in counts.index:
+            if v.lower() == token:
+                return v
+    return str(counts.index[-1])
+
+
+def binary_target(s: pd.Series, positive: str | None = None, column: str = "target") -> pd.Series:
+    """Turn a target column into 1.0 (positive) / 0.0 / NaN (no value), checking it is a real binary target.
+
+    Accepts any spelling (yes/no, Y/N, 是/否, True/False, 1.0/0.0 with blanks). Raises
+    ``DataValidationError`` when the column has one class or more than two values.
+    """
+    text = s.astype("str").str.strip()
+    text = text.where(s.notna() & (text != "") & (text.str.lower() != "nan"))
+    values = text.dropna().unique().tolist()
+    if len(values) == 0:
+        raise DataValidationError(f"Target column '{column}' has no values. Choose a column that records the outcome.")
+    if positive is None:
+        positive = guess_positive_class(text)
+    positive = str(positive).strip()
+    # "1" and "1.0" are the same answer when the column was read as numbers.
+    canon = {v: _canon(v) for v in values}
+    pos_canon = _canon(positive)
+    if pos_canon not in set(canon.values()):
+        shown = ", ".join(sorted(map(str, values))[:10])
+        raise DataValidationError(
+            f"The positive class '{positive}' does not occur in target column '{column}' (its values: {shown}). "
+            "Pick one of those values."
+        )
+    if len(set(canon.values())) > 2:
+        shown = ", ".join(sorted(map(str, values))[:10])
+        raise DataValidationError(
+            f"Target column '{column}' has {len(values)} different values ({shown}{'...' if len(values) > 10 else ''}); "
+            "a response/churn target needs exactly two (e.g. yes/no). Choose another column or recode it."
+        )
+    if len(set(canon.values())) < 2:
+        raise DataValidationError(
+            f"Target column '{column}' has only one class ('{values[0]}'): a model needs both responders and "
+            "non-responders. Choose another column or add the missing outcomes."
+        )
+    mapped = text.map(lambda v: np.nan if pd.isna(v) else float(_canon(v) == pos_canon))
+    return mapped.astype("float64")
+
+
+def _canon(value: str) -> str:
+    v = str(value).strip().lower()
+    try:
+        f = float(v)
+        return repr(f)
+    except ValueError:
+        return v

@@ -1,0 +1,50 @@
+"""Step 6: past campaigns, and the measured lift once results come back."""
+
+import streamlit as st
+
+from lib import plots
+from lib.campaigns import list_campaigns, measure_lift
+from lib.io import SUPPORTED_EXTENSIONS, load_table
+from pages import common
+
+st.title("Campaigns & results")
+with common.guarded("reading the campaign history"):
+    history = list_campaigns()
+if history.empty:
+    st.info("No campaigns yet. Download a list on the Target list page: it is recorded here automatically.")
+    st.page_link("pages/targets.py", label="Go to Target list", icon=":material/checklist:")
+    st.stop()
+st.dataframe(history[["name", "created_at", "selected", "control"]], hide_index=True, width="stretch")
+
+name = st.selectbox("Campaign", history["name"].tolist())
+st.write("Upload the results: a file with the customer id and whether they responded (and optionally revenue). "
+         "A file listing only responders' ids works too.")
+results = st.file_uploader("Results file", type=list(SUPPORTED_EXTENSIONS), key="results_upload")
+if results is None:
+    st.stop()
+with common.guarded("reading the results"):
+    frame = load_table(results.getvalue(), results.name).frame
+cols = list(frame.columns)
+c1, c2, c3 = st.columns(3)
+id_col = c1.selectbox("Customer id column", cols)
+outcome = c2.selectbox("Responded column", [None] + cols, index=next(
+    (i + 1 for i, c in enumerate(cols) if any(w in c.lower() for w in ("respon", "convert", "outcome"))), 0),
+    format_func=lambda c: "none: every listed id responded" if c is None else c)
+revenue = c3.selectbox("Revenue column (optional)", [None] + cols, format_func=lambda c: "none" if c is None else c)
+with common.guarded("measuring lift"):
+    report = measure_lift(name, frame, id_col, outcome, revenue)
+
+(st.success if report.uplift_ci[0] > 0 else st.info)(report.verdict)
+m = st.columns(4)
+m[0].metric("Target response", f"{report.target_rate:.1%}", help=f"{report.target_n:,} customers")
+m[1].metric("Control response", f"{report.control_rate:.1%}", help=f"{report.control_n:,} customers")
+m[2].metric("Lift", "n/a" if report.lift is None else f"{report.lift:+.0%}")
+m[3].metric("Extra conversions", f"{report.incremental_conversions:,.0f}",
+            help=f"95% interval {report.incremental_conversions_ci[0]:,.0f} to {report.incremental_conversions_ci[1]:,.0f}")
+if report.incremental_revenue is not None:
+    st.metric("Extra revenue", f"{report.incremental_revenue:,.0f}")
+if not report.by_decile.empty:
+    st.plotly_chart(plots.lift_by_decile(report.by_decile), width="stretch")
+if report.unmatched_results:
+    st.caption(f"{report.unmatched_results:,} ids in the results file were not in this campaign and were ignored.")
+st.caption("These outcomes can train the next model: add them as a response column to your customer file.")

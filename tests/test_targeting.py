@@ -1,0 +1,129 @@
+"""Target lists, control groups, safe exports and campaign history with measured lift."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from lib.campaigns import list_campaigns, measure_lift, record_campaign
+from lib.errors import DataValidationError
+from lib.targeting import ListSpec, assign_control, build_list, neutralise_formulas, to_csv_bytes, to_xlsx_bytes
+
+from .conftest import ROOT
+
+
+def _customers(n: int = 1000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "id": [f"C{i:05d}" for i in range(n)],
+        "segment_name": rng.choice(["Loyal", "New", "Lapsed"], n),
+        "score": rng.random(n).round(6),
+        "consent": rng.choice(["yes", "no"], n, p=[0.9, 0.1]),
+        "email": np.where(rng.random(n) < 0.05, None, [f"c{i}@x.com" for i in range(n)]),
+    })
+
+
+def test_top_n_takes_the_highest_scores_after_filters_and_exclusions():
+    df = _customers()
+    tl = build_list(df, ListSpec(segments=("Loyal", "New"), top_n=100, exclude_no_consent="consent",
+                                 require_contact=("email",)))
+    assert tl.selected == 100
+    eligible = df[df["segment_name"].isin(["Loyal", "New"]) & (df["consent"] == "yes") & df["email"].notna()]
+    assert set(tl.table["id"]) == set(eligible.nlargest(100, "score")["id"])
+    assert "no consent (consent)" in tl.excluded_counts and "missing email" in tl.excluded_counts
+
+
+def test_budget_buys_sends_and_the_control_group_is_free():
+    tl = build_list(_customers(), ListSpec(budget=450, cost_per_contact=1.5, control_pct=10))
+    assert tl.selected == 300 and tl.cost == pytest.approx(450)
+    assert tl.control / (tl.selected + tl.control) == pytest.approx(0.1, abs=0.015)
+
+
+def test_control_group_is_random_stratified_by_decile_and_reproducible():
+    scores = np.random.default_rng(3).random(10_000)
+    one = assign_control(scores, 20, seed=11)
+    two = assign_control(scores, 20, seed=11)
+    other = assign_control(scores, 20, seed=12)
+    assert np.array_equal(one, two) and not np.array_equal(one, other)
+    deciles = pd.qcut(pd.Series(scores).rank(method="first", ascending=False), 10, labels=False)
+    share = pd.Series(one == "control").groupby(deciles).mean()
+    assert np.allclose(share, 0.2, atol=0.005)
+
+
+def test_formula_injection_is_neutralised_but_plain_numbers_are_not():
+    df = pd.DataFrame({"name": ["=HYPERLINK(\"http://x\",\"y\")", "+SUM(A1:A2)", "@cmd", "-2+3", "-12.5", "Ann",
+                                "\tTab", "\rCR"], "n": [1, 2, 3, 4, 5, 6, 7, 8]})
+    safe = neutralise_formulas(df)
+    assert safe["name"].tolist() == ["'=HYPERLINK(\"http://x\",\"y\")", "'+SUM(A1:A2)", "'@cmd", "'-2+3", "-12.5",
+                                     "Ann", "'\tTab", "'\rCR"]
+    assert df["name"].iloc[0].startswith("=")  # the input is not modified
+
+
+def test_csv_and_xlsx_exports_round_trip_and_stay_safe():
+    df = pd.DataFrame({"id": ["1", "2"], "name": ["张三", "=cmd|' /C calc'!A0"], "score": [0.9, 0.1]})
+    plain = to_csv_bytes(df)
+    excel = to_csv_bytes(df, excel_friendly=True)
+    assert excel.startswith(b"\xef\xbb\xbf") and not plain.startswith(b"\xef\xbb\xbf")
+    back = pd.read_csv(io.BytesIO(excel), encoding="utf-8-sig", dtype={"id": str})
+    assert back["name"].tolist() == ["张三", "'=cmd|' /C calc'!A0"] and back["score"].tolist() == [0.9, 0.1]
+    xlsx = to_xlsx_bytes(df, {"campaign": "Spring", "holdout AUC": 0.81})
+    book = load_workbook(io.BytesIO(xlsx))
+    assert book.sheetnames == ["List", "About"]
+    cells = [c.value for c in book["List"]["B"]]
+    assert cells == ["name", "张三", "'=cmd|' /C calc'!A0"]
+    assert book["List"]["B3"].data_type == "s"
+    about = {r[0].value: r[1].value for r in book["About"].iter_rows(min_row=2)}
+    assert about["campaign"] == "Spring"
+
+
+def _planted_campaign(tmp_path, n=20_000, base=0.05, effect=0.03, seed=0):
+    rng = np.random.default_rng(seed)
+    df = _customers(n, seed)
+    tl = build_list(df, ListSpec(control_pct=50, seed=seed))
+    record_campaign("Spring", tl.table, "id", "digest", tl.spec.describe(), {"holdout_auc": 0.8},
+                    data_dir=tmp_path)
+    treated = (tl.table["group"] == "target").to_numpy()
+    responded = rng.random(len(tl.table)) < base + effect * treated
+    return tl, pd.DataFrame({"customer_id": tl.table["id"], "responded": np.where(responded, "yes", "no")})
+
+
+def test_lift_on_a_planted_example_matches_the_truth_within_its_interval(tmp_path):
+    _, results = _planted_campaign(tmp_path)
+    report = measure_lift("Spring", results, "customer_id", "responded", data_dir=tmp_path)
+    assert report.uplift_ci[0] <= 0.03 <= report.uplift_ci[1]
+    assert report.uplift_ci[0] > 0
+    assert report.verdict.startswith("It worked")
+    assert report.control_n == pytest.approx(10_000, abs=10)
+
+
+def test_no_effect_gets_an_honest_verdict(tmp_path):
+    _, results = _planted_campaign(tmp_path, effect=0.0, seed=4)
+    report = measure_lift("Spring", results, data_dir=tmp_path)
+    assert report.verdict.startswith("No clear effect")
+
+
+def test_history_persists_across_a_restart(tmp_path):
+    tl, _ = _planted_campaign(tmp_path, n=500)
+    code = (
+        "from lib.campaigns import list_campaigns, campaign_members;"
+        f"h = list_campaigns({str(tmp_path)!r}); m = campaign_members('Spring', {str(tmp_path)!r});"
+        "print(h['name'].tolist(), len(m), sorted(m['group'].unique()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"['Spring'] {len(tl.table)} ['control', 'target']"
+
+
+def test_campaign_names_are_unique_and_unknown_names_are_explained(tmp_path):
+    _planted_campaign(tmp_path, n=100)
+    tl = build_list(_customers(100), ListSpec(control_pct=10))
+    with pytest.raises(DataValidationError, match="already exists"):
+        record_campaign("Spring", tl.table, "id", "d", {}, None, data_dir=tmp_path)
+    with pytest.raises(DataValidationError, match="Known campaigns: Spring"):
+        measure_lift("Autumn", pd.DataFrame({"id": ["C1"]}), data_dir=tmp_path)
+    assert list_campaigns(tmp_path)["name"].tolist() == ["Spring"]

@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +64,7 @@ def record_campaign(
     with _connect(data_dir) as con:
         if con.execute("SELECT 1 FROM campaigns WHERE name = ?", (name,)).fetchone():
             raise DataValidationError(f"A campaign named '{name}' already exists. Choose another name.")
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
         groups = members["group"].astype(str)
         con.execute(
             "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?, ?)",

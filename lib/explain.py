@@ -222,7 +222,7 @@ def strongest_interaction(explanation: Explanation, frame: pd.DataFrame, feature
         bins = own
     resid = phi - pd.Series(phi).groupby(np.asarray(bins)).transform("mean").to_numpy()
     best, best_score = None, 0.0
-    for k, f in enumerate(feats):
+    for f in feats:
         if f == feature:
             continue
         col = x[f]

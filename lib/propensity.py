@@ -178,21 +178,16 @@ def _encoder(x: pd.DataFrame, scale: bool) -> ColumnTransformer:
 
 
 def _encoded_mapping(encoder: ColumnTransformer, x: pd.DataFrame) -> dict[str, str]:
-    names = list(encoder.get_feature_names_out())
-    mapping = {}
-    for name, transformer, cols in encoder.transformers_:
-        if name == "remainder":
-            continue
+    """Encoded column -> the user's column. One-hot names are "<column>_<category>"; the longest
+    matching column name wins, so "region" and "region_code" never mix."""
+    mapping: dict[str, str] = {}
+    for name, _, cols in encoder.transformers_:
         if name == "num":
-            for c in cols:
-                mapping[c] = c
-        else:
-            for c, cats in zip(cols, transformer.categories_):
-                for n in names:
-                    if n.startswith(f"{c}_") and n not in mapping:
-                        mapping[n] = c
-    for n in names:
-        mapping.setdefault(n, n)
+            mapping.update({c: c for c in cols})
+    cat_cols = sorted((c for n, _, cols in encoder.transformers_ if n == "cat" for c in cols), key=len, reverse=True)
+    for out in encoder.get_feature_names_out():
+        if out not in mapping:
+            mapping[out] = next((c for c in cat_cols if out.startswith(f"{c}_")), out)
     return mapping
 
 

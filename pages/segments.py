@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import plots
-from lib.segment import RFM_RULES, default_cluster_features
+from lib.segment import default_cluster_features
 from lib.targeting import to_csv_bytes
 from pages import common
 

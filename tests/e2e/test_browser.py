@@ -1,0 +1,99 @@
+"""End-to-end in headless Chromium: real uploads, the guided walk, real downloads, isolated sessions."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from .conftest import assert_no_error_on
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_idle(page) -> None:
+    """Wait until Streamlit has finished the current run."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=180_000)
+
+
+def goto(page, title: str) -> None:
+    page.get_by_role("link", name=title).click()
+    wait_idle(page)
+
+
+def upload(page, path) -> None:
+    page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(path))
+    wait_idle(page)
+
+
+def test_uploading_a_csv_through_the_file_chooser_shows_the_quality_report(page, tmp_path):
+    rows = ["customer_id;job;balance;pdays;responded"] + [
+        f"{i};{'unknown' if i % 9 == 0 else 'admin'};{i * 10},5;{-1 if i % 2 else i};{'yes' if i % 4 == 0 else 'no'}"
+        for i in range(1, 301)
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(("\n".join(rows) + "\n").encode("cp1252"))
+    upload(page, path)
+    page.get_by_text("300 rows × 5 columns").wait_for()
+    page.get_by_text("Data quality").first.wait_for()
+    page.get_by_text("'pdays' uses -1").first.wait_for()
+    page.get_by_text("decimal commas").first.wait_for()
+    assert_no_error_on(page)
+    page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
+
+
+def test_full_walk_from_sample_to_downloaded_list(page):
+    page.get_by_role("button", name="Synthetic shop: 5,000 customers with a response flag").click()
+    page.get_by_text("5,000 rows × 17 columns").wait_for()
+    goto(page, "2. Segments")
+    page.get_by_role("button", name="Find segments").click()
+    page.get_by_text("Who is in each segment").wait_for()
+    assert_no_error_on(page)
+    goto(page, "3. Propensity model")
+    page.get_by_role("button", name="Train model").click()
+    page.get_by_text("What is a contact worth?").wait_for()
+    assert_no_error_on(page)
+    goto(page, "4. Explain")
+    page.get_by_text("Exact TreeSHAP for all 5,000 customers").wait_for()
+    assert_no_error_on(page)
+    goto(page, "5. Target list")
+    page.get_by_text("To send").first.wait_for()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="CSV (UTF-8)").click()
+    data = info.value.path().read_bytes()
+    sent = pd.read_csv(io.BytesIO(data), dtype={"customer_id": str})
+    assert len(sent) == 900 and set(sent["group"]) == {"target"}
+    assert {"segment_name", "score", "rank", "reason_1", "reason_2", "reason_3"} <= set(sent.columns)
+    assert sent["reason_1"].str.contains("pts").all()
+    page.get_by_text("Recorded campaign").wait_for()
+    goto(page, "6. Campaigns & results")
+    page.get_by_text("Results file").first.wait_for()
+    assert_no_error_on(page)
+
+
+def test_two_sessions_never_see_each_others_data(browser, server, tmp_path):
+    a_file, b_file = tmp_path / "alpha.csv", tmp_path / "beta.csv"
+    a_file.write_text("id,city,spend\n" + "".join(f"{i},AlphaTown,{i}\n" for i in range(1, 51)))
+    b_file.write_text("id,region,spend\n" + "".join(f"{i},BetaVille,{i}\n" for i in range(1, 81)))
+    pages = []
+    for f in (a_file, b_file):
+        ctx = browser.new_context()
+        p = ctx.new_page()
+        p.set_default_timeout(120_000)
+        p.goto(server["url"])
+        p.get_by_text("Upload & understand your data").first.wait_for()
+        upload(p, f)
+        pages.append(p)
+    a, b = pages
+    a.get_by_text("50 rows × 3 columns").wait_for()
+    b.get_by_text("80 rows × 3 columns").wait_for()
+    a.reload()
+    a.get_by_text("Upload & understand your data").first.wait_for()
+    wait_idle(a)
+    assert "BetaVille" not in a.content() and "beta.csv" not in a.content()
+    assert "AlphaTown" not in b.content() and "alpha.csv" not in b.content()
+    for p in pages:
+        p.context.close()
+

@@ -1,0 +1,51 @@
+"""House rules that keep the shape of the code: lib/ is Streamlit-free, pages are thin, deps are pinned."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from .conftest import ROOT
+
+
+def _imports(path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_nothing_under_lib_imports_streamlit():
+    offenders = [p.name for p in (ROOT / "lib").rglob("*.py") if "streamlit" in _imports(p)]
+    assert offenders == []
+
+
+def test_only_pages_common_uses_streamlit_caching():
+    users = [p.name for p in (ROOT / "pages").glob("*.py") if re.search(r"st\.cache_(data|resource)", p.read_text())]
+    assert users == ["common.py"]
+
+
+def test_pages_are_thin():
+    for page in (ROOT / "pages").glob("*.py"):
+        if page.name not in ("common.py", "__init__.py"):
+            assert len(page.read_text().splitlines()) <= 160, page.name
+
+
+def test_requirements_are_pinned_exactly():
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.]*", line), line
+
+
+def test_installed_versions_match_the_pins():
+    from importlib.metadata import version
+
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, pinned = line.strip().split("==")
+            assert version(name) == pinned, name

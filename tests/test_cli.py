@@ -1,0 +1,151 @@
+"""The headless CLI contract: commands, report.json keys, output files and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from .conftest import ROOT, SAMPLES, SHARED, requires_shared
+
+REPORT_KEYS = {"rows", "columns", "roles", "excluded_features", "segmentation", "segments", "model", "explain",
+               "targeting", "timings_s", "warnings"}
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def assert_bad_input(proc: subprocess.CompletedProcess, *words: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0]
+
+
+@pytest.mark.parametrize("name", ["shop_customers.csv", "shop_transactions.csv.gz", "bank_marketing.csv.gz"])
+def test_check_prints_roles_and_quality_as_json_for_every_sample(name):
+    proc = cli("check", "--input", str(SAMPLES / name))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["rows"] > 1000 and set(out["roles"]) and "problems" in out["quality"]
+
+
+def test_check_with_target_reports_class_balance_and_leaks():
+    out = json.loads(cli("check", "--input", str(SAMPLES / "bank_marketing.csv.gz"), "--target", "y").stdout)
+    assert out["quality"]["class_balance"]["positive"] == 5289
+    assert "duration" in {s["column"] for s in out["quality"]["leakage_suspects"]}
+
+
+def test_run_fills_the_whole_contract(tmp_path):
+    out = tmp_path / "out"
+    proc = cli("run", "--input", str(SAMPLES / "shop_customers.csv"), "--out", str(out), "--target", "responded",
+               "--positive", "yes", "--top", "500", "--control-pct", "10", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert REPORT_KEYS <= set(report)
+    assert report["rows"] == 5000 and report["columns"] == 17
+    assert report["segmentation"]["method"] == "kmeans" and report["segmentation"]["k"] >= 2
+    assert {"id", "name", "size", "share"} <= set(report["segments"][0])
+    for key in ("algorithm", "holdout_auc", "baseline_auc", "pr_auc", "brier", "lift_top_decile"):
+        assert key in report["model"]
+    assert report["explain"]["rows_explained"] == 5000 and report["explain"]["top_features"]
+    assert report["targeting"] == report["targeting"] | {"selected": 450, "control": 50}
+    assert {"total", "load", "segment", "train", "explain"} <= set(report["timings_s"])
+    customers = pd.read_csv(out / "customers.csv", dtype={"id": str})
+    assert list(customers.columns[:5]) == ["id", "segment", "segment_name", "score", "rank"]
+    assert {"reason_1", "reason_2", "reason_3"} <= set(customers.columns)
+    assert len(customers) == 5000 and customers["id"].is_unique
+    targets = pd.read_csv(out / "targets.csv", dtype={"id": str})
+    assert targets["group"].value_counts().to_dict() == {"target": 450, "control": 50}
+    assert targets["score"].min() >= customers["score"].quantile(0.85)
+
+
+def test_run_is_deterministic_byte_for_byte(tmp_path):
+    args = ["--input", str(SAMPLES / "shop_customers.csv"), "--target", "responded", "--top-pct", "10",
+            "--control-pct", "20"]
+    assert cli("run", *args, "--out", str(tmp_path / "a")).returncode == 0
+    assert cli("run", *args, "--out", str(tmp_path / "b")).returncode == 0
+    for name in ("customers.csv", "targets.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_run_without_target_segments_only(tmp_path):
+    proc = cli("run", "--input", str(SAMPLES / "shop_customers.csv"), "--out", str(tmp_path), "--segments", "4")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["segmentation"]["k"] == 4 and report["model"] is None
+    assert list(pd.read_csv(tmp_path / "customers.csv").columns) == ["id", "segment", "segment_name"]
+
+
+def test_transactions_with_horizon_build_out_of_time_labels(tmp_path):
+    proc = cli("run", "--input", str(SAMPLES / "shop_transactions.csv.gz"), "--out", str(tmp_path),
+               "--transactions", "--horizon", "60", "--segment-method", "rfm")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["model"]["validation"] == "out-of-time"
+    last = pd.read_csv(SAMPLES / "shop_transactions.csv.gz", parse_dates=["order_date"])["order_date"].max()
+    expected = (last + pd.Timedelta(days=1) - pd.Timedelta(days=60)).date().isoformat()
+    assert report["model"]["out_of_time"]["cutoff"] == expected
+    assert report["segmentation"]["method"] == "rfm"
+    assert len(pd.read_csv(tmp_path / "customers.csv")) == 5000
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["run", "--input", "sample_data/shop_customers.csv", "--out", "{tmp}", "--target", "nope"], ["nope"]),
+        (["run", "--input", "sample_data/shop_customers.csv", "--out", "{tmp}", "--target", "region"],
+         ["region", "two"]),
+        (["run", "--input", "sample_data/shop_customers.csv", "--out", "{tmp}", "--exclude", "ghost"], ["ghost"]),
+        (["run", "--input", "sample_data/shop_customers.csv", "--out", "{tmp}", "--segments", "many"], ["--segments"]),
+        (["run", "--input", "missing.csv", "--out", "{tmp}"], ["not found"]),
+        (["run", "--input", "sample_data/shop_customers.csv"], ["--out"]),
+        (["check"], ["--input"]),
+        (["run", "--input", "sample_data/shop_customers.csv", "--out", "{tmp}", "--top-pct", "150"], ["--top-pct"]),
+        (["frobnicate"], ["invalid choice"]),
+    ],
+)
+def test_bad_input_exits_2_with_one_error_line(tmp_path, args, words):
+    assert_bad_input(cli(*[a.replace("{tmp}", str(tmp_path)) for a in args]), *words)
+
+
+def test_unreadable_file_exits_2(tmp_path):
+    bad = tmp_path / "fake.csv"
+    bad.write_bytes(b"\x00\x01binary" * 100)
+    assert_bad_input(cli("check", "--input", str(bad)), "binary")
+
+
+def test_results_command_prints_measured_lift(tmp_path):
+    data = tmp_path / "data"
+    out = tmp_path / "out"
+    proc = cli("run", "--input", str(SAMPLES / "shop_customers.csv"), "--out", str(out), "--target", "responded",
+               "--top", "2000", "--control-pct", "50", "--campaign", "Spring", "--data-dir", str(data))
+    assert proc.returncode == 0, proc.stderr
+    targets = pd.read_csv(out / "targets.csv", dtype={"id": str})
+    results = tmp_path / "results.csv"
+    # Targets respond (treated), controls do not: a clear, planted effect.
+    pd.DataFrame({"customer_id": targets["id"], "responded": (targets["group"] == "target").map({True: "yes", False: "no"})}
+                 ).to_csv(results, index=False)
+    proc = cli("results", "--campaign", "Spring", "--input", str(results), "--data-dir", str(data))
+    assert proc.returncode == 0, proc.stderr
+    lift = json.loads(proc.stdout)
+    assert lift["target_rate"] == 1.0 and lift["control_rate"] == 0.0 and lift["verdict"].startswith("It worked")
+    assert_bad_input(cli("results", "--campaign", "Nope", "--input", str(results), "--data-dir", str(data)), "Nope")
+
+
+@requires_shared
+@pytest.mark.shared
+def test_run_on_the_online_retail_log(tmp_path):
+    proc = cli("run", "--input", str(SHARED / "online_retail" / "online_retail.csv.gz"), "--out", str(tmp_path),
+               "--transactions", "--horizon", "90")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["customers"] == 4372
+    assert report["model"]["holdout_auc"] > 0.7

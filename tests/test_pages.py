@@ -1,0 +1,125 @@
+"""Every page under Streamlit's AppTest: the guided flow on a sample, uploads, and friendly errors."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import ROOT
+
+APP = str(ROOT / "app.py")
+
+
+def new_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    return at
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture(scope="module")
+def walked():
+    """Sample -> segments -> model, shared by the later pages' tests."""
+    at = new_app()
+    at.button(key="sample_shop_customers.csv").click().run()
+    at.switch_page("pages/segments.py").run()
+    at.button[0].click().run()
+    at.switch_page("pages/propensity.py").run()
+    at.button[0].click().run()
+    return at
+
+
+def test_upload_page_waits_for_a_file_and_offers_samples():
+    at = new_app()
+    no_errors(at)
+    assert at.title[0].value == "Upload & understand your data"
+    assert len(at.button) == 3
+    assert "Waiting for a file" in at.info[0].value
+
+
+def test_sample_button_shows_roles_quality_and_target():
+    at = new_app()
+    at.button(key="sample_bank_marketing.csv.gz").click().run()
+    no_errors(at)
+    assert "45,211 rows × 17 columns" in at.success[0].value
+    assert at.session_state["cfg_target"] == "y" and at.session_state["cfg_positive"] == "yes"
+    problems = " ".join(w.value for w in at.warning) + " ".join(i.value for i in at.info)
+    assert "duration" in problems and "unknown" in problems
+    assert [m.label for m in at.metric][:3] == ["Rows", "Columns", "Duplicate rows"]
+
+
+def test_upload_through_the_file_uploader():
+    at = new_app()
+    data = "客户编号,城市,消费金额,是否购买\n" + "".join(f"{i},北京,{i * 3},{'是' if i % 3 else '否'}\n" for i in range(1, 200))
+    at.file_uploader[0].upload("cn.csv", data.encode("gbk"), "text/csv").run()
+    no_errors(at)
+    assert "199 rows × 4 columns" in at.success[0].value and "gb18030" in at.success[0].value
+    assert at.session_state["cfg_target"] == "是否购买" and at.session_state["cfg_positive"] == "是"
+
+
+def test_unreadable_upload_gets_a_message_not_a_traceback():
+    at = new_app()
+    at.file_uploader[0].upload("fake.csv", b"\x00\x01\x02" * 1000, "text/csv").run()
+    assert not at.exception
+    assert "binary file" in at.error[0].value
+
+
+def test_later_pages_ask_for_data_first():
+    for page in ("segments", "propensity", "explain", "targets"):
+        at = new_app()
+        at.switch_page(f"pages/{page}.py").run()
+        no_errors(at)
+        assert "Upload" in at.info[0].value, page
+
+
+def test_transaction_log_is_rolled_up_on_the_upload_page():
+    at = new_app()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    no_errors(at)
+    assert any("into 5,000 customers" in c.value for c in at.caption)
+
+
+def test_segments_page_finds_named_segments(walked):
+    walked.switch_page("pages/segments.py").run()
+    no_errors(walked)
+    metrics = {m.label: m.value for m in walked.metric}
+    assert int(metrics["Segments"]) >= 2 and float(metrics["Stability"]) > 0.8
+    assert len(walked.get("plotly_chart")) >= 3
+
+
+def test_propensity_page_shows_metrics_and_profit(walked):
+    walked.switch_page("pages/propensity.py").run()
+    no_errors(walked)
+    metrics = {m.label: m.value for m in walked.metric}
+    assert float(metrics["Holdout AUC"]) > 0.7
+    assert int(metrics["Best number to contact"].replace(",", "")) > 0
+    # Changing the economics re-plans instantly without retraining (same cached model).
+    walked.number_input(key="w_cfg_value").set_value(2.0).run()
+    no_errors(walked)
+    assert {m.label: m.value for m in walked.metric}["Break-even score"] == "50.0%"
+
+
+def test_explain_page_answers_why_for_one_customer(walked):
+    walked.switch_page("pages/explain.py").run()
+    no_errors(walked)
+    assert any("Top reasons" in m.value for m in walked.markdown)
+    assert len(walked.get("plotly_chart")) >= 3
+
+
+def test_targets_page_builds_a_list_with_a_control_group(walked):
+    walked.switch_page("pages/targets.py").run()
+    no_errors(walked)
+    metrics = {m.label: m.value for m in walked.metric}
+    assert int(metrics["To send"].replace(",", "")) == 900 and int(metrics["Control group"]) == 100
+    assert len(walked.get("download_button")) == 3
+
+
+def test_campaigns_page_explains_how_to_get_a_campaign():
+    at = new_app()
+    at.switch_page("pages/campaigns.py").run()
+    no_errors(at)
+    assert "No campaigns yet" in at.info[0].value

@@ -1,7 +1,8 @@
 # Bullseye. Quick start: `make run` (the app) and `make test` (the whole suite).
 # Each creates .venv on first use and reinstalls only when the requirements change.
 
-PY ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+# The first interpreter that really runs and is 3.11+ (pyenv shims exist for versions that do not run).
+PY ?= $(shell for p in python3 python3.13 python3.12 python3.11; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
@@ -9,7 +10,7 @@ PORT ?= 8501
 .PHONY: run test bench lint samples clean
 
 $(BIN)/.installed: requirements.txt
-	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Bullseye needs Python 3.11 or newer (found " + sys.version.split()[0] + ")"'
+	@test -n "$(PY)" || { echo "Bullseye needs Python 3.11 or newer: install it, or run make PY=/path/to/python3.11"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt

@@ -1,0 +1,203 @@
+"""Benchmark: the full CLI pipeline at 100k and 1M customers, the no-SHAP part with plain library calls,
+and a typical notebook pipeline, on this machine. Writes bench/results.md.
+
+    python -m bench.run [--sizes 100000 1000000] [--skip-notebook]
+
+Each measurement runs in a fresh process so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+OUT = ROOT / "bench" / "out"
+
+# Targets from the performance issue (2 cores, no GPU).
+TARGET_1M_S = 60.0
+TARGET_100K_S = 8.0
+TARGET_RSS_GB = 3.0
+
+
+def _child(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter; it must print one JSON line. Adds its peak RSS (GB)."""
+    wrapper = (
+        "import json, resource, sys, time\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "t0 = time.perf_counter()\n" + code + "\n"
+        "result['wall_s'] = time.perf_counter() - t0\n"
+        "result['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024\n"
+        "print(json.dumps(result))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", wrapper], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_pipeline(path: Path, out: Path) -> dict:
+    code = (
+        "from lib.cli import main\n"
+        f"rc = main(['run', '--input', {str(path)!r}, '--out', {str(out)!r}, '--target', 'responded',"
+        " '--top-pct', '10', '--control-pct', '10'])\n"
+        f"report = json.load(open({str(out / 'report.json')!r}))\n"
+        "result = {'rc': rc, 'timings': report['timings_s'], 'auc': report['model']['holdout_auc'],"
+        " 'baseline_auc': report['model']['baseline_auc'], 'trees': report['model']['trees'],"
+        " 'explain_method': report['explain']['method'], 'rows_explained': report['explain']['rows_explained'],"
+        " 'k': report['segmentation']['k']}\n"
+    )
+    return _child(code)
+
+
+def bench_no_shap(path: Path, out: Path) -> dict:
+    """read -> train -> score -> write with plain library calls (the floor any pipeline pays)."""
+    code = (
+        "import numpy as np, pandas as pd, pyarrow.csv as pc, xgboost as xgb\n"
+        "from sklearn.model_selection import train_test_split\n"
+        f"df = pc.read_csv({str(path)!r}).to_pandas()\n"
+        "y = (df.pop('responded') == 'yes').astype(int).to_numpy()\n"
+        "df = df.drop(columns=['customer_id', 'email'])\n"
+        "for c in df.columns:\n"
+        "    if not pd.api.types.is_numeric_dtype(df[c]): df[c] = df[c].astype('category')\n"
+        "a, b = train_test_split(np.arange(len(df)), test_size=0.2, random_state=0, stratify=y)\n"
+        "m = xgb.XGBClassifier(max_depth=4, n_estimators=600, learning_rate=0.08, tree_method='hist',"
+        " enable_categorical=True, early_stopping_rounds=40, n_jobs=2)\n"
+        "m.fit(df.iloc[a], y[a], eval_set=[(df.iloc[b], y[b])], verbose=False)\n"
+        "p = m.predict_proba(df)[:, 1]\n"
+        f"pd.DataFrame({{'score': p}}).to_csv({str(out / 'noshap.csv')!r}, index=False)\n"
+        "result = {}\n"
+    )
+    return _child(code)
+
+
+def bench_notebook(path: Path) -> dict:
+    """The typical notebook: pandas reader, get_dummies, XGBClassifier() defaults, shap on all rows."""
+    code = (
+        "import pandas as pd, shap, xgboost as xgb\n"
+        f"df = pd.read_csv({str(path)!r})\n"
+        "y = (df.pop('responded') == 'yes').astype(int)\n"
+        "X = pd.get_dummies(df.drop(columns=['customer_id', 'email']), dtype=float)\n"
+        "m = xgb.XGBClassifier(n_jobs=2).fit(X, y)\n"
+        "t = time.perf_counter()\n"
+        "values = shap.TreeExplainer(m).shap_values(X)\n"
+        "result = {'shap_s': time.perf_counter() - t}\n"
+    )
+    return _child(code)
+
+
+def _machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return f"{os.cpu_count()} cores, {mem:.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}"
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--skip-notebook", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from bench.generate import make_table
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    rows = []
+    notebook = None
+    for n in args.sizes:
+        path = DATA / f"customers_{n}.csv"
+        df, optimal = make_table(n, seed=0)
+        if not path.exists():
+            df.to_csv(path, index=False)
+        del df
+        out = OUT / str(n)
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"[{n:,}] pipeline…", flush=True)
+        pipe = bench_pipeline(path, out)
+        print(f"[{n:,}] no-SHAP baseline…", flush=True)
+        floor = bench_no_shap(path, out)
+        rows.append({"n": n, "optimal_auc": optimal, "pipe": pipe, "floor": floor})
+        print(json.dumps(rows[-1]), flush=True)
+        if n == 100_000 and not args.skip_notebook:
+            print("[100,000] notebook pipeline…", flush=True)
+            notebook = bench_notebook(path)
+            print(json.dumps(notebook), flush=True)
+    write_results(rows, notebook)
+
+
+def write_results(rows: list[dict], notebook: dict | None) -> None:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- Date: {now}; commit {_commit()}; machine: {_machine()}.",
+        "- Data: `bench/generate.py` (24 columns: 15 numbers with missing values, 6 categories, id, email,",
+        "  response from a known model). Pipeline: `python -m lib.cli run --target responded --top-pct 10",
+        "  --control-pct 10`: load, roles, quality, segment (k by silhouette), train (XGBoost depth 4, early",
+        "  stopping) + baseline, exact SHAP for every row, reasons, target list, write.",
+        "",
+        "| rows | total s | load | roles | quality | segment | train | explain (SHAP + reasons) | target | write "
+        "| peak RSS GB | no-SHAP floor s | total / floor | AUC | optimal AUC | baseline AUC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        t = r["pipe"]["timings"]
+        total = r["pipe"]["wall_s"]
+        floor = r["floor"]["wall_s"]
+        lines.append(
+            f"| {r['n']:,} | {total:.1f} | {t.get('load', 0):.1f} | {t.get('roles', 0):.1f} | {t.get('quality', 0):.1f} "
+            f"| {t.get('segment', 0):.1f} | {t.get('train', 0):.1f} | {t.get('explain', 0):.1f} | {t.get('target', 0):.1f} "
+            f"| {t.get('write', 0):.1f} | {r['pipe']['peak_rss_gb']:.2f} | {floor:.1f} | {total / floor:.2f} "
+            f"| {r['pipe']['auc']:.4f} | {r['optimal_auc']:.4f} | {r['pipe']['baseline_auc']:.4f} |"
+        )
+    lines.append("")
+    by_n = {r["n"]: r for r in rows}
+    checks = []
+    if 1_000_000 in by_n:
+        r = by_n[1_000_000]
+        checks.append(("1M end to end ≤ 60 s", r["pipe"]["wall_s"], r["pipe"]["wall_s"] <= TARGET_1M_S))
+        checks.append(("1M ≤ 3× the no-SHAP floor", r["pipe"]["wall_s"] / r["floor"]["wall_s"],
+                       r["pipe"]["wall_s"] <= 3 * r["floor"]["wall_s"]))
+        checks.append(("1M peak RSS ≤ 3 GB", r["pipe"]["peak_rss_gb"], r["pipe"]["peak_rss_gb"] <= TARGET_RSS_GB))
+        checks.append(("1M AUC within 0.01 of optimal", r["optimal_auc"] - r["pipe"]["auc"],
+                       r["optimal_auc"] - r["pipe"]["auc"] <= 0.01))
+    if 100_000 in by_n:
+        r = by_n[100_000]
+        checks.append(("100k end to end ≤ 8 s", r["pipe"]["wall_s"], r["pipe"]["wall_s"] <= TARGET_100K_S))
+        checks.append(("100k AUC within 0.01 of optimal", r["optimal_auc"] - r["pipe"]["auc"],
+                       r["optimal_auc"] - r["pipe"]["auc"] <= 0.01))
+    if 100_000 in by_n and 1_000_000 in by_n:
+        ratio = by_n[1_000_000]["pipe"]["wall_s"] / by_n[100_000]["pipe"]["wall_s"]
+        checks.append(("t(1M) / t(100k) ≤ 12", ratio, ratio <= 12))
+    if notebook is not None and 100_000 in by_n:
+        speedup = notebook["wall_s"] / by_n[100_000]["pipe"]["wall_s"]
+        checks.append(("≥ 5× faster than the notebook pipeline at 100k", speedup, speedup >= 5))
+        lines += [f"Notebook pipeline at 100k (pandas reader, get_dummies, XGBClassifier() defaults, "
+                  f"shap.TreeExplainer on all rows): {notebook['wall_s']:.1f} s, of which SHAP "
+                  f"{notebook['shap_s']:.1f} s; peak RSS {notebook['peak_rss_gb']:.2f} GB.", ""]
+    lines += ["| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {name} | {value:.3f} | {'yes' if ok else '**no**'} |" for name, value, ok in checks]
+    lines.append("")
+    levers = ROOT / "bench" / "levers.md"
+    if levers.exists():
+        lines += [levers.read_text().strip(), ""]
+    (ROOT / "bench" / "results.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

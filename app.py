@@ -4,6 +4,8 @@ import logging
 
 import streamlit as st
 
+from pages.common import guarded
+
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 st.set_page_config(page_title="Bullseye", page_icon=":material/target:", layout="wide")
 
@@ -15,4 +17,5 @@ pages = [
     st.Page("pages/targets.py", title="5. Target list", icon=":material/checklist:"),
     st.Page("pages/campaigns.py", title="6. Campaigns & results", icon=":material/history:"),
 ]
-st.navigation(pages).run()
+with guarded("this page"):  # no traceback ever reaches the user
+    st.navigation(pages).run()

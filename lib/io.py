@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import logging
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ def load_table(
         name = name or "upload"
     if len(data) > max_bytes:
         raise DataValidationError(_too_big(name, len(data), max_bytes))
+    check_memory(name, len(data), compressed=data[:2] == b"\x1f\x8b" or data[:4] == b"PK\x03\x04")
     if sep is not None:
         sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(sep, sep)
     digest = file_digest(data)
@@ -109,6 +111,35 @@ def load_table(
         digest=digest,
         size_bytes=len(data),
     )
+
+
+# A CSV takes about this many times its size in memory once parsed (text columns, copies while
+# converting); compressed files expand ~8x first.
+MEMORY_FACTOR = 4
+COMPRESSED_FACTOR = 8
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process right now (Linux /proc/meminfo, else total RAM)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(name: str, size: int, compressed: bool = False) -> None:
+    """Refuse, with a message, a file whose estimated in-memory size exceeds what is available."""
+    need = size * MEMORY_FACTOR * (COMPRESSED_FACTOR if compressed else 1)
+    have = available_memory()
+    if need > have:
+        raise DataValidationError(
+            f"{name} would need about {need / 1e9:,.1f} GB of memory once loaded, but only {have / 1e9:,.1f} GB "
+            "is free. Close other programs, drop unused columns, or split the file."
+        )
 
 
 def _too_big(name: str, size: int, limit: int) -> str:
@@ -461,6 +492,11 @@ def _finish_frame(frame: pd.DataFrame, decimal: str) -> tuple[pd.DataFrame, list
             parsed = parse_numbers(s, decimal)
             if parsed is None:
                 parsed = parse_dates(s)
+                if parsed is not None and parsed.attrs.get("mixed_formats"):
+                    warnings.append(
+                        f"Column '{col}' mixes date formats; each value was read on its own, day first "
+                        "(03/04/2024 = 3 April). Check a few dates, or export them in one format (YYYY-MM-DD)."
+                    )
             if parsed is not None:
                 out[col] = parsed
                 continue
@@ -533,6 +569,8 @@ def parse_dates(s: pd.Series) -> pd.Series | None:
     # Several formats in one column: parse each value on its own, but only if all of them parse.
     full = pd.to_datetime(values, format="mixed", dayfirst=True, errors="coerce")
     if full.notna().all():
-        return pd.to_datetime(s.astype("str").str.strip().replace("", None), format="mixed", dayfirst=True,
-                              errors="coerce")
+        out = pd.to_datetime(s.astype("str").str.strip().replace("", None), format="mixed", dayfirst=True,
+                             errors="coerce")
+        out.attrs["mixed_formats"] = True
+        return out
     return None

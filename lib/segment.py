@@ -320,17 +320,18 @@ def _stability(x: np.ndarray, k: int, seed: int, labels: np.ndarray, runs: int) 
 def _profile(features: pd.DataFrame, labels: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per segment: mean of each numeric feature (share for each category) and the standardised
     difference from the whole base ((segment mean − base mean) / base sd)."""
-    numeric = pd.DataFrame(index=features.index)
+    cols: dict[str, pd.Series] = {}
     for col in features.columns:
         s = features[col]
         if pd.api.types.is_datetime64_any_dtype(s):
-            numeric[col + " (days ago)"] = (s.max() - s).dt.days.astype("float64")
+            cols[col + " (days ago)"] = (s.max() - s).dt.days.astype("float64")
         elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            numeric[col] = s.astype("float64")
+            cols[col] = s.astype("float64")
         else:
             text = s.astype("str").fillna("(missing)")
             for v in text.value_counts().index[:6]:
-                numeric[f"{col} = {v}"] = (text == v).astype("float64")
+                cols[f"{col} = {v}"] = (text == v).astype("float64")
+    numeric = pd.DataFrame(cols, index=features.index)
     grouped = numeric.groupby(labels)
     profile = grouped.mean()
     sd = numeric.std(ddof=0).replace(0, np.nan)

@@ -49,3 +49,16 @@ def test_installed_versions_match_the_pins():
         if "==" in line and not line.startswith("#"):
             name, pinned = line.strip().split("==")
             assert version(name) == pinned, name
+
+
+def test_code_is_ruff_clean():
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ruff = Path(sys.executable).parent / "ruff"
+    ruff = str(ruff) if ruff.exists() else shutil.which("ruff")
+    assert ruff, "ruff is in requirements-dev.txt"
+    proc = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout

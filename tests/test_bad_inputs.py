@@ -1,0 +1,160 @@
+"""The bad-input corpus: every file a real export can throw at Bullseye gets either a correct result
+with a warning or one precise message (CLI: exit 2, one ``error:`` line; lib: DataValidationError)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib.errors import DataValidationError
+from lib.io import load_table
+from lib.pipeline import RunOptions, run_pipeline
+
+from .conftest import ROOT
+
+
+def _customers(n: int = 300, seed: int = 0, target: list | None = None) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "customer_id": np.arange(1, n + 1),
+        "visits": rng.poisson(4, n),
+        "spend": rng.gamma(2, 50, n).round(2),
+        "region": rng.choice(["N", "S", "E"], n),
+    })
+    logit = -1 + 0.3 * df["visits"] - 0.004 * df["spend"]
+    df["responded"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    if target is not None:
+        df["responded"] = (target * n)[:n]
+    return df
+
+
+def _csv(df: pd.DataFrame, **kw) -> bytes:
+    return df.to_csv(index=False, **kw).encode(kw.pop("encoding", "utf-8") if "encoding" in kw else "utf-8")
+
+
+def _xlsx_corrupt() -> bytes:
+    buf = io.BytesIO()
+    _customers(20).to_excel(buf, index=False)
+    data = buf.getvalue()
+    return data[:200] + b"\x00" * 200 + data[400:]
+
+
+CHINESE = pd.DataFrame({
+    "客户编号": range(1, 201), "城市": ["北京", "上海"] * 100, "消费金额": np.arange(200) * 1.5,
+    "访问次数": np.arange(200) % 7, "是否购买": ["是", "否", "否", "否"] * 50,
+})
+
+# name -> (file name, bytes, extra CLI args, expectation): expectation is ("error", words) or ("ok", words
+# that must appear in report warnings or None).
+CORPUS = {
+    "empty file": ("empty.csv", b"", [], ("error", ["empty"])),
+    "header only": ("header.csv", b"customer_id,spend,responded\n", [], ("error", ["no data rows"])),
+    "binary named csv": ("fake.csv", bytes(range(256)) * 40, [], ("error", ["binary"])),
+    "ragged rows": ("ragged.csv", _csv(_customers()).replace(b"\n5,", b"\n5,99,", 1), ["--target", "responded"],
+                    ("ok", ["wrong number of fields"])),
+    "mostly wrong delimiter": ("mixed.csv", b"a,b\n" + b"1;2;3;4,5,6\n1,2\n" * 40, ["--sep", ","],
+                               ("error", ["delimiter"])),
+    "semicolons and decimal commas": (
+        "eu.csv", _customers().to_csv(index=False, sep=";", decimal=",").encode(), ["--target", "responded"],
+        ("ok", None)),
+    "gbk with chinese columns": ("cn.csv", CHINESE.to_csv(index=False).encode("gbk"), ["--target", "是否购买"],
+                                 ("ok", None)),
+    "latin-1": ("latin.csv", _customers().assign(region=lambda d: d["region"].map({"N": "Nörd", "S": "Süd", "E": "Ëast"}))
+                .to_csv(index=False).encode("latin-1"), ["--target", "responded"], ("ok", None)),
+    "utf-8 bom": ("bom.csv", b"\xef\xbb\xbf" + _csv(_customers()), ["--target", "responded", "--id", "customer_id"],
+                  ("ok", None)),
+    "thousands separators": ("thousands.csv", _customers().assign(spend=lambda d: d["spend"].map("${:,.2f}".format))
+                             .to_csv(index=False).encode(), ["--target", "responded"], ("ok", None)),
+    "mixed date formats": ("dates.csv", _customers().assign(
+        joined=["2024-01-05", "05/02/2024", "2024-03-01"] * 100).to_csv(index=False).encode(), ["--target", "responded"],
+        ("ok", ["mixes date formats"])),
+    "duplicate column names": ("dup.csv", _csv(_customers()).replace(b"visits,spend", b"visits,visits", 1),
+                               ["--target", "responded"], ("ok", ["appears more than once"])),
+    "all-empty and constant columns": ("const.csv", _csv(_customers().assign(empty=np.nan, same="x")),
+                                       ["--target", "responded"], ("ok", None)),
+    "target missing": ("t.csv", _csv(_customers()), ["--target", "bought"], ("error", ["bought", "not in the file"])),
+    "target with one class": ("one.csv", _csv(_customers(target=["no"])), ["--target", "responded"],
+                              ("error", ["only one class"])),
+    "target with many values": ("many.csv", _csv(_customers()), ["--target", "region"], ("error", ["exactly two"])),
+    "target spelled Y/N with blanks": ("yn.csv", _csv(_customers(target=["Y", "N", "", "N"])), ["--target", "responded"],
+                                       ("ok", None)),
+    "target spelled 1.0/0.0 with blanks": ("f.csv", _csv(_customers(target=[1.0, 0.0, None, 0.0])),
+                                           ["--target", "responded"], ("ok", None)),
+    "target spelled True/False": ("tf.csv", _csv(_customers(target=[True, False, False])), ["--target", "responded"],
+                                  ("ok", None)),
+    "one data row": ("one_row.csv", _csv(_customers(1)), [], ("error", ["at least 3"])),
+    "a column copying the target": ("copy.csv", _csv(_customers().assign(flag=lambda d: d["responded"].eq("yes").astype(int))),
+                                    ["--target", "responded"], ("ok", ["flag"])),
+    "corrupt xlsx": ("broken.xlsx", _xlsx_corrupt(), [], ("error", ["Excel workbook"])),
+    "formula injection cells": ("inject.csv", _csv(_customers().assign(
+        note=["=HYPERLINK(\"http://evil\",\"x\")", "+SUM(A1:A9)", "@cmd", "-2+3"] * 75)),
+        ["--target", "responded", "--top", "50"], ("ok", None)),
+}
+
+
+@pytest.mark.parametrize("case", list(CORPUS))
+def test_corpus_through_the_cli(case, tmp_path):
+    name, data, args, (kind, words) = CORPUS[case]
+    path = tmp_path / name
+    path.write_bytes(data)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "lib.cli", "run", "--input", str(path), "--out", str(out), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if kind == "error":
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ")
+        for w in words:
+            assert w in lines[0], lines[0]
+    else:
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads((out / "report.json").read_text())
+        text = json.dumps(report, ensure_ascii=False)
+        for w in words or []:
+            assert w in text, w
+        customers = pd.read_csv(out / "customers.csv")
+        assert len(customers) == report["customers"]
+
+
+def test_copied_target_is_excluded_in_the_report(tmp_path):
+    path = tmp_path / "copy.csv"
+    path.write_bytes(CORPUS["a column copying the target"][1])
+    proc = subprocess.run([sys.executable, "-m", "lib.cli", "run", "--input", str(path), "--out", str(tmp_path / "o"),
+                           "--target", "responded"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    excluded = json.loads((tmp_path / "o" / "report.json").read_text())["excluded_features"]
+    assert any(e["column"] == "flag" and e["reason"].startswith("leakage") for e in excluded)
+
+
+def test_formula_cells_are_neutralised_in_the_target_file(tmp_path):
+    path = tmp_path / "inject.csv"
+    path.write_bytes(CORPUS["formula injection cells"][1])
+    assert subprocess.run([sys.executable, "-m", "lib.cli", "run", "--input", str(path), "--out", str(tmp_path / "o"),
+                           "--target", "responded", "--top", "50"], cwd=ROOT, timeout=300).returncode == 0
+    text = (tmp_path / "o" / "targets.csv").read_text()
+    assert "\n=" not in text and ",=" not in text and ",+" not in text and ",@" not in text
+
+
+def test_thousand_columns_load_and_run():
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(150, 1000)), columns=[f"c{i}" for i in range(1000)])
+    wide["responded"] = np.where(wide["c0"] + rng.normal(size=150) > 0, "yes", "no")
+    loaded = load_table(_csv(wide), "wide.csv")
+    assert loaded.frame.shape == (150, 1001)
+    result = run_pipeline(loaded, RunOptions(target="responded", segments="3"))
+    assert len(result.customers) == 150 and result.model is not None
+
+
+def test_memory_guard_refuses_a_file_too_big_for_free_memory(monkeypatch):
+    import lib.io
+
+    monkeypatch.setattr(lib.io, "available_memory", lambda: 1000)
+    with pytest.raises(DataValidationError, match="of memory once loaded"):
+        load_table(_csv(_customers()), "big.csv")

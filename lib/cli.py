@@ -150,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     result = run_pipeline(loaded, opts, progress=lambda m: logging.getLogger("bullseye").info(m))
     t_write = time.perf_counter()
-    result.customers.to_csv(out_dir / "customers.csv", index=False, lineterminator="\n")
+    (out_dir / "customers.csv").write_bytes(to_csv_bytes(result.customers))
     targets_path = out_dir / "targets.csv"
     if result.targets is not None:
         targets_path.write_bytes(to_csv_bytes(targets_export(result)))

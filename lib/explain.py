@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from lib.propensity import PropensityResult, model_frame
+from lib.propensity import PropensityResult, fit_feature_spec, model_frame
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Explanation:
 
 
 def encoded_matrix(result: PropensityResult, frame: pd.DataFrame) -> np.ndarray:
-    x = model_frame(frame, list(result.features), result.date_reference)
+    x = model_frame(frame, list(result.features), result.feature_spec)
     return np.asarray(result.pipeline.named_steps["encode"].transform(x), dtype=np.float32)
 
 
@@ -149,16 +149,28 @@ def pretty_name(column: str) -> str:
     return str(column).replace("_", " ").strip()
 
 
-def _format_values(s: pd.Series) -> pd.Series:
+def _format_unique(values: np.ndarray, fmt) -> np.ndarray:
+    """Format each distinct value once and spread the text back: 1M rows cost one np.unique."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return np.array([fmt(v) for v in uniq], dtype=object)[inverse.ravel()]
+
+
+def _format_values(s: pd.Series) -> np.ndarray:
+    """The customer's own value as shown in a reason: 12, 1,506, 0.25, North, 60 days ago."""
     if pd.api.types.is_datetime64_any_dtype(s):
-        days = (s.max() - s).dt.days
-        return days.map(lambda d: "unknown" if pd.isna(d) else f"{int(d)} days ago")
+        days = (s.max() - s).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+        return _format_unique(days, lambda d: "unknown" if np.isnan(d) else f"{int(d)} days ago")
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        v = s.astype("float64")
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
         rounded = np.where(np.abs(v) >= 100, np.round(v), np.round(v, 2))
-        text = pd.Series(rounded, index=s.index).map(lambda x: "missing" if np.isnan(x) else f"{x:,.10g}")
-        return text
-    return s.astype("str").where(s.notna(), "missing")
+        return _format_unique(rounded, lambda x: "missing" if np.isnan(x) else f"{x:,.10g}")
+    text = s.astype("str").where(s.notna(), "missing").to_numpy(dtype=object)
+    return text
+
+
+def _format_points(pts: np.ndarray) -> np.ndarray:
+    tenths = np.round(pts.astype("float64") * 10).astype(np.int64)
+    return _format_unique(tenths, lambda t: f"{t / 10:+.1f}")
 
 
 def reason_codes(
@@ -168,31 +180,36 @@ def reason_codes(
     actionable: list[str] | None = None,
 ) -> pd.DataFrame:
     """For every row, the ``top`` features pushing its score up, as short phrases with their effect:
-    "web visits last month: 12 (+8 pts)". Features outside ``actionable`` (when given) are skipped."""
-    vals = explanation.values.copy()
+    "web visits last month: 12 (+8.0 pts)". Features outside ``actionable`` (when given) are skipped."""
+    vals = explanation.values
     feats = list(explanation.features)
-    if actionable is not None:
-        allowed = np.array([f in actionable for f in feats])
-        vals[:, ~allowed] = -np.inf
     n, k = vals.shape
     top = min(top, k)
-    order = np.argsort(-vals, axis=1, kind="stable")[:, :top]
+    if actionable is not None:
+        allowed = np.array([f in actionable for f in feats])
+        vals = np.where(allowed[None, :], vals, -np.inf)
+    # Only the top few per row matter: argpartition is O(k) per row, then sort those few.
+    if k > top:
+        part = np.argpartition(-vals, top - 1, axis=1)[:, :top]
+    else:
+        part = np.tile(np.arange(k), (n, 1))
+    part_vals = np.take_along_axis(vals, part, axis=1)
+    order = np.take_along_axis(part, np.argsort(-part_vals, axis=1, kind="stable"), axis=1)
     out = {f"reason_{r + 1}": np.full(n, "", dtype=object) for r in range(3)}
-    formatted: dict[int, pd.Series] = {}
+    rows = np.arange(n)
+    formatted: dict[int, np.ndarray] = {}
     for r in range(top):
         pick = order[:, r]
-        picked_vals = vals[np.arange(n), pick]
-        pts = explanation.points[np.arange(n), pick]
+        picked_vals = vals[rows, pick]
+        pts_txt = _format_points(explanation.points[rows, pick])
+        col = out[f"reason_{r + 1}"]
         for j in np.unique(pick):
             mask = (pick == j) & (picked_vals > 0)
             if not mask.any():
                 continue
             if j not in formatted:
                 formatted[j] = _format_values(frame[feats[j]].reset_index(drop=True))
-            shown = formatted[j].to_numpy()[mask]
-            pts_txt = np.char.mod("%+.1f", pts[mask].astype("float64"))
-            phrase = pretty_name(feats[j]) + ": " + pd.Series(shown).astype(str) + " (" + pd.Series(pts_txt) + " pts)"
-            out[f"reason_{r + 1}"][mask] = phrase.to_numpy()
+            col[mask] = (pretty_name(feats[j]) + ": ") + formatted[j][mask] + " (" + pts_txt[mask] + " pts)"
     return pd.DataFrame(out)
 
 
@@ -205,7 +222,7 @@ def segment_importance(explanation: Explanation, labels: np.ndarray, names: dict
 
 
 def strongest_interaction(explanation: Explanation, frame: pd.DataFrame, feature: str, sample: int = 20_000,
-                          seed: int = 0, date_reference: dict | None = None) -> str | None:
+                          seed: int = 0, feature_spec: dict | None = None) -> str | None:
     """The feature whose values best explain the spread of ``feature``'s SHAP values at a given value
     (a cheap stand-in for SHAP interaction values, used only to colour the dependence plot)."""
     feats = list(explanation.features)
@@ -213,8 +230,7 @@ def strongest_interaction(explanation: Explanation, frame: pd.DataFrame, feature
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(frame), size=min(sample, len(frame)), replace=False)
     phi = explanation.values[idx, j].astype("float64")
-    ref = date_reference or {c: frame[c].max() for c in feats if pd.api.types.is_datetime64_any_dtype(frame[c])}
-    x = model_frame(frame.iloc[idx], feats, ref)
+    x = model_frame(frame.iloc[idx], feats, feature_spec or fit_feature_spec(frame, feats))
     own = x[feature]
     if pd.api.types.is_numeric_dtype(own):
         bins = pd.qcut(own.rank(method="first"), q=min(10, len(own)), labels=False, duplicates="drop")

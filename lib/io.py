@@ -526,6 +526,9 @@ def parse_numbers(s: pd.Series, decimal: str = ".") -> pd.Series | None:
     sample = values.iloc[:2000]
     if not sample.str.contains(r"\d", regex=True).all():
         return None
+    # Cheap rejection on a sample first: most text columns fail here without touching every row.
+    if pd.to_numeric(_clean_numbers(sample, decimal), errors="coerce").isna().any():
+        return None
     cleaned = _clean_numbers(s.astype("str"), decimal)
     nums = pd.to_numeric(cleaned, errors="coerce")
     ok = nums.notna() | s.isna() | (s.astype("str").str.strip() == "")

@@ -214,8 +214,9 @@ def binary_target(s: pd.Series, positive: str | None = None, column: str = "targ
             f"Target column '{column}' has only one class ('{values[0]}'): a model needs both responders and "
             "non-responders. Choose another column or add the missing outcomes."
         )
-    mapped = text.map(lambda v: np.nan if pd.isna(v) else float(_canon(v) == pos_canon))
-    return mapped.astype("float64")
+    # Map each distinct value once (a dict lookup per row, not a Python call per row).
+    lookup = {v: float(c == pos_canon) for v, c in canon.items()}
+    return text.map(lookup).astype("float64")
 
 
 def _canon(value: str) -> str:

@@ -26,7 +26,7 @@ with overall:
     st.plotly_chart(plots.beeswarm(expl, frame.reset_index(drop=True)), width="stretch")
     feature = st.selectbox("See how one feature moves the score", list(expl.importance()["feature"]),
                            format_func=pretty_name)
-    color = strongest_interaction(expl, frame.reset_index(drop=True), feature, date_reference=model.date_reference)
+    color = strongest_interaction(expl, frame.reset_index(drop=True), feature, feature_spec=model.feature_spec)
     st.plotly_chart(plots.dependence(expl, frame.reset_index(drop=True), feature, color), width="stretch")
 
 with by_segment:

@@ -122,3 +122,14 @@ def test_bank_duration_is_flagged_as_known_after_the_outcome():
     flagged = {item["column"]: item["kind"] for item in report.leakage_suspects}
     assert flagged.get("duration") == "after_outcome"
     assert report.class_balance["positive"] == 5289 and report.class_balance["negative"] == 39922
+
+
+def test_fast_auc_equals_sklearn_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from lib.quality import fast_auc
+
+    rng = np.random.default_rng(0)
+    y = rng.random(2000) < 0.3
+    x = np.round(rng.normal(size=2000) + y, 1)  # many ties
+    assert fast_auc(y, x) == pytest.approx(roc_auc_score(y, x), abs=1e-12)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_score
 
 from lib.errors import DataValidationError
 
@@ -219,13 +219,15 @@ def choose_k(x: np.ndarray, seed: int, k_range: range = range(2, 11)) -> tuple[i
     rng = np.random.default_rng(seed)
     sample = x if len(x) <= SILHOUETTE_SAMPLE else x[rng.choice(len(x), SILHOUETTE_SAMPLE, replace=False)]
     scores: dict[int, float] = {}
+    # One distance matrix serves every k (computing it is most of a silhouette's cost).
+    distances = pairwise_distances(sample)
     for k in k_range:
         if k >= len(sample):
             break
-        labels = KMeans(n_clusters=k, random_state=seed, n_init=2).fit_predict(sample)
+        labels = KMeans(n_clusters=k, random_state=seed, n_init=1).fit_predict(sample)
         if len(np.unique(labels)) < 2:
             continue
-        scores[k] = float(silhouette_score(sample, labels))
+        scores[k] = float(silhouette_score(distances, labels, metric="precomputed"))
     if not scores:
         raise DataValidationError("Too few distinct customers to form segments (need at least 3).")
     best = max(scores, key=lambda k: (round(scores[k], 3), -k))

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from lib import plots
-from lib.campaigns import list_campaigns, measure_lift
+from lib.campaigns import labels_from_results, list_campaigns, measure_lift
 from lib.io import SUPPORTED_EXTENSIONS, load_table
+from lib.targeting import to_csv_bytes
 from pages import common
 
 st.title("Campaigns & results")
@@ -47,4 +48,9 @@ if not report.by_decile.empty:
     st.plotly_chart(plots.lift_by_decile(report.by_decile), width="stretch")
 if report.unmatched_results:
     st.caption(f"{report.unmatched_results:,} ids in the results file were not in this campaign and were ignored.")
-st.caption("These outcomes can train the next model: add them as a response column to your customer file.")
+with common.guarded("preparing labels"):
+    labels = labels_from_results(name, frame, id_col, outcome)
+st.download_button("Download these outcomes as labels for the next model (CSV)", to_csv_bytes(labels),
+                   f"{name} labels.csv", "text/csv")
+st.caption("Join the labels to your customer file by id and choose `responded` as the target on the Upload page: "
+           "the next model learns from what this campaign's customers actually did.")

@@ -123,3 +123,40 @@ def test_campaigns_page_explains_how_to_get_a_campaign():
     at.switch_page("pages/campaigns.py").run()
     no_errors(at)
     assert "No campaigns yet" in at.info[0].value
+
+
+def test_segments_page_rfm_groups_with_their_rules():
+    at = new_app()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    at.switch_page("pages/segments.py").run()
+    at.radio(key="w_cfg_seg_method").set_value("RFM").run()
+    at.button[0].click().run()
+    no_errors(at)
+    segment_box = [b for b in at.selectbox if b.label == "Segment"][0]
+    assert "Champions" in segment_box.options
+    assert "Lost" in segment_box.options or "Hibernating" in segment_box.options
+    assert any(e.label == "The rule behind each RFM group" for e in at.expander)
+
+
+def test_campaigns_page_measures_lift_from_a_results_upload():
+    import numpy as np
+    import pandas as pd
+
+    from lib.campaigns import record_campaign
+    from lib.targeting import ListSpec, build_list
+
+    rng = np.random.default_rng(0)
+    customers = pd.DataFrame({"id": [str(i) for i in range(2000)], "score": rng.random(2000)})
+    tl = build_list(customers, ListSpec(control_pct=50, seed=1))
+    record_campaign("Winter", tl.table, "id", "digest", {}, None)
+    treated = tl.table["group"] == "target"
+    results = pd.DataFrame({"customer_id": tl.table["id"],
+                            "responded": np.where(rng.random(2000) < 0.05 + 0.1 * treated, "yes", "no")})
+    at = new_app()
+    at.switch_page("pages/campaigns.py").run()
+    no_errors(at)
+    at.file_uploader(key="results_upload").upload("results.csv", results.to_csv(index=False).encode(), "text/csv").run()
+    no_errors(at)
+    assert at.success[0].value.startswith("It worked")
+    assert {m.label for m in at.metric} >= {"Target response", "Control response", "Lift", "Extra conversions"}
+    assert any("labels" in d.label for d in at.get("download_button"))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from lib.campaigns import list_campaigns, measure_lift, record_campaign
+from lib.campaigns import labels_from_results, list_campaigns, measure_lift, record_campaign
 from lib.errors import DataValidationError
 from lib.targeting import ListSpec, assign_control, build_list, neutralise_formulas, to_csv_bytes, to_xlsx_bytes
 
@@ -127,3 +127,13 @@ def test_campaign_names_are_unique_and_unknown_names_are_explained(tmp_path):
     with pytest.raises(DataValidationError, match="Known campaigns: Spring"):
         measure_lift("Autumn", pd.DataFrame({"id": ["C1"]}), data_dir=tmp_path)
     assert list_campaigns(tmp_path)["name"].tolist() == ["Spring"]
+
+
+def test_results_become_labels_for_the_next_model(tmp_path):
+    tl, results = _planted_campaign(tmp_path, n=400)
+    labels = labels_from_results("Spring", results, data_dir=tmp_path)
+    assert len(labels) == len(tl.table)
+    targets = labels[labels["group"] == "target"]
+    truth = results.set_index("customer_id").loc[targets["customer_id"], "responded"].to_numpy()
+    assert (targets["responded"].to_numpy() == truth).all()
+    assert labels.loc[labels["group"] == "control", "responded"].isna().all()

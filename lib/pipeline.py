@@ -290,23 +290,40 @@ def _rfm_columns(frame: pd.DataFrame) -> tuple[str, str, str]:
 
 
 def _transactions_to_customers(raw: pd.DataFrame, opts: RunOptions):
-    """Roll up; with a horizon, also build the out-of-time training frame (earlier window for training,
-    latest window for validation) and return current customers to score."""
-    current = customers_from_transactions(raw, opts.customer_col, opts.date_col, opts.amount_col)
+    """Roll up; with a horizon, also build the out-of-time training frame and return current customers
+    to score."""
+    as_of = opts.cutoff if opts.horizon is None else None
+    current = customers_from_transactions(raw, opts.customer_col, opts.date_col, opts.amount_col, as_of=as_of)
     if opts.horizon is None:
-        if opts.cutoff is not None:
-            current = customers_from_transactions(raw, opts.customer_col, opts.date_col, opts.amount_col,
-                                                  as_of=opts.cutoff)
         return current, current.customers, None, None, None
-    if opts.horizon <= 0:
-        raise DataValidationError("--horizon must be a positive number of days.")
-    cols = current.columns
-    cutoff = pd.Timestamp(opts.cutoff) if opts.cutoff else default_cutoff(raw, cols, opts.horizon)
-    earlier = cutoff - pd.Timedelta(days=opts.horizon)
+    both, split, oot = repurchase_training_frame(raw, opts.horizon, opts.cutoff, opts.customer_col, opts.date_col,
+                                                 opts.amount_col)
+    return current, current.customers, both, split, oot
+
+
+def repurchase_training_frame(
+    raw: pd.DataFrame,
+    horizon: int,
+    cutoff: str | pd.Timestamp | None = None,
+    customer_col: str | None = None,
+    date_col: str | None = None,
+    amount_col: str | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """Customers labelled "bought again within ``horizon`` days", for out-of-time validation.
+
+    Two windows: features before ``cutoff − horizon`` with the label from the horizon after it (train),
+    and features before ``cutoff`` with the label from the horizon after it (validate: the latest window,
+    never seen in training). Returns both stacked, a boolean "validation row" array, and the facts.
+    """
+    if horizon is None or horizon <= 0:
+        raise DataValidationError("The horizon must be a positive number of days.")
+    cols = customers_from_transactions(raw, customer_col, date_col, amount_col).columns
+    cut = pd.Timestamp(cutoff) if cutoff else default_cutoff(raw, cols, horizon)
+    earlier = cut - pd.Timedelta(days=horizon)
     windows = []
-    for as_of, name in ((earlier, "train"), (cutoff, "validate")):
-        table = customers_from_transactions(raw, opts.customer_col, opts.date_col, opts.amount_col, as_of=as_of)
-        labels = repurchase_labels(raw, cols, as_of, opts.horizon)
+    for as_of, name in ((earlier, "train"), (cut, "validate")):
+        table = customers_from_transactions(raw, customer_col, date_col, amount_col, as_of=as_of)
+        labels = repurchase_labels(raw, cols, as_of, horizon)
         cust = table.customers.copy()
         cust[REPURCHASE_TARGET] = np.where(cust["customer_id"].isin(labels.index), "yes", "no")
         cust["_window"] = name
@@ -314,9 +331,9 @@ def _transactions_to_customers(raw: pd.DataFrame, opts: RunOptions):
     both = pd.concat(windows, ignore_index=True)
     split = (both.pop("_window") == "validate").to_numpy()
     oot = {
-        "cutoff": str(cutoff.date()), "horizon_days": int(opts.horizon),
-        "train_window": f"features before {earlier.date()}, label {earlier.date()}..{cutoff.date()}",
-        "validation_window": f"features before {cutoff.date()}, label {cutoff.date()}..{(cutoff + pd.Timedelta(days=opts.horizon)).date()}",
+        "cutoff": str(cut.date()), "horizon_days": int(horizon),
+        "train_window": f"features before {earlier.date()}, label {earlier.date()}..{cut.date()}",
+        "validation_window": f"features before {cut.date()}, label {cut.date()}..{(cut + pd.Timedelta(days=horizon)).date()}",
         "train_customers": int((~split).sum()), "validation_customers": int(split.sum()),
     }
-    return current, current.customers, both, split, oot
+    return both, split, oot

@@ -376,6 +376,7 @@ _WORDS = {
     "return": ("frequent returners", "rarely return"),
     "visit": ("engaged browsers", "rare visitors"),
     "open": ("email-engaged", "email-quiet"),
+    "product": ("wide-range", "narrow-range"),
     "age": ("older", "younger"),
     "income": ("high-income", "lower-income"),
     "balance": ("high-balance", "low-balance"),

@@ -21,7 +21,8 @@ from lib.errors import DataValidationError
 from lib.explain import Explanation, explain, reason_codes
 from lib.features import CustomerTable, customers_from_transactions
 from lib.io import DEFAULT_MAX_BYTES, LoadResult, file_digest, load_table
-from lib.propensity import PropensityResult, score_ranks, train_propensity
+from lib.pipeline import REPURCHASE_TARGET, repurchase_training_frame
+from lib.propensity import PropensityResult, score_new, score_ranks, train_propensity
 from lib.quality import QualityReport, assess_quality
 from lib.schema import Schema, infer_schema
 from lib.segment import SegmentationResult, rename_segments, segment_clusters, segment_rfm
@@ -180,6 +181,8 @@ def quality() -> QualityReport | None:
 
 
 def target_choice() -> tuple[str | None, str | None]:
+    if repurchase_horizon() is not None:
+        return REPURCHASE_TARGET, "yes"
     return st.session_state.get("cfg_target"), st.session_state.get("cfg_positive")
 
 
@@ -258,10 +261,32 @@ def _train(key: tuple, target: str, positive: str | None, features: tuple[str, .
     return train_propensity(_frame, _schema, target, positive, features=list(features), allow=list(allow), seed=seed)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _train_repurchase(key: tuple, horizon: int, features: tuple[str, ...], allow: tuple[str, ...], seed: int,
+                      _raw: pd.DataFrame, _cols: tuple) -> PropensityResult:
+    frame, split, _ = repurchase_training_frame(_raw, horizon, None, *_cols)
+    schema = infer_schema(frame).with_role("customer_id", "identifier")
+    return train_propensity(frame, schema, REPURCHASE_TARGET, "yes", features=list(features), allow=list(allow),
+                            seed=seed, split=split, validation="out-of-time")
+
+
+def repurchase_horizon() -> int | None:
+    """Days of the "bought again within N days" target of a transaction log, or None."""
+    h = st.session_state.get("cfg_horizon") or 0
+    return int(h) if is_transactions() and h > 0 else None
+
+
 def train_model(target: str, positive: str | None, features: tuple[str, ...], allow: tuple[str, ...], seed: int) -> PropensityResult:
     frame, s = require_data()
     key = (customer_frame()[1], roles_key())
-    result = _train(key, target, positive, features, allow, seed, frame, s)
+    horizon = repurchase_horizon()
+    if horizon is not None and target == REPURCHASE_TARGET:
+        lr = loaded()
+        cols = (st.session_state.get("cfg_customer_col"), st.session_state.get("cfg_date_col"),
+                st.session_state.get("cfg_amount_col"))
+        result = _train_repurchase(key, horizon, features, allow, seed, lr.frame, cols)
+    else:
+        result = _train(key, target, positive, features, allow, seed, frame, s)
     st.session_state["model_params"] = (target, positive, features, allow, seed)
     return result
 
@@ -271,6 +296,23 @@ def model() -> PropensityResult | None:
     if params is None:
         return None
     return train_model(*params)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _current_scores(key: tuple, _model: PropensityResult, _frame: pd.DataFrame) -> np.ndarray:
+    return score_new(_model, _frame)
+
+
+def current_scores() -> np.ndarray | None:
+    """The model's score for every customer on screen. A repurchase model was trained on past
+    windows, so today's customers are scored afresh; otherwise the training run already scored them."""
+    m = model()
+    if m is None:
+        return None
+    frame, _ = require_data()
+    if len(m.scores) == len(frame) and m.validation != "out-of-time":
+        return m.scores
+    return _current_scores((customer_frame()[1], roles_key(), st.session_state["model_params"]), m, frame)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -301,26 +343,37 @@ def reasons() -> pd.DataFrame | None:
     return _reasons(key, tuple(actionable) if actionable else None, expl, frame)
 
 
-def scored_customers() -> pd.DataFrame:
-    """Every customer with id, segment, score, rank, decile and reasons, as far as they exist yet."""
-    frame, _ = require_data()
-    id_col = id_column()
-    out = pd.DataFrame({"id": (frame[id_col] if id_col else pd.Series(np.arange(1, len(frame) + 1))).astype("str").to_numpy()})
-    seg = segmentation()
-    if seg is not None:
-        out["segment"] = seg.labels
-        out["segment_name"] = seg.names().to_numpy()
-    m = model()
-    if m is not None:
-        ranks = score_ranks(m.scores)
-        out["score"] = np.round(m.scores, 6)
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _scored(key: tuple, _ids: pd.Series, _seg: SegmentationResult | None, _scores: np.ndarray | None,
+            _reason_table: pd.DataFrame | None) -> pd.DataFrame:
+    out = pd.DataFrame({"id": _ids.astype("str").to_numpy()})
+    if _seg is not None:
+        out["segment"] = _seg.labels
+        out["segment_name"] = _seg.names().to_numpy()
+    if _scores is not None:
+        ranks = score_ranks(_scores)
+        out["score"] = np.round(_scores, 6)
         out["rank"] = ranks["rank"].to_numpy()
         out["decile"] = ranks["decile"].to_numpy()
-        r = reasons()
-        if r is not None:
-            for c in r.columns:
-                out[c] = r[c].to_numpy()
+        if _reason_table is not None:
+            for c in _reason_table.columns:
+                out[c] = _reason_table[c].to_numpy()
     return out
+
+
+def scored_customers() -> pd.DataFrame:
+    """Every customer with id, segment, score, rank, decile and reasons, as far as they exist yet.
+    Built once per file and settings (read-only): sliders on later pages do not rebuild 1M rows."""
+    frame, _ = require_data()
+    id_col = id_column()
+    ids = frame[id_col] if id_col else pd.Series(np.arange(1, len(frame) + 1))
+    seg = segmentation()
+    scores = current_scores()
+    r = reasons() if scores is not None else None
+    key = (customer_frame()[1], roles_key(), id_col, st.session_state.get("seg_params"),
+           tuple(sorted(st.session_state.get("seg_names", {}).items())), st.session_state.get("model_params"),
+           tuple(st.session_state.get("cfg_actionable") or ()))
+    return _scored(key, ids, seg, scores, r)
 
 
 def next_step(page: str, label: str) -> None:

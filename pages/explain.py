@@ -48,14 +48,15 @@ with by_segment:
 with customer:
     id_col = common.id_column()
     ids = (frame[id_col].astype(str) if id_col else frame.index.astype(str)).to_numpy()
-    wanted = st.text_input("Customer id", value=str(ids[int(np.argmax(model.scores))]),
+    scores = common.current_scores()
+    wanted = st.text_input("Customer id", value=str(ids[int(np.argmax(scores))]),
                            help="Pre-filled with the highest-scoring customer.")
     hits = np.flatnonzero(ids == wanted.strip())
     if len(hits) == 0:
         st.warning(f"No customer with id '{wanted}'. Check the id column ({id_col or 'row number'}).")
     else:
         row = int(hits[0])
-        st.metric("Score", f"{model.scores[row]:.1%}")
+        st.metric("Score", f"{scores[row]:.1%}")
         a, b = model.platt
         st.plotly_chart(plots.waterfall(expl, row, frame.reset_index(drop=True), a, b), width="stretch")
         reasons = common.reasons()

@@ -16,7 +16,12 @@ if target is None:
     st.info("Choose a **target** column on the Upload page first (e.g. *responded* or *churned*).")
     st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload:")
     st.stop()
-st.write(f"Target: **{target}** (positive = **{positive}**).")
+if common.repurchase_horizon():
+    st.write(f"Target: **bought again within {common.repurchase_horizon()} days**. The model learns from an "
+             "earlier window and is judged on the latest one it never saw (out-of-time validation); today's "
+             "customers are then scored.")
+else:
+    st.write(f"Target: **{target}** (positive = **{positive}**).")
 candidates = [c for c in schema.feature_columns() if c != target]
 previous = st.session_state.get("model_params")
 features = st.multiselect("Features", candidates,
@@ -78,7 +83,7 @@ c2.plotly_chart(plots.gain_chart(model), width="stretch")
 c1.plotly_chart(plots.calibration_chart(model), width="stretch")
 seg = common.segmentation()
 if seg is not None:
-    c2.plotly_chart(plots.score_by_segment(model.scores, seg.names().to_numpy()), width="stretch")
+    c2.plotly_chart(plots.score_by_segment(common.current_scores(), seg.names().to_numpy()), width="stretch")
 
 st.subheader("What is a contact worth?")
 st.write("Set the campaign's economics: Bullseye finds how many customers to contact for the most profit.")
@@ -86,7 +91,7 @@ e1, e2, e3 = st.columns(3)
 cost = common.setting(e1.number_input, "Cost per contact", "cfg_cost", default=1.0, min_value=0.0, step=0.1)
 value = common.setting(e2.number_input, "Value per conversion", "cfg_value", default=25.0, min_value=0.01, step=1.0)
 budget = common.setting(e3.number_input, "Budget (0 = no limit)", "cfg_budget", default=0.0, min_value=0.0, step=100.0)
-plan = profit_curve(model.scores, cost, value, budget=budget or None)
+plan = profit_curve(common.current_scores(), cost, value, budget=budget or None)
 p1, p2, p3 = st.columns(3)
 p1.metric("Best number to contact", f"{plan.best_contacts:,}")
 p2.metric("Expected profit", f"{plan.best_profit:,.0f}")

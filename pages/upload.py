@@ -67,6 +67,10 @@ if common.is_transactions():
     )
     for w in table.warnings:
         st.info(w)
+    common.setting(st.number_input, "Predict who buys again within this many days (0 = no target)", "cfg_horizon",
+                   default=90, min_value=0, max_value=730, step=30,
+                   help="The label is built from the log itself: did the customer buy in the N days after a "
+                        "cutoff? The model is then validated on the latest window it never saw.")
 
 frame, schema = common.require_data()
 st.subheader("Preview")
@@ -91,20 +95,23 @@ if overrides:
     st.rerun()
 
 st.subheader("Target (what you want to predict)")
-candidates = list(schema.target_candidates)
-options = [None] + candidates + [c for c in frame.columns if c not in candidates]
-t1, t2 = st.columns(2)
-target = common.setting(t1.selectbox, "Target column", "cfg_target", default=candidates[0] if candidates else None,
-                        options=options, format_func=lambda c: "none (segment only)" if c is None else c)
-if target is not None:
-    values = sorted(frame[target].dropna().astype(str).str.strip().unique().tolist())[:50]
-    guess = schema.positive_classes.get(target)
-    if st.session_state.get("cfg_positive") not in values:
-        st.session_state["cfg_positive"] = guess if guess in values else (values[-1] if values else None)
-        st.session_state.pop("w_cfg_positive", None)
-    common.setting(t2.selectbox, "Positive class (the outcome you want more of)", "cfg_positive", options=values)
+if common.repurchase_horizon():
+    st.write(f"**Bought again within {common.repurchase_horizon()} days**, built from the transaction log.")
 else:
-    st.session_state["cfg_positive"] = None
+    candidates = list(schema.target_candidates)
+    options = [None] + candidates + [c for c in frame.columns if c not in candidates]
+    t1, t2 = st.columns(2)
+    target = common.setting(t1.selectbox, "Target column", "cfg_target", default=candidates[0] if candidates else None,
+                            options=options, format_func=lambda c: "none (segment only)" if c is None else c)
+    if target is not None:
+        values = sorted(frame[target].dropna().astype(str).str.strip().unique().tolist())[:50]
+        guess = schema.positive_classes.get(target)
+        if st.session_state.get("cfg_positive") not in values:
+            st.session_state["cfg_positive"] = guess if guess in values else (values[-1] if values else None)
+            st.session_state.pop("w_cfg_positive", None)
+        common.setting(t2.selectbox, "Positive class (the outcome you want more of)", "cfg_positive", options=values)
+    else:
+        st.session_state["cfg_positive"] = None
 
 with common.guarded("checking data quality"):
     report = common.quality()

@@ -160,3 +160,18 @@ def test_campaigns_page_measures_lift_from_a_results_upload():
     assert at.success[0].value.startswith("It worked")
     assert {m.label for m in at.metric} >= {"Target response", "Control response", "Lift", "Extra conversions"}
     assert any("labels" in d.label for d in at.get("download_button"))
+
+
+def test_transaction_log_walk_predicts_buying_again_out_of_time():
+    at = new_app()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    no_errors(at)
+    assert any("Bought again within 90 days" in m.value for m in at.markdown)
+    at.switch_page("pages/propensity.py").run()
+    at.button[0].click().run()
+    no_errors(at)
+    assert float({m.label: m.value for m in at.metric}["Holdout AUC"]) > 0.8
+    assert any("out-of-time" in m.value for m in at.markdown)
+    at.switch_page("pages/targets.py").run()
+    no_errors(at)
+    assert int({m.label: m.value for m in at.metric}["To send"].replace(",", "")) == 900

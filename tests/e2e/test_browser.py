@@ -44,9 +44,19 @@ def test_uploading_a_csv_through_the_file_chooser_shows_the_quality_report(page,
     page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
 
 
-def test_full_walk_from_sample_to_downloaded_list(page):
-    page.get_by_role("button", name="Synthetic shop: 5,000 customers with a response flag").click()
-    page.get_by_text("5,000 rows × 17 columns").wait_for()
+SAMPLE_WALKS = {
+    "shop customers": ("Synthetic shop: 5,000 customers with a response flag", "5,000 rows × 17 columns", "customer_id"),
+    "shop transactions": ("Synthetic shop: 62,000-line transaction log", "into 5,000 customers", "customer_id"),
+    "bank marketing": ("UCI Bank Marketing: 45,211 calls, did they subscribe?", "45,211 rows × 17 columns", "id"),
+}
+
+
+@pytest.mark.parametrize("sample", list(SAMPLE_WALKS))
+def test_full_walk_from_sample_to_downloaded_list(page, sample):
+    button, loaded_text, id_col = SAMPLE_WALKS[sample]
+    page.get_by_role("button", name=button).click()
+    page.get_by_text(loaded_text).first.wait_for()
+    assert_no_error_on(page)
     goto(page, "2. Segments")
     page.get_by_role("button", name="Find segments").click()
     page.get_by_text("Who is in each segment").wait_for()
@@ -56,15 +66,16 @@ def test_full_walk_from_sample_to_downloaded_list(page):
     page.get_by_text("What is a contact worth?").wait_for()
     assert_no_error_on(page)
     goto(page, "4. Explain")
-    page.get_by_text("Exact TreeSHAP for all 5,000 customers").wait_for()
+    page.get_by_text("Exact TreeSHAP for all").wait_for()
     assert_no_error_on(page)
     goto(page, "5. Target list")
     page.get_by_text("To send").first.wait_for()
+    assert_no_error_on(page)
     with page.expect_download() as info:
         page.get_by_role("button", name="CSV (UTF-8)").click()
-    data = info.value.path().read_bytes()
-    sent = pd.read_csv(io.BytesIO(data), dtype={"customer_id": str})
+    sent = pd.read_csv(io.BytesIO(info.value.path().read_bytes()), dtype=str)
     assert len(sent) == 900 and set(sent["group"]) == {"target"}
+    assert sent.columns[0] == id_col and sent[id_col].is_unique
     assert {"segment_name", "score", "rank", "reason_1", "reason_2", "reason_3"} <= set(sent.columns)
     assert sent["reason_1"].str.contains("pts").all()
     page.get_by_text("Recorded campaign").wait_for()

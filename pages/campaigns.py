@@ -50,7 +50,7 @@ if report.unmatched_results:
     st.caption(f"{report.unmatched_results:,} ids in the results file were not in this campaign and were ignored.")
 with common.guarded("preparing labels"):
     labels = labels_from_results(name, frame, id_col, outcome)
-st.download_button("Download these outcomes as labels for the next model (CSV)", to_csv_bytes(labels),
+st.download_button("Download these outcomes as labels for the next model (CSV)", lambda: to_csv_bytes(labels),
                    f"{name} labels.csv", "text/csv")
 st.caption("Join the labels to your customer file by id and choose `responded` as the target on the Upload page: "
            "the next model learns from what this campaign's customers actually did.")

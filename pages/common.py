@@ -376,6 +376,19 @@ def scored_customers() -> pd.DataFrame:
     return _scored(key, ids, seg, scores, r)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _list_base(key: tuple, _scored: pd.DataFrame, _frame: pd.DataFrame) -> pd.DataFrame:
+    extra = _frame.reset_index(drop=True).drop(columns=[c for c in _scored.columns if c in _frame.columns])
+    return _scored.join(extra)
+
+
+def list_base() -> pd.DataFrame:
+    """Scored customers with all their columns: what a target list is filtered from (read-only)."""
+    frame, _ = require_data()
+    scored = scored_customers()
+    return _list_base((customer_frame()[1], id(scored)), scored, frame)
+
+
 def next_step(page: str, label: str) -> None:
     st.divider()
     st.page_link(page, label=f"Next: {label}", icon=":material/arrow_forward:")

@@ -106,5 +106,5 @@ st.dataframe(profile, width="stretch")
 st.dataframe(members.head(500), width="stretch", height=240)
 
 membership = common.scored_customers()[["id", "segment", "segment_name"]]
-st.download_button("Download segment membership (CSV)", to_csv_bytes(membership), "segments.csv", "text/csv")
+st.download_button("Download segment membership (CSV)", lambda: to_csv_bytes(membership), "segments.csv", "text/csv")
 common.next_step("pages/propensity.py", "score who is likely to respond")

@@ -22,12 +22,12 @@ elif not model.gate_passed:
     if not st.checkbox("Use the scores anyway", key="tgt_use_anyway"):
         st.stop()
 
-base = scored.join(frame.reset_index(drop=True).drop(columns=[c for c in scored.columns if c in frame.columns]))
+base = common.list_base()
 st.subheader("Who may be on the list")
 c1, c2 = st.columns(2)
 segments = ()
 if "segment_name" in scored.columns:
-    segments = tuple(c1.multiselect("Segments (none = all)", sorted(scored["segment_name"].unique())))
+    segments = tuple(c1.multiselect("Segments (none = all)", sorted(scored["segment_name"].unique()), key="tgt_segments"))
 lo, hi = (0.0, 1.0)
 if has_score:
     lo, hi = c2.slider("Score range", 0.0, 1.0, (0.0, 1.0), 0.01)
@@ -38,18 +38,19 @@ contact_cols = c2.multiselect("Contact columns to include (rows missing them are
                               schema.columns_with_role("pii"))
 
 st.subheader("How many")
-mode = st.radio("Size", ["Top N", "Top %", "Budget", "Everyone who passes the filters"], horizontal=True)
+mode = st.radio("Size", ["Top N", "Top %", "Budget", "Everyone who passes the filters"], horizontal=True, key="tgt_mode")
 k1, k2, k3 = st.columns(3)
 top_n = top_pct = budget = None
 cost = common.setting(k2.number_input, "Cost per contact", "cfg_cost", default=1.0, min_value=0.0, step=0.1)
 value = common.setting(k3.number_input, "Value per conversion", "cfg_value", default=25.0, min_value=0.0)
 if mode == "Top N":
-    top_n = int(k1.number_input("N", min_value=1, value=min(1000, len(scored)), step=100))
+    top_n = int(k1.number_input("N", min_value=1, value=min(1000, len(scored)), step=100, key="tgt_top_n"))
 elif mode == "Top %":
     top_pct = k1.slider("Percent", 1, 100, 10)
 elif mode == "Budget":
     budget = k1.number_input("Budget", min_value=0.0, value=1000.0, step=100.0)
-control_pct = st.slider("Control group (% of the list kept out of the send, to measure lift later)", 0, 50, 10)
+control_pct = st.slider("Control group (% of the list kept out of the send, to measure lift later)", 0, 50, 10,
+                        key="tgt_control")
 seed = int(st.number_input("Random seed for the control group", value=42, step=1))
 
 spec = ListSpec(segments=segments, min_score=lo if has_score and lo > 0 else None,
@@ -94,10 +95,11 @@ def _record() -> None:
 
 send = export[export["group"] == "target"] if "group" in export.columns else export
 d1, d2, d3 = st.columns(3)
-d1.download_button("CSV (UTF-8)", to_csv_bytes(send), f"{name}.csv", "text/csv", on_click=_record)
-d2.download_button("CSV for Excel (with BOM)", to_csv_bytes(send, excel_friendly=True), f"{name}.excel.csv",
+# Files are written only when a button is clicked (callables), never on every slider move.
+d1.download_button("CSV (UTF-8)", lambda: to_csv_bytes(send), f"{name}.csv", "text/csv", on_click=_record)
+d2.download_button("CSV for Excel (with BOM)", lambda: to_csv_bytes(send, excel_friendly=True), f"{name}.excel.csv",
                    "text/csv", on_click=_record)
-d3.download_button("Excel (.xlsx)", to_xlsx_bytes(send, about), f"{name}.xlsx",
+d3.download_button("Excel (.xlsx)", lambda: to_xlsx_bytes(send, about), f"{name}.xlsx",
                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click=_record)
 st.caption("The send file holds the target group only; the control group is kept in the campaign record. "
            "Cells that a spreadsheet would run as formulas are neutralised.")

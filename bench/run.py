@@ -110,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--skip-notebook", action="store_true")
+    parser.add_argument("--skip-app", action="store_true", help="skip the app latency run (AppTest)")
     parser.add_argument("--notebook-1m", action="store_true",
                         help="also time the notebook pipeline at 1M rows (about 9 minutes)")
     args = parser.parse_args()
@@ -142,10 +143,18 @@ def main() -> None:
             print("[1,000,000] notebook pipeline (slow)…", flush=True)
             notebook_1m = bench_notebook(path)
             print(json.dumps(notebook_1m), flush=True)
-    write_results(rows, notebook, notebook_1m)
+    app = None
+    if not args.skip_app:
+        biggest = max(args.sizes)
+        print(f"[{biggest:,}] app latency (AppTest)…", flush=True)
+        proc = subprocess.run([sys.executable, "-m", "bench.app_latency", "--rows", str(biggest)], cwd=ROOT,
+                              capture_output=True, text=True, env={**os.environ, "BULLSEYE_DATA_DIR": str(OUT / "app")})
+        app = [ln for ln in proc.stdout.splitlines() if ln.startswith(("|", "-", "1", "2", "3", "4", "5", "6", "7", "8", "9"))]
+    write_results(rows, notebook, notebook_1m, app)
 
 
-def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | None = None) -> None:
+def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | None = None,
+                  app: list[str] | None = None) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmark results",
@@ -203,6 +212,9 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
     lines += ["| target | measured | met |", "|---|---|---|"]
     lines += [f"| {name} | {value:.3f} | {'yes' if ok else '**no**'} |" for name, value, ok in checks]
     lines.append("")
+    if app:
+        lines += ["## The app after the first run (server time per interaction, bench/app_latency.py)", ""]
+        lines += app + [""]
     levers = ROOT / "bench" / "levers.md"
     if levers.exists():
         lines += [levers.read_text().strip(), ""]

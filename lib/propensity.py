@@ -483,7 +483,9 @@ def profit_curve(
     """
     if cost_per_contact < 0 or value_per_conversion <= 0:
         raise DataValidationError("Cost per contact must be ≥ 0 and value per conversion > 0.")
-    s = np.sort(np.asarray(scores, dtype="float64"))[::-1]
+    s = np.asarray(scores, dtype="float64")
+    if not np.all(s[:-1] >= s[1:]):  # callers may pass scores already sorted best first
+        s = np.sort(s)[::-1]
     n = np.arange(1, len(s) + 1)
     responders = np.cumsum(s)
     cost = n * cost_per_contact

@@ -195,7 +195,12 @@ def id_column() -> str | None:
         return chosen
     if is_transactions():
         return "customer_id"
-    unique = [c for c in s.columns_with_role("identifier") if cf[0][c].is_unique]
+    return _unique_identifier((cf[1], roles_key()), cf[0], s)
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _unique_identifier(key: tuple, _frame: pd.DataFrame, _schema: Schema) -> str | None:
+    unique = [c for c in _schema.columns_with_role("identifier") if _frame[c].is_unique]
     return unique[0] if unique else None
 
 
@@ -231,15 +236,21 @@ def run_segmentation(method: str, features: tuple[str, ...], k: int | None, seed
 
 
 def _target_series(frame: pd.DataFrame) -> pd.Series | None:
-    from lib.schema import binary_target
-
     target, positive = target_choice()
     if target and target in frame.columns:
-        try:
-            return binary_target(frame[target], positive, column=target)
-        except DataValidationError:
-            return None
+        return _binary_target((customer_frame()[1], target, positive), frame)
     return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _binary_target(key: tuple, _frame: pd.DataFrame) -> pd.Series | None:
+    from lib.schema import binary_target
+
+    _, target, positive = key
+    try:
+        return binary_target(_frame[target], positive, column=target)
+    except DataValidationError:
+        return None
 
 
 def segmentation() -> SegmentationResult | None:
@@ -296,6 +307,16 @@ def model() -> PropensityResult | None:
     if params is None:
         return None
     return train_model(*params)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _sorted_scores(key: tuple, _scores: np.ndarray) -> np.ndarray:
+    return np.sort(_scores)[::-1]
+
+
+def sorted_scores() -> np.ndarray:
+    """Current scores, highest first (cached: profit curves re-plan on every input change)."""
+    return _sorted_scores((customer_frame()[1], roles_key(), st.session_state["model_params"]), current_scores())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -379,7 +400,11 @@ def scored_customers() -> pd.DataFrame:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _list_base(key: tuple, _scored: pd.DataFrame, _frame: pd.DataFrame) -> pd.DataFrame:
     extra = _frame.reset_index(drop=True).drop(columns=[c for c in _scored.columns if c in _frame.columns])
-    return _scored.join(extra)
+    base = _scored.join(extra)
+    if "score" in base.columns:
+        # Best first: the list builder's stable sort then finds the order already in place (O(n)).
+        base = base.iloc[np.argsort(-base["score"].to_numpy(), kind="stable")].reset_index(drop=True)
+    return base
 
 
 def list_base() -> pd.DataFrame:
@@ -387,6 +412,19 @@ def list_base() -> pd.DataFrame:
     frame, _ = require_data()
     scored = scored_customers()
     return _list_base((customer_frame()[1], id(scored)), scored, frame)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _score_by_segment(key: tuple, _scores: np.ndarray, _names: np.ndarray):
+    from lib import plots
+
+    return plots.score_by_segment(_scores, _names)
+
+
+def score_by_segment_chart(seg: SegmentationResult):
+    key = (customer_frame()[1], roles_key(), st.session_state["model_params"], st.session_state.get("seg_params"),
+           tuple(sorted(st.session_state.get("seg_names", {}).items())))
+    return _score_by_segment(key, current_scores(), seg.names().to_numpy())
 
 
 def next_step(page: str, label: str) -> None:

@@ -27,7 +27,8 @@ st.subheader("Who may be on the list")
 c1, c2 = st.columns(2)
 segments = ()
 if "segment_name" in scored.columns:
-    segments = tuple(c1.multiselect("Segments (none = all)", sorted(scored["segment_name"].unique()), key="tgt_segments"))
+    names = sorted(s.name for s in common.segmentation().segments)
+    segments = tuple(c1.multiselect("Segments (none = all)", names, key="tgt_segments"))
 lo, hi = (0.0, 1.0)
 if has_score:
     lo, hi = c2.slider("Score range", 0.0, 1.0, (0.0, 1.0), 0.01)

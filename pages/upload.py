@@ -29,7 +29,7 @@ if src is None:
     st.info("Waiting for a file. Everything stays in this browser session; nothing is sent elsewhere.")
     st.stop()
 
-with common.guarded("reading the file"):
+with common.guarded("reading the file"), st.spinner(f"Reading {src['name']}…"):
     lr = common.loaded()
 
 with st.expander("Reading options", expanded=False):

@@ -62,3 +62,11 @@ def test_code_is_ruff_clean():
     assert ruff, "ruff is in requirements-dev.txt"
     proc = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_no_unsafe_deserialisation_anywhere():
+    """User files are never unpickled; models live in XGBoost's JSON format."""
+    pattern = re.compile(r"pickle|joblib\.load|read_pickle|allow_pickle\s*=\s*True|cloudpickle|dill")
+    offenders = [p.name for folder in ("lib", "pages") for p in (ROOT / folder).rglob("*.py")
+                 if pattern.search(p.read_text())]
+    assert offenders == []

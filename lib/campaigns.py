@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
-from lib.schema import binary_target
+from lib.schema import binary_target, ids_as_text
 
 DEFAULT_DATA_DIR = Path(os.environ.get("BULLSEYE_DATA_DIR", Path.home() / ".bullseye"))
 
@@ -145,7 +145,7 @@ def measure_lift(
     if id_col not in results.columns:
         raise DataValidationError(f"The results file has no id column '{id_col}'.")
     res = results.copy()
-    res["_id"] = _ids(res[id_col])
+    res["_id"] = ids_as_text(res[id_col])
     if outcome_col is None or outcome_col not in res.columns:
         res["_y"] = 1.0  # a list of responder ids
     else:
@@ -213,7 +213,7 @@ def labels_from_results(
     members = campaign_members(name, data_dir)
     id_col = id_col or _guess(results, ["customer_id", "id", "customer", "client_id"], 0)
     outcome_col = outcome_col or _guess(results, ["responded", "converted", "response", "purchased", "outcome"], None)
-    res = results.assign(_id=_ids(results[id_col]))
+    res = results.assign(_id=ids_as_text(results[id_col]))
     if outcome_col is None or outcome_col not in res.columns:
         res["_y"] = 1.0
     else:
@@ -231,9 +231,3 @@ def _guess(frame: pd.DataFrame, names: list[str], fallback_index: int | None) ->
         if n in lower:
             return lower[n]
     return frame.columns[fallback_index] if fallback_index is not None else None
-
-
-def _ids(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_float_dtype(s):
-        return s.astype("Int64").astype("str")
-    return s.astype("str").str.strip()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
+from lib.schema import ids_as_text
 
 # Stock codes that are fees, postage or adjustments rather than products (Online Retail and alike).
 NON_PRODUCT_CODES = {"POST", "DOT", "M", "BANK CHARGES", "C2", "CRUK", "D", "PADS", "AMAZONFEE", "S", "B", "ADJUST"}
@@ -129,14 +130,9 @@ def customers_from_transactions(
         value = pd.to_numeric(frame[cols.amount], errors="coerce")
     else:
         value = frame[cols.quantity].astype("float64") * frame[cols.unit_price].astype("float64")
-    cust = frame[cols.customer]
-    no_customer = cust.isna()
-    if pd.api.types.is_float_dtype(cust):
-        # Ids read as floats (because of blanks) should print as 12345, not 12345.0.
-        cust = cust.astype("Int64").astype("str")
-    else:
-        cust = cust.astype("str").str.strip()
-        no_customer |= cust.eq("")
+    no_customer = frame[cols.customer].isna()
+    cust = ids_as_text(frame[cols.customer])
+    no_customer |= cust.eq("")
     order = frame[cols.order].astype("str") if cols.order else pd.Series(
         cust + "|" + dates.dt.strftime("%Y-%m-%d %H:%M:%S"), index=frame.index)
     cancelled = order.str.upper().str.startswith("C") if cols.order else pd.Series(False, index=frame.index)
@@ -232,8 +228,7 @@ def repurchase_labels(
     dates = frame[cols.date]
     if not pd.api.types.is_datetime64_any_dtype(dates):
         dates = pd.to_datetime(dates, errors="coerce", format="mixed")
-    cust = frame[cols.customer]
-    cust = cust.astype("Int64").astype("str") if pd.api.types.is_float_dtype(cust) else cust.astype("str").str.strip()
+    cust = ids_as_text(frame[cols.customer])
     qty = frame[cols.quantity].astype("float64") if cols.quantity else pd.Series(1.0, index=frame.index)
     cancelled = frame[cols.order].astype("str").str.upper().str.startswith("C") if cols.order else False
     end = cutoff + pd.Timedelta(days=horizon_days)

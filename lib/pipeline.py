@@ -23,7 +23,7 @@ from lib.features import (
 from lib.io import LoadResult
 from lib.propensity import PropensityResult, score_new, score_ranks, train_propensity
 from lib.quality import QualityReport, assess_quality
-from lib.schema import Schema, infer_schema
+from lib.schema import Schema, ids_as_text, infer_schema
 from lib.segment import SegmentationResult, default_cluster_features, segment_clusters, segment_rfm
 from lib.targeting import ListSpec, TargetList, build_list, export_columns
 
@@ -196,7 +196,7 @@ def run_pipeline(loaded: LoadResult, opts: RunOptions, progress: Progress | None
         ids = pd.Series(np.arange(1, len(frame) + 1), name="id")
     else:
         ids = frame[id_col].reset_index(drop=True)
-    out = pd.DataFrame({"id": _id_text(ids)})
+    out = pd.DataFrame({"id": ids_as_text(ids).to_numpy()})
 
     result = RunResult(rows=len(raw), columns=len(raw.columns), schema=schema, quality=quality,
                        customers=out, id_col=id_col or "id", rollup=rollup, warnings=warnings, timings=timings,
@@ -260,12 +260,6 @@ def run_pipeline(loaded: LoadResult, opts: RunOptions, progress: Progress | None
 def targets_export(result: RunResult) -> pd.DataFrame:
     assert result.targets is not None
     return export_columns(result.targets.table, "id", [])
-
-
-def _id_text(ids: pd.Series) -> pd.Series:
-    if pd.api.types.is_float_dtype(ids) and ids.dropna().mod(1).eq(0).all():
-        return ids.astype("Int64").astype("str")
-    return ids.astype("str")
 
 
 def _int_arg(value: str, name: str) -> int:

@@ -46,7 +46,7 @@ CV_MAX_ROWS = 50_000  # above this, k-fold CV is skipped: a 20% holdout of 10k+ 
 XGB_PARAMS = dict(
     n_estimators=600, max_depth=4, learning_rate=0.08, subsample=0.8, colsample_bytree=0.8,
     min_child_weight=5, reg_lambda=1.0, tree_method="hist", max_bin=256, eval_metric="logloss",
-    early_stopping_rounds=40, n_jobs=2,
+    early_stopping_rounds=25, n_jobs=2,
 )
 
 Progress = Callable[[str], None]

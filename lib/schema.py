@@ -219,6 +219,14 @@ def binary_target(s: pd.Series, positive: str | None = None, column: str = "targ
     return text.map(lookup).astype("float64")
 
 
+def ids_as_text(ids: pd.Series) -> pd.Series:
+    """Customer ids as text, the same way everywhere (exports, campaign history, results matching):
+    whole numbers read as floats because of blanks print as 12345, not 12345.0."""
+    if pd.api.types.is_float_dtype(ids) and ids.dropna().mod(1).eq(0).all():
+        return ids.astype("Int64").astype("str")
+    return ids.astype("str").str.strip()
+
+
 def _canon(value: str) -> str:
     v = str(value).strip().lower()
     try:

@@ -24,7 +24,7 @@ from lib.io import DEFAULT_MAX_BYTES, LoadResult, file_digest, load_table
 from lib.pipeline import REPURCHASE_TARGET, repurchase_training_frame
 from lib.propensity import PropensityResult, score_new, score_ranks, train_propensity
 from lib.quality import QualityReport, assess_quality
-from lib.schema import Schema, infer_schema
+from lib.schema import Schema, ids_as_text, infer_schema
 from lib.segment import SegmentationResult, rename_segments, segment_clusters, segment_rfm
 
 log = logging.getLogger("bullseye.app")
@@ -367,7 +367,7 @@ def reasons() -> pd.DataFrame | None:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _scored(key: tuple, _ids: pd.Series, _seg: SegmentationResult | None, _scores: np.ndarray | None,
             _reason_table: pd.DataFrame | None) -> pd.DataFrame:
-    out = pd.DataFrame({"id": _ids.astype("str").to_numpy()})
+    out = pd.DataFrame({"id": ids_as_text(_ids).to_numpy()})
     if _seg is not None:
         out["segment"] = _seg.labels
         out["segment_name"] = _seg.names().to_numpy()

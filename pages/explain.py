@@ -47,7 +47,7 @@ with by_segment:
 
 with customer:
     id_col = common.id_column()
-    ids = (frame[id_col].astype(str) if id_col else frame.index.astype(str)).to_numpy()
+    ids = common.scored_customers()["id"].to_numpy()
     scores = common.current_scores()
     wanted = st.text_input("Customer id", value=str(ids[int(np.argmax(scores))]),
                            help="Pre-filled with the highest-scoring customer.")

@@ -111,3 +111,11 @@ def test_shap_tree_explainer_works_with_the_pinned_xgboost(depth):
     values = shap.TreeExplainer(model).shap_values(x)
     ref = model.get_booster().predict(xgb.DMatrix(x), pred_contribs=True)
     assert np.abs(values - ref[:, :-1]).max() < 1e-4
+
+
+def test_parallel_workers_give_exactly_the_same_values_and_reasons(shop_model, shop_loaded, shop_explanation):
+    x = encoded_matrix(shop_model, shop_loaded.frame)
+    assert np.array_equal(woodelf_contributions(shop_model, x, workers=2), woodelf_contributions(shop_model, x))
+    one = reason_codes(shop_explanation, shop_loaded.frame, workers=1)
+    two = reason_codes(shop_explanation, shop_loaded.frame, workers=2)
+    pd.testing.assert_frame_equal(one, two)

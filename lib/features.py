@@ -141,6 +141,11 @@ def customers_from_transactions(
     non_product = pd.Series(False, index=frame.index)
     if cols.product:
         non_product = frame[cols.product].astype("str").str.upper().str.strip().isin(NON_PRODUCT_CODES)
+    if dates.notna().sum() == 0:
+        raise DataValidationError(
+            f"Column '{cols.date}' has no readable dates (e.g. '{frame[cols.date].dropna().iloc[0] if frame[cols.date].notna().any() else ''}'). "
+            "Choose the column that holds the order date."
+        )
     cutoff = pd.Timestamp(as_of) if as_of is not None else None
     keep = ~no_customer & dates.notna() & value.notna()
     if cutoff is not None:

@@ -58,6 +58,13 @@ def guarded(action: str = "this step"):
         st.stop()
 
 
+def automatic_or(value) -> str:
+    """Label for reading options where None means "detect it"."""
+    from lib.io import DELIMITER_NAMES
+
+    return "automatic" if value is None else DELIMITER_NAMES.get(value, str(value))
+
+
 def setting(widget, label: str, key: str, default=None, **kwargs):
     """Draw ``widget`` whose value is a persistent setting ``key`` that survives page changes.
 
@@ -114,7 +121,7 @@ def loaded() -> LoadResult | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
-def _rollup(digest: str, customer_col: str | None, date_col: str | None, amount_col: str | None,
+def _rollup(load_key: str, customer_col: str | None, date_col: str | None, amount_col: str | None,
             _frame: pd.DataFrame) -> CustomerTable:
     return customers_from_transactions(_frame, customer_col, date_col, amount_col)
 
@@ -128,26 +135,35 @@ def is_transactions() -> bool:
     return bool(st.session_state.get("cfg_transactions", False))
 
 
+def _load_key() -> str:
+    """The file's digest plus how it was read: two readings of one file are two datasets."""
+    src = source()
+    opts = (st.session_state.get("cfg_sep"), st.session_state.get("cfg_encoding"), st.session_state.get("cfg_sheet"))
+    return f"{src['digest']}|{opts}"
+
+
+def rollup_columns() -> tuple[str | None, str | None, str | None]:
+    """Customer, date and amount columns chosen for the roll-up (None = inferred)."""
+    return (st.session_state.get("cfg_customer_col"), st.session_state.get("cfg_date_col"),
+            st.session_state.get("cfg_amount_col"))
+
+
 def customer_frame() -> tuple[pd.DataFrame, str] | None:
     """The table Bullseye analyses (the file itself, or its customer roll-up) and a key naming it."""
     lr = loaded()
     if lr is None:
         return None
     if is_transactions():
-        cols = (st.session_state.get("cfg_customer_col"), st.session_state.get("cfg_date_col"),
-                st.session_state.get("cfg_amount_col"))
-        table = _rollup(lr.digest, *cols, _frame=lr.frame)
-        return table.customers, f"{lr.digest}|rollup|{cols}"
-    return lr.frame, lr.digest
+        table = _rollup(_load_key(), *rollup_columns(), _frame=lr.frame)
+        return table.customers, f"{_load_key()}|rollup|{rollup_columns()}"
+    return lr.frame, _load_key()
 
 
 def rollup_table() -> CustomerTable | None:
     lr = loaded()
     if lr is None or not is_transactions():
         return None
-    cols = (st.session_state.get("cfg_customer_col"), st.session_state.get("cfg_date_col"),
-            st.session_state.get("cfg_amount_col"))
-    return _rollup(lr.digest, *cols, _frame=lr.frame)
+    return _rollup(_load_key(), *rollup_columns(), _frame=lr.frame)
 
 
 def schema() -> Schema | None:
@@ -292,10 +308,7 @@ def train_model(target: str, positive: str | None, features: tuple[str, ...], al
     key = (customer_frame()[1], roles_key())
     horizon = repurchase_horizon()
     if horizon is not None and target == REPURCHASE_TARGET:
-        lr = loaded()
-        cols = (st.session_state.get("cfg_customer_col"), st.session_state.get("cfg_date_col"),
-                st.session_state.get("cfg_amount_col"))
-        result = _train_repurchase(key, horizon, features, allow, seed, lr.frame, cols)
+        result = _train_repurchase(key, horizon, features, allow, seed, loaded().frame, rollup_columns())
     else:
         result = _train(key, target, positive, features, allow, seed, frame, s)
     st.session_state["model_params"] = (target, positive, features, allow, seed)

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from lib.errors import DataValidationError
 from lib.io import DELIMITER_NAMES, SUPPORTED_EXTENSIONS
 from lib.schema import ROLE_LABELS, ROLES
 from pages import common
@@ -34,10 +35,9 @@ with common.guarded("reading the file"), st.spinner(f"Reading {src['name']}…")
 
 with st.expander("Reading options", expanded=False):
     c1, c2, c3 = st.columns(3)
-    common.setting(c1.selectbox, "Delimiter", "cfg_sep", options=[None, ",", ";", "\t", "|"],
-                   format_func=lambda d: "automatic" if d is None else DELIMITER_NAMES[d])
+    common.setting(c1.selectbox, "Delimiter", "cfg_sep", options=[None, *DELIMITER_NAMES], format_func=common.automatic_or)
     common.setting(c2.selectbox, "Encoding", "cfg_encoding", options=[None, "utf-8", "gb18030", "cp1252", "latin-1"],
-                   format_func=lambda e: "automatic" if e is None else e)
+                   format_func=common.automatic_or)
     sheet = common.setting(c3.text_input, "Excel sheet (blank = first)", "cfg_sheet_text", default="") or None
     if sheet != st.session_state.get("cfg_sheet"):
         st.session_state["cfg_sheet"] = sheet
@@ -57,8 +57,16 @@ for w in lr.warnings:
 common.setting(st.toggle, "This is a transaction log (one row per order line): roll it up to one row per customer",
                "cfg_transactions", default=False)
 if common.is_transactions():
-    with common.guarded("rolling up transactions"):
+    try:
         table = common.rollup_table()
+    except DataValidationError as exc:
+        st.error(str(exc))
+        if any(common.rollup_columns()) and st.button("Go back to the detected columns"):
+            for key in ("cfg_customer_col", "cfg_date_col", "cfg_amount_col"):
+                st.session_state.pop(key, None)
+            st.session_state["rollup_version"] = st.session_state.get("rollup_version", 0) + 1  # fresh boxes
+            st.rerun()
+        st.stop()
     st.caption(
         f"Rolled up {table.lines_used:,} lines into {len(table.customers):,} customers as of "
         f"{table.as_of.date()} (customer = `{table.columns.customer}`, date = `{table.columns.date}`, "
@@ -67,6 +75,22 @@ if common.is_transactions():
     )
     for w in table.warnings:
         st.info(w)
+    with st.expander("Columns used for the roll-up"):
+        quantity_x_price = "(quantity × unit price)"
+        cols = list(lr.frame.columns)
+        has_qp = bool(table.columns.quantity and table.columns.unit_price)
+        boxes = st.columns(3)
+        for box, label, key, options, current in (
+            (boxes[0], "Customer id", "cfg_customer_col", cols, table.columns.customer),
+            (boxes[1], "Date", "cfg_date_col", cols, table.columns.date),
+            (boxes[2], "Amount", "cfg_amount_col", [quantity_x_price] * has_qp + cols,
+             table.columns.amount or quantity_x_price),
+        ):
+            picked = box.selectbox(label, options, index=options.index(current),
+                                   key=f"rollup_{key}_{st.session_state.get('rollup_version', 0)}")
+            if picked != current:
+                st.session_state[key] = None if picked == quantity_x_price else picked
+                st.rerun()
     common.setting(st.number_input, "Predict who buys again within this many days (0 = no target)", "cfg_horizon",
                    default=90, min_value=0, max_value=730, step=30,
                    help="The label is built from the log itself: did the customer buy in the N days after a "

@@ -175,3 +175,16 @@ def test_transaction_log_walk_predicts_buying_again_out_of_time():
     at.switch_page("pages/targets.py").run()
     no_errors(at)
     assert int({m.label: m.value for m in at.metric}["To send"].replace(",", "")) == 900
+
+
+def test_roll_up_columns_can_be_changed_and_a_bad_choice_undone():
+    at = new_app()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    amount = [b for b in at.selectbox if b.label == "Amount"][0]
+    assert amount.value == "(quantity × unit price)"
+    [b for b in at.selectbox if b.label == "Date"][0].set_value("category").run()
+    assert not at.exception
+    assert "date" in at.error[0].value.lower()
+    [b for b in at.button if b.label == "Go back to the detected columns"][0].click().run()
+    no_errors(at)
+    assert [b for b in at.selectbox if b.label == "Date"][0].value == "order_date"

@@ -226,6 +226,7 @@ def run_pipeline(loaded: LoadResult, opts: RunOptions, progress: Progress | None
         model = train_propensity(
             train_frame, schema, target, opts.positive, exclude=list(opts.exclude), seed=opts.seed,
             split=split, validation="out-of-time" if split is not None else "stratified holdout",
+            leakage=list(quality.leakage_suspects) if train_frame is quality_frame else None,
         )
         result.model = model
         result.excluded_features = list(model.excluded_features)

@@ -256,8 +256,12 @@ def choose_features(
     features: list[str] | None = None,
     exclude: list[str] | tuple[str, ...] = (),
     allow: list[str] | tuple[str, ...] = (),
+    leakage: list[dict] | None = None,
 ) -> tuple[list[str], list[dict], list[str]]:
-    """Features after hygiene: roles, user exclusions, leakage. Returns (features, excluded, warnings)."""
+    """Features after hygiene: roles, user exclusions, leakage. Returns (features, excluded, warnings).
+
+    ``leakage``: the quality report's ``find_leakage`` result for this frame and target, when the caller
+    already has it (it covers every feature-role column); only columns it did not cover are checked."""
     excluded = [e for e in schema.excluded() if e["column"] != target]
     warnings: list[str] = []
     if features is None:
@@ -275,10 +279,13 @@ def choose_features(
             features = [f for f in features if f != col]
             excluded.append({"column": col, "reason": "excluded by you"})
     features = [f for f in features if f != target]
-    for item in find_leakage(frame, schema.__class__(
-        roles={c: schema.roles.get(c, "numeric") for c in features},
-        reasons={},
-    ), target, y):
+    covered = set(schema.feature_columns()) if leakage is not None else set()
+    unchecked = [f for f in features if f not in covered]
+    suspects = [item for item in (leakage or []) if item["column"] in features]
+    if unchecked:
+        only = schema.__class__(roles={c: schema.roles.get(c, "numeric") for c in unchecked}, reasons={})
+        suspects += find_leakage(frame, only, target, y)
+    for item in suspects:
         col = item["column"]
         if item["kind"] == "predicts_target" and col not in allow:
             features = [f for f in features if f != col]
@@ -307,6 +314,7 @@ def train_propensity(
     progress: Progress | None = None,
     split: np.ndarray | None = None,
     validation: str = "stratified holdout",
+    leakage: list[dict] | None = None,
 ) -> PropensityResult:
     """Train the XGBoost pipeline and the logistic baseline on the same split and score every row.
 
@@ -315,6 +323,8 @@ def train_propensity(
     split
         Optional boolean array, True for rows to hold out (out-of-time validation passes the latest
         window here); by default a stratified random ``holdout`` share.
+    leakage
+        The quality report's leakage suspects for this frame and target, to avoid computing them twice.
     """
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
@@ -332,7 +342,7 @@ def train_propensity(
             f"Target '{target}' has {positives} positive and {len(y) - positives} negative labelled rows; a model "
             "needs at least a few of each (50+ positives to be trusted)."
         )
-    feats, excluded, warnings = choose_features(frame, schema, target, y_all, features, exclude, allow)
+    feats, excluded, warnings = choose_features(frame, schema, target, y_all, features, exclude, allow, leakage)
     say(f"Preparing {len(feats)} features for {len(frame):,} rows")
     spec = fit_feature_spec(frame, feats)
     categorical = categorical_features(spec)

@@ -284,8 +284,9 @@ def segmentation() -> SegmentationResult | None:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _train(key: tuple, target: str, positive: str | None, features: tuple[str, ...], allow: tuple[str, ...],
-           seed: int, _frame: pd.DataFrame, _schema: Schema) -> PropensityResult:
-    return train_propensity(_frame, _schema, target, positive, features=list(features), allow=list(allow), seed=seed)
+           seed: int, _frame: pd.DataFrame, _schema: Schema, _leakage: list[dict] | None) -> PropensityResult:
+    return train_propensity(_frame, _schema, target, positive, features=list(features), allow=list(allow), seed=seed,
+                            leakage=_leakage)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -310,7 +311,9 @@ def train_model(target: str, positive: str | None, features: tuple[str, ...], al
     if horizon is not None and target == REPURCHASE_TARGET:
         result = _train_repurchase(key, horizon, features, allow, seed, loaded().frame, rollup_columns())
     else:
-        result = _train(key, target, positive, features, allow, seed, frame, s)
+        # The quality report already judged every column for leakage against this target: reuse it.
+        leaks = list(quality().leakage_suspects) if (target, positive) == target_choice() else None
+        result = _train(key, target, positive, features, allow, seed, frame, s, leaks)
     st.session_state["model_params"] = (target, positive, features, allow, seed)
     return result
 

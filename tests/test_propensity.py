@@ -101,3 +101,20 @@ def test_profit_curve_finds_the_best_cutoff_and_break_even():
     assert plan.break_even_score == pytest.approx(0.1)
     capped = profit_curve(scores, 1.0, 10.0, budget=2.0)
     assert capped.best_contacts == 2 and capped.capped_by == "budget"
+
+
+def test_leakage_found_by_the_quality_report_is_reused_not_recomputed(shop_loaded, monkeypatch):
+    import lib.propensity
+    from lib.quality import assess_quality
+
+    frame = shop_loaded.frame.assign(response_copy=np.where(shop_loaded.frame["responded"] == "yes", 1, 0))
+    schema = infer_schema(frame)
+    report = assess_quality(frame, schema, "responded", "yes")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("find_leakage ran again")
+
+    monkeypatch.setattr(lib.propensity, "find_leakage", fail)
+    result = train_propensity(frame, schema, "responded", "yes", cv_folds=0, leakage=list(report.leakage_suspects))
+    assert "response_copy" not in result.features
+    assert any(e["column"] == "response_copy" and e["reason"].startswith("leakage") for e in result.excluded_features)

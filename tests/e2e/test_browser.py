@@ -108,3 +108,51 @@ def test_two_sessions_never_see_each_others_data(browser, server, tmp_path):
     for p in pages:
         p.context.close()
 
+
+
+def _formats(tmp_path) -> dict:
+    import gzip
+    import zipfile
+
+    df = pd.DataFrame({"客户编号": range(1, 41), "city": ["Málaga", "北京"] * 20, "spend": [1234.5] * 40,
+                       "responded": ["yes", "no"] * 20})
+    text = df.to_csv(index=False)
+    files = {
+        "utf8.csv": text.encode("utf-8"),
+        "bom.csv": b"\xef\xbb\xbf" + text.encode("utf-8"),
+        "gbk.csv": text.replace("Málaga", "广州").encode("gbk"),
+        "semicolon.txt": df.to_csv(index=False, sep=";", decimal=",").encode("utf-8"),
+        "tab.tsv": df.to_csv(index=False, sep="\t").encode("utf-8"),
+        "data.csv.gz": gzip.compress(text.encode("utf-8")),
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("export.csv", text)
+    files["data.zip"] = buf.getvalue()
+    buf = io.BytesIO()
+    df.to_excel(buf, index=False)
+    files["data.xlsx"] = buf.getvalue()
+    buf = io.BytesIO()
+    df.to_parquet(buf)
+    files["data.parquet"] = buf.getvalue()
+    out = {}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        out[name] = tmp_path / name
+    return out
+
+
+DETECTED = {"utf8.csv": "encoding utf-8 ·", "bom.csv": "encoding utf-8-sig", "gbk.csv": "encoding gb18030",
+            "semicolon.txt": "semicolon-separated · decimal commas", "tab.tsv": "tab-separated",
+            "data.csv.gz": "comma-separated", "data.zip": "comma-separated", "data.xlsx": "EXCEL",
+            "data.parquet": "PARQUET"}
+
+
+def test_every_format_loads_through_the_browser(page, tmp_path):
+    for name, path in _formats(tmp_path).items():
+        upload(page, path)
+        summary = page.locator("[data-testid='stAlertContentSuccess']").first
+        summary.get_by_text(name, exact=False).wait_for()
+        text = summary.inner_text()
+        assert "40 rows × 4 columns" in text and DETECTED[name] in text, (name, text)
+        assert_no_error_on(page)

@@ -120,12 +120,10 @@ def customers_from_transactions(
     """
     cols = infer_transaction_columns(frame, customer_col, date_col, amount_col)
     warnings: list[str] = []
-    dates = frame[cols.date]
-    if not pd.api.types.is_datetime64_any_dtype(dates):
-        dates = pd.to_datetime(dates, errors="coerce", format="mixed")
-        bad = int(dates.isna().sum() - frame[cols.date].isna().sum())
-        if bad:
-            warnings.append(f"{bad:,} lines have an unreadable date in '{cols.date}' and were ignored.")
+    dates = _order_dates(frame, cols.date)
+    bad = int(dates.isna().sum() - frame[cols.date].isna().sum())
+    if bad:
+        warnings.append(f"{bad:,} lines have an unreadable date in '{cols.date}' and were ignored.")
     if cols.amount is not None:
         value = pd.to_numeric(frame[cols.amount], errors="coerce")
     else:
@@ -222,6 +220,14 @@ def _slug(name: str) -> str:
     return re.sub(r"\W+", "_", str(name)).strip("_").lower()
 
 
+def _order_dates(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The log's dates as datetimes (text dates parsed; unreadable ones become NaT)."""
+    dates = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(dates):
+        return dates
+    return pd.to_datetime(dates, errors="coerce", format="mixed")
+
+
 def repurchase_labels(
     frame: pd.DataFrame,
     cols: TransactionColumns,
@@ -230,9 +236,7 @@ def repurchase_labels(
 ) -> pd.Series:
     """1 if the customer bought (a non-return line) in [cutoff, cutoff + horizon), else 0; indexed by
     customer id as text (the same ids as ``customers_from_transactions``)."""
-    dates = frame[cols.date]
-    if not pd.api.types.is_datetime64_any_dtype(dates):
-        dates = pd.to_datetime(dates, errors="coerce", format="mixed")
+    dates = _order_dates(frame, cols.date)
     cust = ids_as_text(frame[cols.customer])
     qty = frame[cols.quantity].astype("float64") if cols.quantity else pd.Series(1.0, index=frame.index)
     cancelled = frame[cols.order].astype("str").str.upper().str.startswith("C") if cols.order else False
@@ -243,7 +247,5 @@ def repurchase_labels(
 
 def default_cutoff(frame: pd.DataFrame, cols: TransactionColumns, horizon_days: int) -> pd.Timestamp:
     """Last date in the log minus the horizon: the latest cutoff whose outcome window is fully observed."""
-    dates = frame[cols.date]
-    if not pd.api.types.is_datetime64_any_dtype(dates):
-        dates = pd.to_datetime(dates, errors="coerce", format="mixed")
+    dates = _order_dates(frame, cols.date)
     return (dates.max().normalize() + pd.Timedelta(days=1)) - pd.Timedelta(days=horizon_days)

@@ -18,6 +18,7 @@ from lib.features import (
     CustomerTable,
     customers_from_transactions,
     default_cutoff,
+    infer_transaction_columns,
     repurchase_labels,
 )
 from lib.io import LoadResult
@@ -312,7 +313,7 @@ def repurchase_training_frame(
     """
     if horizon is None or horizon <= 0:
         raise DataValidationError("The horizon must be a positive number of days.")
-    cols = customers_from_transactions(raw, customer_col, date_col, amount_col).columns
+    cols = infer_transaction_columns(raw, customer_col, date_col, amount_col)
     cut = pd.Timestamp(cutoff) if cutoff else default_cutoff(raw, cols, horizon)
     earlier = cut - pd.Timedelta(days=horizon)
     windows = []

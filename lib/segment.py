@@ -2,27 +2,30 @@
 
 A segment is only useful when a marketer can say what it *is*: every segment here comes with its size,
 profile against the whole base, the features that set it apart, a short plain-words name and a one-line
-description. Re-running with new data or a new seed matches segments to the previous run so names and
-ids stay put.
+description. Clusters use numbers, yes/no flags and categories alike (a telecom file is mostly
+categories); the number of segments is chosen from the data within a range a team can act on, and the
+result says why. Re-running with new data or a new seed matches segments to the previous run so names
+and ids stay put.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_score
+from threadpoolctl import threadpool_limits  # installed with scikit-learn, which depends on it
 
 from lib.errors import DataValidationError
 
 log = logging.getLogger(__name__)
-
-MINIBATCH_ABOVE = 50_000
-SILHOUETTE_SAMPLE = 3_000
 
 # Standard RFM group rules on 1-5 scores (R: 5 = most recent). Checked in order; first match wins.
 RFM_RULES: tuple[tuple[str, str, str], ...] = (
@@ -58,8 +61,8 @@ class SegmentationResult:
     k: int
     labels: np.ndarray  # segment id per row
     segments: tuple[Segment, ...]
-    profile: pd.DataFrame  # one row per segment id: mean of each feature
-    distinctive: pd.DataFrame  # segment × feature standardised difference vs the base
+    profile: pd.DataFrame  # one row per segment id (+ "All customers"): mean of each number, share of each level
+    distinctive: pd.DataFrame  # segment × profile column: standardised difference vs the base
     features: tuple[str, ...]
     centroids: np.ndarray | None  # in scaled space, for matching re-runs
     silhouette_by_k: dict[int, float]
@@ -68,6 +71,9 @@ class SegmentationResult:
     seed: int
     embedding: np.ndarray | None = None  # 2-D map coordinates (PCA) for plots
     rfm_scores: pd.DataFrame | None = None
+    k_reason: str = ""  # why this many segments, in plain words
+    k_table: pd.DataFrame | None = None  # per k tried: silhouette, stability, smallest_share, usable, note
+    feature_kinds: dict[str, str] = field(default_factory=dict)  # feature -> number / date / flag / category
 
     def names(self) -> pd.Series:
         lookup = {s.id: s.name for s in self.segments}
@@ -82,6 +88,42 @@ class SegmentationResult:
 
 
 # --- RFM ------------------------------------------------------------------------------------------
+
+
+def guess_rfm_columns(frame: pd.DataFrame) -> tuple[str, str, str]:
+    """(recency, frequency, monetary) number columns found by name: recency; frequency / orders /
+    purchases; monetary / spend / revenue / amount. Whole-word matches beat partial ones, and averages
+    or gaps ("avg_spend", "days_between_orders") only count when nothing else matches."""
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    not_totals = {"avg", "average", "mean", "per", "between", "share", "rate", "ratio", "median"}
+
+    def find(keywords: tuple[str, ...], taken: set[str]) -> str | None:
+        best: tuple[tuple[int, int, int, int], str] | None = None
+        for c in numeric:
+            if c in taken:
+                continue
+            words = column_words(str(c)).split()
+            for rank, kw in enumerate(keywords):
+                whole = any(w == kw or w.rstrip("s") == kw.rstrip("s") for w in words)
+                if not whole and kw not in "".join(words):
+                    continue
+                key = (int(bool(not_totals & set(words))), rank, 0 if whole else 1, len(words))
+                if best is None or key < best[0]:
+                    best = (key, c)
+        return None if best is None else best[1]
+
+    taken: set[str] = set()
+    found = []
+    for keywords in (("recency",), ("frequency", "orders", "purchases"), ("monetary", "spend", "revenue", "amount")):
+        col = find(keywords, taken)
+        if col is None:
+            raise DataValidationError(
+                "RFM needs recency, frequency and monetary columns (e.g. recency_days, orders, total_spend); "
+                "roll a transaction log up, or choose clustering."
+            )
+        taken.add(col)
+        found.append(col)
+    return found[0], found[1], found[2]
 
 
 def rfm_scores(recency: pd.Series, frequency: pd.Series, monetary: pd.Series) -> pd.DataFrame:
@@ -135,7 +177,8 @@ def segment_rfm(
     ids = {name: i for i, name in enumerate(order)}
     labels = groups.map(ids).to_numpy()
     feats = [recency_col, frequency_col, monetary_col]
-    profile, distinctive = _profile(frame[feats], labels)
+    columns = [_Column(c, "number", frame[c].to_numpy(dtype="float64", na_value=np.nan)) for c in feats]
+    profile, distinctive = _profile(columns, labels, len(order))
     meaning = {r[0]: r for r in RFM_RULES}
     segs = tuple(
         Segment(ids[name], name, meaning[name][2].capitalize() + ".", int((labels == ids[name]).sum()),
@@ -146,11 +189,100 @@ def segment_rfm(
     return SegmentationResult(
         method="rfm", k=len(order), labels=labels, segments=segs, profile=profile, distinctive=distinctive,
         features=tuple(feats), centroids=None, silhouette_by_k={}, stability=None, rules=rules, seed=0,
-        rfm_scores=scores,
+        rfm_scores=scores, feature_kinds={c: "number" for c in feats},
     )
 
 
-# --- clustering -----------------------------------------------------------------------------------
+# --- reading feature columns ----------------------------------------------------------------------
+
+MINIBATCH_ABOVE = 50_000
+SILHOUETTE_SAMPLE = 3_000  # rows used to choose k (silhouette and stability); plenty to see 2% segments
+FIT_SAMPLE = 200_000
+DEFAULT_K_RANGE = (3, 8)  # fewer than 3 segments says little; more than 8 is more than a team can act on
+MIN_SEGMENT_SHARE = 0.02  # a segment smaller than this is too small to run a campaign on
+MIN_STABILITY = 0.75  # weakest segment's overlap with itself across bootstrap re-runs (Jaccard)
+MIN_GAIN = 0.03  # share of the differences between customers each extra segment must explain
+SILHOUETTE_TOLERANCE = 0.9  # a larger k may separate customers at most 10% less well than the best k
+MAX_CATEGORY_LEVELS = 50  # default features skip categories with more levels (postcodes, product names)
+ENCODED_LEVELS = 10  # most common levels kept per category; the rest are pooled as "(other)"
+# Distance between two customers who differ in one category (or flag), in standard deviations of a
+# number column. sqrt(2) is the typical distance between two customers on one standardised number, so a
+# category weighs about like one number column, however rare its levels (see tests/test_segment_mixed.py).
+CATEGORY_DISTANCE = float(np.sqrt(2.0))
+OTHER, MISSING = "(other)", "(missing)"
+
+_YES = {"yes", "y", "true", "t", "1", "1.0"}
+_NO = {"no", "n", "false", "f", "0", "0.0"}
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One feature column read once: its kind and its values, ready for encoding and profiling."""
+
+    name: str
+    kind: str  # "number", "date" (as days ago), "flag" or "category"
+    values: np.ndarray  # number/date: float64 with NaN; flag: 1 yes / 0 no / -1 missing; category: level codes
+    levels: tuple[str, ...] = ()  # flag: (the "yes" value,); category: level names, most common first
+
+
+def feature_kind(s: pd.Series) -> str:
+    """How a column takes part in segmentation: "date", "flag" (two values meaning yes/no, including
+    0/1 numbers), "category" (text or other two-valued columns) or "number"."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "date"
+    if pd.api.types.is_bool_dtype(s):
+        return "flag"
+    if pd.api.types.is_numeric_dtype(s):
+        if len(pd.unique(s.iloc[:10_000].dropna())) > 2:  # most number columns: settled on a slice
+            return "number"
+        uniques = pd.unique(s.dropna())
+        if len(uniques) == 2 and {float(v) for v in uniques} == {0.0, 1.0}:
+            return "flag"
+        return "number" if len(uniques) > 2 else "category"
+    uniques = pd.unique(s.dropna())
+    if len(uniques) == 2:
+        canon = {str(v).strip().lower() for v in uniques}
+        if len(canon & _YES) == 1 and len(canon & _NO) == 1:
+            return "flag"
+    return "category"
+
+
+def _read_column(s: pd.Series, name: str) -> _Column:
+    kind = feature_kind(s)
+    if kind == "date":
+        days = (s.max() - s).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+        return _Column(name, "date", days)
+    if kind == "number":
+        return _Column(name, "number", s.to_numpy(dtype="float64", na_value=np.nan))
+    codes, uniques = pd.factorize(s)
+    texts = [_level_text(v) for v in uniques]
+    if kind == "flag":
+        yes = next(i for i, t in enumerate(texts) if t.strip().lower() in _YES)
+        flag = np.where(codes < 0, -1, (codes == yes).astype("int8")).astype("int8")
+        return _Column(name, "flag", flag, (texts[yes],))
+    counts = np.bincount(codes[codes >= 0], minlength=len(texts))
+    order = sorted(range(len(texts)), key=lambda i: (-counts[i], texts[i]))
+    kept = order[:ENCODED_LEVELS]
+    levels = [texts[i] for i in kept]
+    lookup = np.full(len(texts) + 1, -1, dtype="int32")  # last slot: missing (code -1)
+    lookup[kept] = np.arange(len(kept))
+    if len(order) > len(kept):
+        levels.append(OTHER)
+        lookup[order[len(kept):]] = len(levels) - 1
+    if (codes < 0).any():
+        levels.append(MISSING)
+        lookup[-1] = len(levels) - 1
+    return _Column(name, "category", lookup[codes].astype("int32"), tuple(levels))
+
+
+def _level_text(v: object) -> str:
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _read_columns(frame: pd.DataFrame, features: list[str]) -> list[_Column]:
+    return [_read_column(frame[c], str(c)) for c in features]
 
 
 @dataclass(frozen=True)
@@ -160,78 +292,260 @@ class _Prepared:
 
 
 def prepare_features(frame: pd.DataFrame, features: list[str]) -> _Prepared:
-    """Numbers: log1p for skewed non-negative columns, then standardised and clipped at ±5 sd.
-    Categories: one-hot, scaled down so a category weighs like one numeric column."""
-    parts, names = [], []
-    for col in features:
-        s = frame[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            s = (s.max() - s).dt.days.astype("float64")
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            x = s.to_numpy(dtype="float64", na_value=np.nan)
-            med = np.nanmedian(x) if np.isfinite(x).any() else 0.0
-            x = np.where(np.isfinite(x), x, med)
-            if x.min() >= 0 and _skew(x) > 1.0:
-                x = np.log1p(x)
-            # Standardise, then clip at ±5 sd: outliers cannot dominate the distances (robust), and
-            # unlike median/IQR scaling a tightly bunched column is not blown up into a fake split.
-            scale = x.std() or 1.0
-            parts.append(np.clip((x - x.mean()) / scale, -5, 5)[:, None])
-            names.append(col)
-        else:
-            text = s.astype("str").fillna("(missing)")
-            top = text.value_counts().index[:12]
-            text = text.where(text.isin(top), "(other)")
-            dummies = pd.get_dummies(text, prefix=col, dtype="float64")
-            parts.append(dummies.to_numpy() / np.sqrt(max(dummies.shape[1], 1)))
-            names += list(dummies.columns)
-    if not parts:
+    """The clustering matrix (float32, one row per customer).
+
+    Numbers (and dates, as days ago): log1p for right-skewed columns, standardised, clipped at ±5 sd.
+    Flags (0/1, yes/no): one column, yes = ``CATEGORY_DISTANCE``. Categories: one-hot, scaled so two
+    customers in different levels are ``CATEGORY_DISTANCE`` apart. A fixed distance, not a standardised
+    0/1 column: standardising makes a rare flag (16% seniors) a 2.7 sd cliff, and the clustering then
+    splits on that flag instead of on behaviour.
+    """
+    return _matrix(_read_columns(frame, features))
+
+
+def _matrix(columns: list[_Column]) -> _Prepared:
+    widths = [len(c.levels) if c.kind == "category" else 1 for c in columns]
+    if not columns or sum(widths) == 0:
         raise DataValidationError("No usable features to cluster on: choose at least one number or category column.")
-    return _Prepared(np.hstack(parts).astype("float64"), names)
+    n = len(columns[0].values)
+    x = np.zeros((n, sum(widths)), dtype="float32")
+    names: list[str] = []
+    at = 0
+    for col, width in zip(columns, widths):
+        if col.kind in ("number", "date"):
+            x[:, at] = _scaled_number(col.values)
+            names.append(col.name)
+        elif col.kind == "flag":
+            yes = (col.values == 1).astype("float32")
+            missing = col.values < 0
+            if missing.any():  # unknown counts as the average customer, not as "no"
+                yes[missing] = yes[~missing].mean() if (~missing).any() else 0.0
+            x[:, at] = yes * CATEGORY_DISTANCE
+            names.append(f"{col.name} = {col.levels[0]}")
+        else:
+            x[np.arange(n), at + col.values] = CATEGORY_DISTANCE / np.sqrt(2.0)
+            names += [f"{col.name} = {level}" for level in col.levels]
+        at += width
+    return _Prepared(x, names)
+
+
+def _scaled_number(values: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(values)
+    x = np.where(finite, values, np.nanmedian(values[finite]) if finite.any() else 0.0)
+    if _skew(x) > 1.0:
+        # Money and counts are right-skewed: on the log scale "2 vs 20 orders" weighs like "20 vs 200".
+        x = np.sign(x) * np.log1p(np.abs(x))
+    # Standardise, then clip at ±5 sd: outliers cannot dominate the distances (robust), and unlike
+    # median/IQR scaling a tightly bunched column is not blown up into a fake split.
+    scale = x.std() or 1.0
+    return np.clip((x - x.mean()) / scale, -5, 5)
 
 
 def _skew(x: np.ndarray) -> float:
+    x = x[:: max(1, len(x) // 100_000)]  # an even slice of 100k rows tells the shape as well as a million
     sd = x.std()
     return float(((x - x.mean()) ** 3).mean() / sd**3) if sd > 0 else 0.0
 
 
-FIT_SAMPLE = 200_000
+def default_cluster_features(frame: pd.DataFrame, feature_columns: list[str], target: str | None) -> list[str]:
+    """Numbers, flags and categories with at most ``MAX_CATEGORY_LEVELS`` levels, without the target.
+
+    Dates are left out: as "days ago" they repeat tenure or recency, which a customer table usually has
+    already (a user can still add one). Categories with hundreds of levels (postcodes, product names)
+    would split customers into tiny, unnameable groups.
+    """
+    chosen = []
+    for c in feature_columns:
+        if c == target or c not in frame.columns:
+            continue
+        s = frame[c]
+        kind = feature_kind(s)
+        if kind == "date":
+            continue
+        if kind == "category" and not 2 <= s.nunique(dropna=True) <= MAX_CATEGORY_LEVELS:
+            continue
+        chosen.append(c)
+    return chosen or [c for c in feature_columns if c != target]
 
 
-def _fit_kmeans(x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+# --- choosing k -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KChoice:
+    """The number of segments picked from the data, why, and the evidence for every k tried."""
+
+    k: int
+    reason: str
+    table: pd.DataFrame  # k, silhouette, stability, weakest_segment, explained, smallest_share, usable, note
+    silhouettes: dict[int, float]
+    centers: np.ndarray  # the chosen k's centroids on the sample, to start the full fit from
+
+
+def _fit_kmeans(
+    x: np.ndarray, k: int, seed: int, n_init: int = 4, init: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """KMeans up to ``MINIBATCH_ABOVE`` rows; beyond, MiniBatchKMeans fitted on a fixed sample of at
     most ``FIT_SAMPLE`` rows (centroids settle long before that), then every row goes to its nearest
-    centroid."""
-    if len(x) <= MINIBATCH_ABOVE:
-        model = KMeans(n_clusters=k, random_state=seed, n_init=4)
-        return model.fit_predict(x), model.cluster_centers_
-    model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096)
-    if len(x) > FIT_SAMPLE:
-        idx = np.random.default_rng(seed).choice(len(x), FIT_SAMPLE, replace=False)
-        model.fit(x[idx])
-    else:
-        model.fit(x)
-    return model.predict(x), model.cluster_centers_
+    centroid. ``init``: centroids found while choosing k on a sample, so a large table refines the
+    segmentation that was judged instead of searching again."""
+    with warnings.catch_warnings():
+        # Fewer distinct customers than k: KMeans says so and returns fewer clusters, which callers check.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if len(x) <= MINIBATCH_ABOVE:
+            model = KMeans(n_clusters=k, random_state=seed, n_init=n_init)
+            return model.fit_predict(x), model.cluster_centers_
+        if init is not None:
+            model = MiniBatchKMeans(n_clusters=k, random_state=seed, init=init.astype(x.dtype), n_init=1,
+                                    batch_size=4096)
+        else:
+            model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096)
+        if len(x) > FIT_SAMPLE:
+            idx = np.random.default_rng(seed).choice(len(x), FIT_SAMPLE, replace=False)
+            model.fit(x[idx])
+        else:
+            model.fit(x)
+        return model.predict(x), model.cluster_centers_
 
 
-def choose_k(x: np.ndarray, seed: int, k_range: range = range(2, 11)) -> tuple[int, dict[int, float]]:
-    """k with the best silhouette on a sample of at most ``SILHOUETTE_SAMPLE`` rows."""
+def _bootstrap_stability(sample: np.ndarray, labels: np.ndarray, k: int, seed: int, runs: int) -> tuple[float, float]:
+    """Re-cluster ``runs`` bootstrap resamples and apply each back to the whole sample.
+
+    Returns the mean adjusted Rand index with ``labels`` (near 1: the same segments come back) and the
+    weakest segment's stability: for each segment, the Jaccard overlap with its best match in a re-run,
+    averaged over runs, then the minimum over segments. The second catches what the average hides: one
+    segment split at random while the others come back intact (Hennig 2007: below ~0.75, not a real
+    group)."""
+    rng = np.random.default_rng(seed + 1)
+    aris, jaccards = [], []
+    for r in range(runs):
+        idx = rng.choice(len(sample), size=len(sample), replace=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = KMeans(n_clusters=k, random_state=seed + 100 + r, n_init=2).fit(sample[idx])
+        again = model.predict(sample)
+        aris.append(adjusted_rand_score(labels, again))
+        both = np.bincount(labels * k + again, minlength=k * k).reshape(k, k).astype("float64")
+        union = both.sum(1)[:, None] + both.sum(0)[None, :] - both
+        with np.errstate(invalid="ignore", divide="ignore"):
+            jaccards.append(np.nan_to_num(both / union).max(axis=1))
+    return float(np.mean(aris)), float(np.mean(jaccards, axis=0).min())
+
+
+def choose_k(
+    x: np.ndarray,
+    seed: int,
+    k_range: tuple[int, int] = DEFAULT_K_RANGE,
+    runs: int = 5,
+    min_share: float = MIN_SEGMENT_SHARE,
+) -> KChoice:
+    """Pick k in ``k_range`` (inclusive) on a sample of at most ``SILHOUETTE_SAMPLE`` rows.
+
+    A k is usable when every segment holds at least ``min_share`` of customers and every segment comes
+    back when customers are resampled (weakest-segment stability ≥ ``MIN_STABILITY``; not checked when
+    ``runs`` is 0). Starting from the smallest usable k, a larger usable k replaces it only when it is
+    clearly better: it explains at least ``MIN_GAIN`` more of the differences between customers per
+    added segment, and its separation (silhouette) stays within ``SILHOUETTE_TOLERANCE`` of the best.
+    Silhouette alone is not enough: it prefers merging two real groups that differ only in a category
+    or two (measured in tests/test_segment_mixed.py), and it tends to favour 2 on real data.
+    """
     rng = np.random.default_rng(seed)
-    sample = x if len(x) <= SILHOUETTE_SAMPLE else x[rng.choice(len(x), SILHOUETTE_SAMPLE, replace=False)]
-    scores: dict[int, float] = {}
+    sample = x if len(x) <= SILHOUETTE_SAMPLE else x[np.sort(rng.choice(len(x), SILHOUETTE_SAMPLE, replace=False))]
+    lo, hi = k_range
+    hi = min(hi, len(sample) - 1)
+    total_spread = float(((sample - sample.mean(axis=0)) ** 2).sum()) or 1.0
     # One distance matrix serves every k (computing it is most of a silhouette's cost).
     distances = pairwise_distances(sample)
-    for k in k_range:
-        if k >= len(sample):
-            break
-        labels = KMeans(n_clusters=k, random_state=seed, n_init=1).fit_predict(sample)
-        if len(np.unique(labels)) < 2:
+    rows = []
+    centers: dict[int, np.ndarray] = {}
+    for k in range(lo, hi + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = KMeans(n_clusters=k, random_state=seed, n_init=3).fit(sample)
+        labels = model.labels_
+        centers[k] = model.cluster_centers_
+        sizes = np.bincount(labels, minlength=k)
+        if (sizes > 0).sum() < k:
+            rows.append({"k": k, "silhouette": np.nan, "stability": np.nan, "weakest_segment": np.nan,
+                         "explained": np.nan, "smallest_share": 0.0, "usable": False,
+                         "note": f"only {(sizes > 0).sum()} distinct groups of customers"})
             continue
-        scores[k] = float(silhouette_score(distances, labels, metric="precomputed"))
-    if not scores:
-        raise DataValidationError("Too few distinct customers to form segments (need at least 3).")
-    best = max(scores, key=lambda k: (round(scores[k], 3), -k))
-    return best, scores
+        silhouette = float(silhouette_score(distances, labels, metric="precomputed"))
+        stability, weakest = _bootstrap_stability(sample, labels, k, seed, runs) if runs else (np.nan, np.nan)
+        smallest = float(sizes.min() / len(sample))
+        notes = []
+        if smallest < min_share:
+            notes.append(f"a segment under {min_share:.0%} of customers")
+        if runs and weakest < MIN_STABILITY:
+            notes.append(f"a segment that does not come back when customers are resampled ({weakest:.2f})")
+        rows.append({"k": k, "silhouette": silhouette, "stability": stability, "weakest_segment": weakest,
+                     "explained": 1 - float(model.inertia_) / total_spread, "smallest_share": smallest,
+                     "usable": not notes, "note": "; ".join(notes)})
+    table = pd.DataFrame(rows, columns=["k", "silhouette", "stability", "weakest_segment", "explained",
+                                        "smallest_share", "usable", "note"])
+    scored = table.dropna(subset=["silhouette"])
+    if scored.empty:
+        raise DataValidationError(
+            f"Too few distinct customers to form {lo} or more segments: the chosen features take too few "
+            "different values. Add features or set the number of segments."
+        )
+    silhouettes = {int(r.k): float(r.silhouette) for r in scored.itertuples()}
+    usable = scored[scored["usable"]]
+    if usable.empty:
+        # Nothing meets every rule: keep the most reproducible k, then the best separated.
+        best = scored.sort_values(["weakest_segment", "silhouette"], ascending=False, na_position="last").iloc[0]
+        k = int(best["k"])
+        return KChoice(k, _k_reason_fallback(table, k, lo, hi, min_share, runs), table, silhouettes, centers[k])
+    best_silhouette = usable["silhouette"].max()
+    chosen = usable.iloc[0]
+    for _, r in usable.iloc[1:].iterrows():
+        gain = (r["explained"] - chosen["explained"]) / (r["k"] - chosen["k"])
+        if gain >= MIN_GAIN and r["silhouette"] >= SILHOUETTE_TOLERANCE * best_silhouette:
+            chosen = r
+    k = int(chosen["k"])
+    return KChoice(k, _k_reason(table, k, lo, hi, min_share, runs), table, silhouettes, centers[k])
+
+
+def _k_reason(table: pd.DataFrame, k: int, lo: int, hi: int, min_share: float, runs: int) -> str:
+    """One plain-words account of why k segments: what k meets, what the next k up lacks."""
+    t = table.set_index("k")
+    row = t.loc[k]
+    holds = f"every segment holds at least {min_share:.0%} of customers"
+    if runs:
+        holds += f" and comes back when customers are resampled (weakest segment {row['weakest_segment']:.2f})"
+    usable = t[t["usable"]]
+    fewer = usable[usable.index < k]
+    if fewer.empty and k == lo:
+        why = f"the fewest segments in that range; {holds}"
+    elif fewer.empty:
+        failed = "; ".join(f"{i} would give {t.loc[i, 'note']}" for i in t.index[t.index < k])
+        why = f"{holds}, while fewer segments fail ({failed})"
+    else:
+        prev = fewer.index.max()
+        why = (f"{holds}, and {k} explains clearly more of the differences between customers than {prev} "
+               f"({row['explained']:.0%} vs {t.loc[prev, 'explained']:.0%}) while separating them about as well "
+               f"(silhouette {row['silhouette']:.2f} vs {t.loc[prev, 'silhouette']:.2f})")
+    nxt = t[t.index > k]
+    tail = ""
+    if not nxt.empty:
+        up = nxt.index.min()
+        r = nxt.loc[up]
+        if not r["usable"]:
+            tail = f"; {up} would give {r['note']}" if r["note"].startswith("a segment") else f"; {up}: {r['note']}"
+        else:
+            tail = (f"; {up} adds little (explains {r['explained']:.0%}, silhouette {r['silhouette']:.2f})")
+    return f"{k} segments (tried {lo}–{hi}): {why}{tail}."
+
+
+def _k_reason_fallback(table: pd.DataFrame, k: int, lo: int, hi: int, min_share: float, runs: int) -> str:
+    rule = f"each segment at least {min_share:.0%} of customers" + (" and reproducible on resampled customers" if runs else "")
+    row = table.set_index("k").loc[k]
+    stable = f" (weakest segment stability {row['weakest_segment']:.2f})" if runs else ""
+    return (f"{k} segments (tried {lo}–{hi}): no number of segments met every rule ({rule}); {k} came closest"
+            f"{stable}, so treat these segments as rough groupings rather than distinct types.")
+
+
+# --- clustering -----------------------------------------------------------------------------------
 
 
 def segment_clusters(
@@ -242,55 +556,113 @@ def segment_clusters(
     target: pd.Series | None = None,
     previous: SegmentationResult | None = None,
     stability_runs: int = 5,
+    k_range: tuple[int, int] = DEFAULT_K_RANGE,
+    min_segment_share: float = MIN_SEGMENT_SHARE,
 ) -> SegmentationResult:
-    """Cluster customers on ``features``, pick k by silhouette unless given, then profile and name them.
+    """Cluster customers on ``features`` (numbers, flags, categories, dates), pick k from the data unless
+    given, then profile and name the segments.
 
     Parameters
     ----------
+    k_range
+        Smallest and largest number of segments to consider when ``k`` is None (both included).
     previous
         An earlier result on the same features: segments are matched to it (Hungarian matching on
         centroids) so ids and names stay attached to the same kind of customer.
+    stability_runs
+        Bootstrap re-clusterings per k used to judge whether segments are reproducible (0: skip).
     """
+    # One thread for the BLAS/OpenMP pools: the fits here are many and small (3,000-row samples), and
+    # on a shared 2-core machine two spinning threads per fit made them up to 70 times slower (measured).
+    with threadpool_limits(limits=1):
+        return _segment_clusters(frame, features, k, seed, target, previous, stability_runs, k_range,
+                                 min_segment_share)
+
+
+def _segment_clusters(
+    frame: pd.DataFrame,
+    features: list[str],
+    k: int | None,
+    seed: int,
+    target: pd.Series | None,
+    previous: SegmentationResult | None,
+    stability_runs: int,
+    k_range: tuple[int, int],
+    min_segment_share: float,
+) -> SegmentationResult:
     if len(frame) < 3:
         raise DataValidationError(f"Only {len(frame)} rows: at least 3 customers are needed to form segments.")
     missing = [f for f in features if f not in frame.columns]
     if missing:
-        raise DataValidationError(f"Feature column(s) not in the data: {', '.join(missing)}.")
-    prepared = prepare_features(frame, features)
-    x = prepared.matrix
-    silhouettes: dict[int, float] = {}
+        raise DataValidationError(f"Feature column(s) not in the data: {', '.join(map(str, missing))}.")
+    lo, hi = int(k_range[0]), int(k_range[1])
+    if not 2 <= lo <= hi <= 20:
+        raise DataValidationError(f"The range of segment counts must lie within 2-20, smallest first; got {lo}-{hi}.")
+    columns = _read_columns(frame, features)
+    x = _matrix(columns).matrix
+    choice: KChoice | None = None
     if k is None:
-        k, silhouettes = choose_k(x, seed)
+        choice = choose_k(x, seed, (lo, hi), stability_runs, min_segment_share)
+        k = choice.k
     if not 2 <= k <= min(20, len(frame) - 1):
         raise DataValidationError(f"Number of segments must be between 2 and {min(20, len(frame) - 1)}; got {k}.")
-    labels, centers = _fit_kmeans(x, k, seed)
-    labels, centers = _canonical_order(labels, centers, x)
+    labels, centers = _fit_kmeans(x, k, seed, init=choice.centers if choice is not None else None)
+    labels, centers = _canonical_order(labels, centers)
     if previous is not None and previous.centroids is not None and previous.centroids.shape[1] == centers.shape[1]:
         labels, centers = _match_to(previous.centroids, labels, centers)
-    stability = _stability(x, k, seed, labels, stability_runs) if stability_runs else None
-    profile, distinctive = _profile(frame[features], labels)
+    if choice is not None:
+        row = choice.table.set_index("k").loc[k]
+        stability = None if np.isnan(row["stability"]) else float(row["stability"])
+        reason, table = choice.reason, choice.table
+    else:
+        stability = _stability_at(x, labels, k, seed, stability_runs)[0] if stability_runs else None
+        reason, table = f"{k} segments, as chosen.", None
+    profile, distinctive = _profile(columns, labels, k)
+    kinds = {c.name: c.kind for c in columns}
     prev_names = {s.id: s.name for s in previous.segments} if previous is not None else {}
+    sizes = np.bincount(labels, minlength=k)
+    phrases = [_name_phrases(distinctive.loc[i], profile, i, kinds) for i in range(k)]
+    names = _unique_names(phrases)
     segs = []
-    used_names: set[str] = set()
     for seg_id in range(k):
-        mask = labels == seg_id
-        name, desc = describe_segment(distinctive.loc[seg_id], profile, seg_id, int(mask.sum()), len(frame))
-        name = prev_names.get(seg_id, name)
-        base = name
-        i = 2
-        while name in used_names:
-            name = f"{base} ({i})"
-            i += 1
-        used_names.add(name)
-        segs.append(Segment(seg_id, name, desc, int(mask.sum()), float(mask.mean()), _rate(target, labels, seg_id)))
+        name = prev_names.get(seg_id, names[seg_id])
+        facts = distinguishing_facts_from(profile, distinctive, kinds, seg_id, n=3)
+        share = sizes[seg_id] / len(labels)
+        desc = (f"{_percent(share)} of customers; " + "; ".join(facts) + "." if facts
+                else f"{_percent(share)} of customers, close to the average customer on every feature.")
+        segs.append(Segment(seg_id, name, desc, int(sizes[seg_id]), float(share), _rate(target, labels, seg_id)))
+    segs = _dedupe([s for s in segs])
     return SegmentationResult(
         method="kmeans", k=k, labels=labels, segments=tuple(segs), profile=profile, distinctive=distinctive,
-        features=tuple(features), centroids=centers, silhouette_by_k=silhouettes, stability=stability,
-        rules=None, seed=seed, embedding=_pca_2d(x),
+        features=tuple(features), centroids=centers, silhouette_by_k=choice.silhouettes if choice else {},
+        stability=stability, rules=None, seed=seed, embedding=_pca_2d(x), k_reason=reason, k_table=table,
+        feature_kinds=kinds,
     )
 
 
-def _canonical_order(labels: np.ndarray, centers: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _stability_at(x: np.ndarray, labels: np.ndarray, k: int, seed: int, runs: int) -> tuple[float, float]:
+    """Bootstrap stability of a k the user fixed, on the same sample ``choose_k`` would use."""
+    rng = np.random.default_rng(seed)
+    idx = np.arange(len(x)) if len(x) <= SILHOUETTE_SAMPLE else np.sort(rng.choice(len(x), SILHOUETTE_SAMPLE, replace=False))
+    return _bootstrap_stability(x[idx], labels[idx], k, seed, runs)
+
+
+def _dedupe(segs: list[Segment]) -> list[Segment]:
+    """Names kept from a previous run can collide with new ones: number the later copies."""
+    from dataclasses import replace
+
+    used: set[str] = set()
+    out = []
+    for s in segs:
+        name, i = s.name, 2
+        while name in used:
+            name, i = f"{s.name} ({i})", i + 1
+        used.add(name)
+        out.append(replace(s, name=name))
+    return out
+
+
+def _canonical_order(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Number segments by size (largest = 0) so the same clustering always gets the same ids."""
     sizes = np.bincount(labels, minlength=len(centers))
     order = np.lexsort((centers[:, 0], -sizes))
@@ -316,40 +688,49 @@ def _match_to(prev_centers: np.ndarray, labels: np.ndarray, centers: np.ndarray)
     return remap[labels], new_centers
 
 
-def _stability(x: np.ndarray, k: int, seed: int, labels: np.ndarray, runs: int) -> float:
-    """Mean adjusted Rand index between the clustering and re-clusterings of bootstrap samples
-    (compared on the rows each sample drew). Near 1: the segments are real; below ~0.6: fragile."""
-    rng = np.random.default_rng(seed + 1)
-    n = len(x)
-    size = min(n, 10_000)
-    scores = []
-    for r in range(runs):
-        idx = rng.choice(n, size=size, replace=True)
-        boot_labels, _ = _fit_kmeans(x[idx], k, seed + 100 + r)
-        scores.append(adjusted_rand_score(labels[idx], boot_labels))
-    return float(np.mean(scores))
+# --- profiles -------------------------------------------------------------------------------------
 
 
-def _profile(features: pd.DataFrame, labels: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per segment: mean of each numeric feature (share for each category) and the standardised
-    difference from the whole base ((segment mean − base mean) / base sd)."""
-    cols: dict[str, pd.Series] = {}
-    for col in features.columns:
-        s = features[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            cols[col + " (days ago)"] = (s.max() - s).dt.days.astype("float64")
-        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            cols[col] = s.astype("float64")
+def _profile(columns: list[_Column], labels: np.ndarray, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per segment: mean of each number, share of "yes" for each flag and share of each category level
+    (columns "contract = Month-to-month"), plus the standardised difference from the whole base
+    ((segment − base) / base sd). Sums by ``np.bincount``: one pass per column even at a million rows."""
+    means: dict[str, np.ndarray] = {}
+    base: dict[str, float] = {}
+    sds: dict[str, float] = {}
+    sizes = np.bincount(labels, minlength=k).astype("float64")
+    for col in columns:
+        if col.kind in ("number", "date"):
+            v = col.values
+            ok = np.isfinite(v)
+            counts = np.bincount(labels[ok], minlength=k)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                seg_mean = np.bincount(labels[ok], weights=v[ok], minlength=k) / counts
+            name = col.name if col.kind == "number" else f"{col.name} (days ago)"
+            means[name] = seg_mean
+            base[name] = float(v[ok].mean()) if ok.any() else np.nan
+            sds[name] = float(v[ok].std()) if ok.any() else np.nan
+        elif col.kind == "flag":
+            ok = col.values >= 0
+            counts = np.bincount(labels[ok], minlength=k)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.bincount(labels[ok], weights=(col.values[ok] == 1), minlength=k) / counts
+            name = f"{col.name} = {col.levels[0]}"
+            p = float((col.values[ok] == 1).mean()) if ok.any() else np.nan
+            means[name], base[name], sds[name] = share, p, float(np.sqrt(p * (1 - p)))
         else:
-            text = s.astype("str").fillna("(missing)")
-            for v in text.value_counts().index[:6]:
-                cols[f"{col} = {v}"] = (text == v).astype("float64")
-    numeric = pd.DataFrame(cols, index=features.index)
-    grouped = numeric.groupby(labels)
-    profile = grouped.mean()
-    sd = numeric.std(ddof=0).replace(0, np.nan)
-    distinctive = ((profile - numeric.mean()) / sd).fillna(0.0)
-    profile.loc["All customers"] = numeric.mean()
+            n_levels = len(col.levels)
+            table = np.bincount(labels * n_levels + col.values, minlength=k * n_levels).reshape(k, n_levels)
+            overall = table.sum(0) / len(labels)
+            for j, level in enumerate(col.levels):
+                name = f"{col.name} = {level}"
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    means[name] = table[:, j] / sizes
+                base[name], sds[name] = float(overall[j]), float(np.sqrt(overall[j] * (1 - overall[j])))
+    profile = pd.DataFrame(means, index=pd.RangeIndex(k).astype(object))
+    base_s, sd_s = pd.Series(base), pd.Series(sds).replace(0, np.nan)
+    distinctive = ((profile - base_s) / sd_s).fillna(0.0)
+    profile.loc["All customers"] = base_s
     return profile, distinctive
 
 
@@ -361,78 +742,375 @@ def _rate(target: pd.Series | None, labels: np.ndarray, seg_id: int) -> float | 
     return float(t.mean()) if len(t) else None
 
 
-_WORDS = {
-    # feature keyword: (high phrase, low phrase)
-    "days_between": ("slow repeaters", "fast repeaters"),
-    "recency": ("lapsed", "recent"),
-    "frequency": ("frequent", "one-off"),
-    "orders": ("frequent", "one-off"),
-    "monetary": ("big spenders", "low spenders"),
-    "spend": ("big spenders", "low spenders"),
-    "avg_order_value": ("big-basket", "small-basket"),
-    "order_value": ("big-basket", "small-basket"),
-    "tenure": ("long-standing", "new"),
-    "discount": ("bargain hunters", "full-price buyers"),
-    "return": ("frequent returners", "rarely return"),
-    "visit": ("engaged browsers", "rare visitors"),
-    "open": ("email-engaged", "email-quiet"),
-    "product": ("wide-range", "narrow-range"),
-    "age": ("older", "younger"),
-    "income": ("high-income", "lower-income"),
-    "balance": ("high-balance", "low-balance"),
-}
-_NOUN_WORDS = {"big spenders", "low spenders", "bargain hunters", "full-price buyers", "frequent returners",
-               "engaged browsers", "rare visitors"}
+# --- names and facts in words ---------------------------------------------------------------------
 
 
-def _phrase(feature: str, z: float) -> str:
-    key = feature.lower()
-    for kw, (hi, lo) in _WORDS.items():
-        if kw in key:
-            return hi if z > 0 else lo
-    if " = " in feature:
-        col, val = feature.split(" = ", 1)
-        return f"mostly {val}" if z > 0 else f"few {val}"
-    pretty = feature.replace("_", " ")
-    return f"high {pretty}" if z > 0 else f"low {pretty}"
+def column_words(column: str) -> str:
+    """A column name as lower-case words: 'SeniorCitizen' -> 'senior citizen', 'days_between_orders'
+    -> 'days between orders'."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", str(column))
+    return re.sub(r"[\s_\-.]+", " ", spaced).strip().lower()
 
 
-def describe_segment(z: pd.Series, profile: pd.DataFrame, seg_id: int, size: int, total: int) -> tuple[str, str]:
-    """A short name and a one-sentence description from the segment's most distinctive features."""
-    top = z.abs().sort_values(ascending=False)
-    top = top[top > 0.25].index[:3]
-    if len(top) == 0:
-        return "Typical customers", f"Close to the average customer on every feature ({size / total:.0%} of the base)."
-    phrases = []
-    for f in top:
-        p = _phrase(f, z[f])
-        if p not in phrases:
-            phrases.append(p)
-    adjectives = [p for p in phrases if p not in _NOUN_WORDS]
-    nouns = [p for p in phrases if p in _NOUN_WORDS]
-    name_parts = adjectives[:2] + nouns[:1]
-    if not nouns:
-        name_parts = adjectives[:2] + ["customers"]
-    name = " ".join(name_parts)
-    name = name[0].upper() + name[1:]
-    details = []
-    base = profile.loc["All customers"]
-    for f in top:
-        seg_v, base_v = profile.loc[seg_id, f], base[f]
-        if " = " in f:
-            details.append(f"{seg_v:.0%} {f.split(' = ', 1)[1]} (vs {base_v:.0%} overall)")
+# Number columns with a known meaning: (words pattern, phrase when high, phrase when low). First match
+# wins, so the specific patterns come before the general ones ("days between orders" before "orders").
+_NUMBER_WORDS: tuple[tuple[str, str, str], ...] = (
+    (r"days between|between (orders|purchases)|interpurchase", "slow repeaters", "fast repeaters"),
+    (r"recency|days since|since last", "lapsed", "recent"),
+    (r"order value|basket|aov\b", "big-basket", "small-basket"),
+    (r"frequency|orders?\b|purchases\b|transactions\b", "frequent", "one-off"),
+    (r"monetary|spend|revenue|sales\b|total charges", "big spenders", "low spenders"),
+    (r"charges?\b|bill\b", "high-bill", "low-bill"),
+    (r"tenure|customer for|months? active", "long-standing", "new"),
+    (r"discount|coupon|promo", "bargain hunters", "full-price buyers"),
+    (r"return", "frequent returners", "rarely returning"),
+    (r"visit|session", "engaged browsers", "rare visitors"),
+    (r"\bopen|click", "email-engaged", "email-quiet"),
+    (r"product|items?\b|categories", "wide-range", "narrow-range"),
+    (r"\bage\b|years old", "older", "younger"),
+    (r"income|salary", "high-income", "lower-income"),
+    (r"balance", "high-balance", "low-balance"),
+    (r"campaign|contacts\b|calls\b", "often-contacted", "rarely-contacted"),
+    (r"^day$|day of (the )?month", "late-month", "early-month"),
+)
+_NOUN_PHRASES = {"big spenders", "low spenders", "bargain hunters", "full-price buyers", "frequent returners",
+                 "engaged browsers", "rare visitors", "slow repeaters", "fast repeaters"}
+# A flag that says what the customer *is* names the segment as a noun ("Seniors"); others become
+# "with ..." ("with paperless billing").
+_PERSON_WORDS = ("citizen", "senior", "member", "student", "subscriber", "homeowner", "owner", "retiree", "veteran",
+                 "employee", "vip", "smoker", "customer", "buyer", "affiliate")
+_GEO_WORDS = re.compile(r"\b(country|countries|region|city|state|province|county|location|area|market|territory|zone)\b")
+_PAY_WORDS = re.compile(r"\b(payment|pay|paid|paying)\b")
+_PREFER_WORDS = re.compile(r"^(preferred|favourite|favorite|usual|main|primary)\b")
+# Category columns whose levels describe the customer on their own ("married", "retired", "fiber
+# optic"); levels of other columns read with the column's words ("two year contract", "tertiary
+# education", "failure poutcome").
+_SELF_DESCRIBING = re.compile(r"\b(job|occupation|profession|marital|gender|sex|persona|industry|sector|generation|"
+                              r"life ?stage|household|internet service)\b")
+_WHEN_WORDS = re.compile(r"(^|\s)(month|weekday|day of week|quarter|season)$")
+_VAGUE_LEVELS = {"unknown", "other", "none", "not specified", "n/a", "na", "unspecified"}
+NAME_MIN_Z = 0.3  # a difference smaller than this (in sd of the base) is not worth naming a segment by
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    slot: str  # "adj" (before the noun), "noun" or "qual" (after: "in Portugal", "with paperless billing")
+    text: str
+    weight: float  # how distinctive: |standardised difference|
+    kind: str = "number"  # adjectives from numbers go first: "new fiber optic customers", not the reverse
+
+
+def _number_phrase(column: str, z: float, date: bool = False) -> _Phrase:
+    words = column_words(column)
+    for pattern, high, low in _NUMBER_WORDS:
+        if re.search(pattern, words):
+            text = high if z > 0 else low
+            return _Phrase("noun" if text in _NOUN_PHRASES else "adj", text, abs(z))
+    if date:  # days ago: high = long ago
+        return _Phrase("qual", f"with {'early' if z > 0 else 'recent'} {words}", abs(z))
+    return _Phrase("qual", f"with {'high' if z > 0 else 'low'} {words}", abs(z))
+
+
+def _flag_words(column: str) -> tuple[str, str]:
+    """("noun", "seniors") for a flag saying what the customer is, else ("with", "paperless billing")."""
+    words = column_words(column).split()
+    prefix = words[0] if len(words) > 1 and words[0] in ("is", "has", "have", "with", "flag") else ""
+    words = words[1:] if prefix else words
+    text = " ".join(words)
+    if text in ("senior citizen", "senior"):
+        return "noun", "seniors"
+    if words[-1].rstrip("s") in _PERSON_WORDS:
+        return "noun", text if text.endswith("s") else text + "s"
+    if prefix == "is":
+        return "adj", text
+    return "with", text
+
+
+def _flag_phrase(column: str, yes: bool, weight: float) -> _Phrase | None:
+    form, text = _flag_words(column)
+    if form == "with":
+        return _Phrase("qual", f"{'with' if yes else 'without'} {text}", weight)
+    # "Non-seniors" says little about a segment; only the "yes" side of a noun/adjective flag names one.
+    return _Phrase("noun" if form == "noun" else "adj", text, weight, "category") if yes else None
+
+
+def _flag_fact(column: str) -> str:
+    form, text = _flag_words(column)
+    return f"with {text}" if form == "with" else text
+
+
+def _level_words(column: str, level: str) -> str:
+    """A level as it reads in a sentence: verbatim for places, otherwise a capitalised plain word is
+    lowered ("Electronic check" -> "electronic check") and "(automatic)"-style asides are dropped."""
+    words = column_words(column)
+    text = re.sub(r"\s*\([^)]*\)", "", level).strip() or level
+    if not _GEO_WORDS.search(words) and re.fullmatch(r"[A-Z][a-z][a-z0-9 \-/]*", text):
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def _level_phrase(column: str, level: str, weight: float, for_name: bool = True) -> _Phrase | None:
+    """How a dominant category level reads: "in Portugal", "paying by electronic check", "month-to-month
+    contract", "without internet service", "married"."""
+    if level in (OTHER, MISSING):
+        return None
+    words = column_words(column)
+    text = _level_words(column, level)
+    low = text.lower()
+    if _GEO_WORDS.search(words):
+        return _Phrase("qual", f"in {text}", weight, "category")
+    if _PAY_WORDS.search(words):
+        return _Phrase("qual", f"{'paying' if for_name else 'pay'} by {text}", weight)
+    if _PREFER_WORDS.search(words):
+        return _Phrase("qual", f"{'preferring' if for_name else 'prefer'} {text}", weight)
+    if low in _NO:
+        return _Phrase("qual", f"without {words}", weight)
+    if low in _YES:
+        return _Phrase("qual", f"with {words}", weight)
+    if low.startswith("no "):
+        return _Phrase("qual", f"without {text[3:]}", weight)
+    if re.fullmatch(r"[\d.,\-]+", text) or len(text) <= 2:  # "2", "b": only readable with the column's words
+        return _Phrase("qual", f"with {words} {text}", weight)
+    if _WHEN_WORDS.search(words):
+        return _Phrase("qual", f"in {text[0].upper() + text[1:]}", weight, "category")
+    if low in _VAGUE_LEVELS or (not _SELF_DESCRIBING.search(words) and len(f"{text} {words}".split()) <= 3):
+        return _Phrase("adj", f"{text} {words}", weight, "category")
+    return _Phrase("adj", text, weight, "category")
+
+
+def _sources(profile_columns: list[str], kinds: dict[str, str]) -> dict[str, list[tuple[str, str | None]]]:
+    """Feature -> its profile columns with the level each stands for (None for numbers)."""
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for feature, kind in kinds.items():
+        if kind == "number":
+            out[feature] = [(feature, None)] if feature in profile_columns else []
+        elif kind == "date":
+            out[feature] = [(f"{feature} (days ago)", None)]
         else:
-            details.append(f"{f.replace('_', ' ')} {_num(seg_v)} vs {_num(base_v)} overall")
-    desc = f"{size / total:.0%} of customers; " + "; ".join(details) + "."
-    return name, desc[0].upper() + desc[1:]
+            prefix = f"{feature} = "
+            out[feature] = [(c, c[len(prefix):]) for c in profile_columns if c.startswith(prefix)]
+    return out
 
 
-def _num(v: float) -> str:
-    if abs(v) >= 100:
-        return f"{v:,.0f}"
-    if abs(v) >= 10:
-        return f"{v:,.1f}"
-    return f"{v:,.2f}"
+def _kinds_of(result: SegmentationResult) -> dict[str, str]:
+    return result.feature_kinds or {f: "number" for f in result.features}
+
+
+def _name_phrases(z: pd.Series, profile: pd.DataFrame, seg_id: int, kinds: dict[str, str]) -> list[_Phrase]:
+    """Candidate name phrases for one segment, most distinctive first, at most one per feature."""
+    phrases = []
+    for feature, cols in _sources(list(profile.columns), kinds).items():
+        kind = kinds[feature]
+        if not cols:
+            continue
+        if kind in ("number", "date"):
+            col = cols[0][0]
+            if abs(z[col]) >= NAME_MIN_Z:
+                phrases.append(_number_phrase(feature, float(z[col]), date=kind == "date"))
+            continue
+        if kind == "flag":
+            col = cols[0][0]
+            share, base = profile.loc[seg_id, col], profile.loc["All customers", col]
+            if share >= 0.5 and z[col] >= NAME_MIN_Z:
+                p = _flag_phrase(feature, True, float(z[col]))
+            elif share < 0.5 <= base and z[col] <= -NAME_MIN_Z:
+                p = _flag_phrase(feature, False, float(-z[col]))
+            else:
+                p = None
+            if p is not None:
+                phrases.append(p)
+            continue
+        best = max(cols, key=lambda c: z[c[0]])
+        if profile.loc[seg_id, best[0]] >= 0.5 and z[best[0]] >= NAME_MIN_Z and best[1] is not None:
+            p = _level_phrase(feature, best[1], float(z[best[0]]))
+            if p is not None:
+                phrases.append(p)
+    return sorted(phrases, key=lambda p: -p.weight)
+
+
+MAX_NAME_WORDS = 5
+
+
+def _assemble(phrases: list[_Phrase]) -> str:
+    """Up to three phrases as "<adj> <adj> <noun> <qualifier>" within ``MAX_NAME_WORDS`` words; the most
+    distinctive phrase always gets in."""
+    adjs: list[_Phrase] = []
+    noun: str | None = None
+    qual: str | None = None
+
+    def words(a: list[_Phrase], n: str | None, q: str | None) -> int:
+        return sum(len(t.split()) for t in [*(p.text for p in a), n or "customers", *([q] if q else [])])
+
+    taken = 0
+    for p in phrases:
+        if taken == 3:
+            break
+        if p.slot == "adj" and len(adjs) < 2:
+            trial = (adjs + [p], noun, qual)
+        elif p.slot == "noun" and noun is None:
+            trial = (adjs, p.text, qual)
+        elif p.slot == "qual" and qual is None:
+            trial = (adjs, noun, p.text)
+        else:
+            continue
+        if taken and words(*trial) > MAX_NAME_WORDS:
+            continue
+        adjs, noun, qual = trial
+        taken += 1
+    if not taken:
+        return "Typical customers"
+    ordered = sorted(adjs, key=lambda p: p.kind != "number")
+    name = " ".join([*(p.text for p in ordered), noun or "customers", *([qual] if qual else [])])
+    return name[0].upper() + name[1:]
+
+
+def _unique_names(phrase_lists: list[list[_Phrase]]) -> list[str]:
+    """One name per segment, all different: when the best name is taken, try names built from the
+    segment's other distinctive phrases before falling back to a number."""
+    names: list[str] = []
+    for phrases in phrase_lists:
+        options = [_assemble(phrases)]
+        options += [_assemble([phrases[0], p]) for p in phrases[2:]] if phrases else []
+        options += [_assemble(phrases[i:]) for i in range(1, len(phrases))]
+        name = next((o for o in options if o not in names), None)
+        if name is None:
+            i = 2
+            while f"{options[0]} ({i})" in names:
+                i += 1
+            name = f"{options[0]} ({i})"
+        names.append(name)
+    return names
+
+
+def _percent(p: float) -> str:
+    if np.isnan(p):
+        return "–"
+    if 0 < p < 0.01:
+        return "<1%"
+    if 0.99 < p < 1:
+        return ">99%"
+    return f"{p:.0%}"
+
+
+def human_number(v: float) -> str:
+    """A number for people: 2 significant digits below 100, 3 above, thousands separators
+    (0.16, 12, 1.5, 1,460, 77,200)."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    if v == 0:
+        return "0"
+    digits = 2 if abs(v) < 100 else 3
+    magnitude = int(np.floor(np.log10(abs(v))))
+    rounded = round(v, digits - 1 - magnitude)
+    if rounded == 0:
+        return "0"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(rounded)))))
+    text = f"{rounded:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text  # "4", not "4.0"
+
+
+_SHARE_WORDS = re.compile(r"\b(share|rate|ratio|pct|percent|percentage|proportion|fraction)\b")
+_UNIT_WORDS = re.compile(r"\s(days|months|years|weeks)$")
+
+
+def _number_text(feature: str, value: float, base: float, kind: str, is_share: bool) -> str:
+    """'recency 12 days (vs 48 overall)', 'discount share 80% (vs 20% overall)'."""
+    words = column_words(feature)
+    unit = ""
+    if kind == "date":
+        unit = " days ago"
+    else:
+        m = _UNIT_WORDS.search(words)
+        if m and len(words.split()) > 1:
+            words, unit = words[: m.start()], " " + m.group(1)
+    fmt = _percent if is_share else human_number
+    return f"{words} {fmt(value)}{unit} (vs {fmt(base)} overall)"
+
+
+def _is_share(feature: str, profile: pd.DataFrame, col: str) -> bool:
+    values = profile[col].dropna()
+    return bool(_SHARE_WORDS.search(column_words(feature)) and len(values) and values.between(0, 1).all())
+
+
+def distinguishing_facts_from(
+    profile: pd.DataFrame, distinctive: pd.DataFrame, kinds: dict[str, str], seg_id: int, n: int = 5
+) -> list[str]:
+    """The ``n`` facts that most set a segment apart, one per feature, most distinctive first."""
+    ranked: list[tuple[float, str]] = []
+    base = profile.loc["All customers"]
+    seg = profile.loc[seg_id]
+    z = distinctive.loc[seg_id]
+    for feature, cols in _sources(list(profile.columns), kinds).items():
+        kind = kinds[feature]
+        cols = [(c, lv) for c, lv in cols if lv not in (OTHER, MISSING)]
+        if not cols:
+            continue
+        if kind in ("number", "date"):
+            col = cols[0][0]
+            text = _number_text(feature, seg[col], base[col], kind, _is_share(feature, profile, col))
+            ranked.append((abs(z[col]), text))
+        elif kind == "flag":
+            col = cols[0][0]
+            ranked.append((abs(z[col]), f"{_percent(seg[col])} {_flag_fact(feature)} (vs {_percent(base[col])} overall)"))
+        else:
+            # The over-represented level when there is one ("82% month-to-month"), else the level the
+            # segment lacks most ("5% month-to-month (vs 55% overall)").
+            col, level = max(cols, key=lambda c: z[c[0]])
+            if z[col] < NAME_MIN_Z:
+                col, level = max(cols, key=lambda c: abs(z[c[0]]))
+            phrase = _level_phrase(feature, level, 0.0, for_name=False)
+            text = phrase.text if phrase is not None else level
+            ranked.append((abs(z[col]), f"{_percent(seg[col])} {text} (vs {_percent(base[col])} overall)"))
+    ranked.sort(key=lambda t: -t[0])
+    return [text for weight, text in ranked[:n] if weight > 0.1] or [text for _, text in ranked[:1]]
+
+
+def distinguishing_facts(result: SegmentationResult, segment_id: int, n: int = 5) -> list[str]:
+    """What sets one segment apart from all customers, as short phrases for people, most distinctive
+    first: "82% month-to-month contract (vs 55% overall)", "recency 12 days (vs 48 overall)"."""
+    if segment_id not in {s.id for s in result.segments}:
+        raise DataValidationError(f"There is no segment {segment_id}; segments are {', '.join(str(s.id) for s in result.segments)}.")
+    return distinguishing_facts_from(result.profile, result.distinctive, _kinds_of(result), segment_id, n)
+
+
+def profile_for_people(result: SegmentationResult, top_levels: int = 3) -> pd.DataFrame:
+    """Each segment next to all customers, formatted to read: one row per feature, one column per
+    segment (by name) plus "All customers". Shares as percentages ("16%"), numbers with 2-3 significant
+    digits and thousands separators, categories as their most common levels with shares
+    ("Month-to-month 82%, One year 10%")."""
+    profile = result.profile
+    kinds = _kinds_of(result)
+    keys: list[object] = [s.id for s in result.segments] + ["All customers"]
+    headers = [s.name for s in result.segments] + ["All customers"]
+    rows: dict[str, list[str]] = {
+        "Customers": [f"{s.size:,}" for s in result.segments] + [f"{len(result.labels):,}"],
+        "Share of customers": [_percent(s.share) for s in result.segments] + ["100%"],
+    }
+    rates = [s.target_rate for s in result.segments]
+    if any(r is not None for r in rates):
+        overall = [r * s.size for r, s in zip(rates, result.segments) if r is not None]
+        sized = sum(s.size for r, s in zip(rates, result.segments) if r is not None)
+        rows["Target rate"] = [_percent(r) if r is not None else "–" for r in rates] + [_percent(sum(overall) / sized)]
+    for feature, cols in _sources(list(profile.columns), kinds).items():
+        kind = kinds[feature]
+        if not cols:
+            continue
+        label = column_words(feature).capitalize()
+        if kind in ("number", "date"):
+            col = cols[0][0]
+            fmt = _percent if _is_share(feature, profile, col) else human_number
+            rows[label + (" (days ago)" if kind == "date" else "")] = [fmt(profile.loc[key, col]) for key in keys]
+        elif kind == "flag":
+            col = cols[0][0]
+            fact = _flag_fact(feature)
+            rows[fact[0].upper() + fact[1:]] = [_percent(profile.loc[key, col]) for key in keys]
+        else:
+            cells = []
+            for key in keys:
+                shares = sorted(((profile.loc[key, c], lv) for c, lv in cols), key=lambda t: -t[0])[:top_levels]
+                cells.append(", ".join(f"{lv} {_percent(p)}" for p, lv in shares if p > 0))
+            rows[label] = cells
+    return pd.DataFrame(rows, index=headers).T
 
 
 def rename_segments(result: SegmentationResult, names: dict[int, str]) -> SegmentationResult:
@@ -444,18 +1122,14 @@ def rename_segments(result: SegmentationResult, names: dict[int, str]) -> Segmen
 
 
 def _pca_2d(x: np.ndarray) -> np.ndarray:
-    xc = x - x.mean(axis=0)
-    if xc.shape[1] < 2:
-        return np.hstack([xc, np.zeros((len(xc), 1))])
-    # SVD of the covariance is cheap (features × features) even for millions of rows.
-    cov = xc.T @ xc / max(len(xc) - 1, 1)
-    vals, vecs = np.linalg.eigh(cov)
+    """Map coordinates: the first two principal components, learnt on an even slice of at most 100k rows
+    (the axes are settled long before that) and applied to every row."""
+    mean = x.mean(axis=0)
+    if x.shape[1] < 2:
+        return np.hstack([x - mean, np.zeros((len(x), 1), dtype=x.dtype)]).astype("float32")
+    part = (x[:: max(1, len(x) // 100_000)] - mean).astype("float64")
+    # Eigenvectors of the covariance: cheap (features × features) whatever the number of rows.
+    vals, vecs = np.linalg.eigh(part.T @ part / max(len(part) - 1, 1))
     comps = vecs[:, np.argsort(vals)[::-1][:2]]
     comps *= np.sign(comps[np.abs(comps).argmax(axis=0), range(2)])  # deterministic sign
-    return (xc @ comps).astype("float32")
-
-
-def default_cluster_features(frame: pd.DataFrame, feature_columns: list[str], target: str | None) -> list[str]:
-    """Behaviour columns (numbers) make the most readable segments; categories add little but noise."""
-    nums = [c for c in feature_columns if c != target and pd.api.types.is_numeric_dtype(frame[c])]
-    return nums or [c for c in feature_columns if c != target]
+    return ((x @ comps.astype(x.dtype)) - (mean @ comps).astype(x.dtype)).astype("float32")

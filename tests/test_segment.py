@@ -22,7 +22,9 @@ def test_planted_segments_are_recovered_with_k_chosen_from_the_data(shop, cluste
     _, _, truth = shop
     assert clusters.k == 5
     assert adjusted_rand_score(truth["segment"], clusters.labels) >= 0.8
-    assert set(clusters.silhouette_by_k) == set(range(2, 11))
+    # k is looked for in the range a marketing team can act on, 3 to 8 segments.
+    assert set(clusters.silhouette_by_k) == set(range(3, 9))
+    assert clusters.k_reason.startswith("5 segments") and list(clusters.k_table["k"]) == list(range(3, 9))
 
 
 def test_segments_are_stable_across_bootstrap_reruns(clusters):
@@ -64,6 +66,7 @@ def test_names_stay_attached_to_the_same_customers_when_the_seed_changes(shop, c
 def test_user_can_fix_k(shop):
     seg = segment_clusters(shop[0], BEHAVIOUR, k=3, seed=1, stability_runs=0)
     assert seg.k == 3 and len(seg.segments) == 3 and seg.silhouette_by_k == {}
+    assert seg.k_reason == "3 segments, as chosen." and seg.k_table is None
 
 
 def test_minibatch_is_used_on_large_tables_and_stays_deterministic():

@@ -2,8 +2,9 @@
 gzip or single-file zip, Excel, Parquet.
 
 The loader never guesses silently: what it detected (encoding, delimiter, decimal mark) and what it
-had to fix (duplicate names, skipped ragged rows) is returned with the frame, and a file it cannot read
-raises ``DataValidationError`` saying what is wrong and what to do.
+had to fix (duplicate names, skipped ragged rows, empty spreadsheet rows, "N/A" cells read as missing,
+impossible numbers set to missing) is returned with the frame, and a file it cannot read raises
+``DataValidationError`` saying what is wrong and what to do.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lib.errors import DataValidationError
@@ -33,11 +35,57 @@ DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 SUPPORTED_EXTENSIONS = ("csv", "tsv", "txt", "gz", "zip", "xlsx", "parquet")
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-# Tokens that mean "no value" in real exports. "unknown" is deliberately NOT here: it is a real
-# category in many files (bank-full) and the quality report flags it as a sentinel instead.
-NA_TOKENS = ["", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A"]
+# Cells that mean "no value" in any column, text or number, exactly as written. "unknown", "-" and "?"
+# are deliberately NOT here: they are real categories in many files (bank-full's job = 'unknown'), so
+# in a text column they stay values and the quality report points them out instead.
+NA_TOKENS = ["", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A",
+             "#VALUE!", "#DIV/0!", "#REF!", "#NAME?", "#NUM!", "#NULL!"]
+# In a column that is otherwise numbers (or dates) these can only mean "no value"; compared stripped
+# and case-insensitively.
+MISSING_TOKENS = frozenset({
+    "na", "n/a", "n.a.", "n.a", "nan", "-nan", "null", "none", "nil", "#n/a", "#n/a n/a", "#na", "#value!",
+    "#div/0!", "#ref!", "#name?", "#num!", "#null!", "-", "--", "---", "?", "??", ".", "unknown", "unk",
+    "missing", "not available", "(blank)", "blank", "empty", "未知", "无",
+})
+# A text column becomes numbers when at least this share of its values, after the missing tokens, are
+# numbers and the rest are words without digits ('refused'); those are read as missing and named in the
+# quality report. Lower would turn real categories with a few numeric-looking codes into numbers.
+NUMERIC_SHARE = 0.98
+# Numbers larger than this are absurd for anything a customer table measures (money, counts, days)
+# when the column's 99th percentile is below ABSURD_P99; beyond float32's range no model can use them.
+ABSURD = 1e15
+ABSURD_P99 = 1e12
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_AGE = 120
+# How many row numbers a message names before it says "and N more".
+SHOW_ROWS = 5
 _SAMPLE_BYTES = 1 << 20
 _CURRENCY = "$€£¥₹"
+# Python's csv module refuses fields over 131,072 characters; a pasted e-mail thread in a notes column
+# is longer. The memory guard in check_memory already bounds what a file may cost.
+csv.field_size_limit(2**31 - 1)
+
+
+@dataclass(frozen=True)
+class CellFix:
+    """Cells of one column the loader read as missing, and why, so the quality report can say so.
+
+    ``kind`` is "missing_token" (a code such as 'N/A' in a column of numbers or dates), "not_a_number"
+    (a stray word in a column of numbers), "non_finite" (inf, -inf, 1e309), "absurd" (a magnitude no
+    customer measure has) or "impossible_age" (below 0 or above 120). ``value`` is the cell as written
+    for the first two kinds. ``rows`` are the first few data rows affected (1 = first row under the
+    header), for the kinds where a user will want to look them up.
+    """
+
+    column: str
+    kind: str
+    value: str
+    cells: int
+    rows: tuple[int, ...] = ()
+
+
+#: Key of ``LoadResult.fixes`` in ``frame.attrs``, so the quality report finds them on the frame too.
+FIXES_ATTR = "bullseye_load_fixes"
 
 
 @dataclass(frozen=True)
@@ -53,6 +101,7 @@ class LoadResult:
     warnings: tuple[str, ...]
     digest: str  # sha256 of the raw bytes: the cache key for everything computed from this file
     size_bytes: int
+    fixes: tuple[CellFix, ...] = ()
 
 
 def file_digest(data: bytes) -> str:
@@ -98,19 +147,35 @@ def load_table(
     if sep is not None:
         sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(sep, sep)
     digest = file_digest(data)
-    frame, fmt, enc, delim, decimal, warnings = _load_bytes(data, name, sep, encoding, sheet, max_bytes)
-    frame, more = _finish_frame(frame, decimal)
+    raw = _load_bytes(data, name, sep, encoding, sheet, max_bytes)
+    frame, more, fixes = _finish_frame(raw.frame, raw.decimal, raw.nan_cells)
+    # The quality report reads the fixes from here when its caller does not pass them.
+    frame.attrs[FIXES_ATTR] = fixes
     return LoadResult(
         frame=frame,
         source_name=name,
-        file_format=fmt,
-        encoding=enc,
-        delimiter=delim,
-        decimal=decimal,
-        warnings=tuple(warnings + more),
+        file_format=raw.file_format,
+        encoding=raw.encoding,
+        delimiter=raw.delimiter,
+        decimal=raw.decimal,
+        warnings=tuple(raw.warnings + more),
         digest=digest,
         size_bytes=len(data),
+        fixes=fixes,
     )
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A table as read, before numbers, dates and leftovers are dealt with."""
+
+    frame: pd.DataFrame
+    file_format: str
+    encoding: str | None
+    delimiter: str | None
+    decimal: str
+    warnings: list[str]
+    nan_cells: dict[str, int]  # column -> cells written 'nan'/'NaN' that pyarrow already read as numbers
 
 
 # A CSV takes about this many times its size in memory once parsed (text columns, copies while
@@ -149,7 +214,7 @@ def _too_big(name: str, size: int, limit: int) -> str:
     )
 
 
-def _load_bytes(data, name, sep, encoding, sheet, max_bytes):
+def _load_bytes(data, name, sep, encoding, sheet, max_bytes) -> _Raw:
     if len(data) == 0:
         raise DataValidationError(f"{name} is empty (0 bytes). Export the data again and re-upload it.")
     lower = name.lower()
@@ -173,7 +238,7 @@ def _load_bytes(data, name, sep, encoding, sheet, max_bytes):
             raise DataValidationError(
                 f"{name} could not be read as Parquet ({exc}). Re-export it, or save it as CSV."
             ) from None
-        return frame, "parquet", None, None, ".", []
+        return _Raw(frame, "parquet", None, None, ".", [], {})
     if lower.endswith((".xls",)):
         raise DataValidationError(
             f"{name} is an old Excel .xls file, which Bullseye does not read. "
@@ -218,7 +283,10 @@ def _load_excel(data, name, sheet):
         raise DataValidationError(
             f"{name} has no sheet named '{sheet}'. Its sheets are: {', '.join(sheets)}."
         )
-    frame = book.parse(sheet if sheet is not None else 0)
+    # Only truly empty cells are missing here; 'N/A' and friends are counted in _finish_frame so the
+    # report can say how many there were.
+    frame = pd.read_excel(book, sheet_name=sheet if sheet is not None else 0, keep_default_na=False,
+                          na_values=[""])
     warnings = []
     if sheet is None and len(sheets) > 1:
         warnings.append(
@@ -228,7 +296,7 @@ def _load_excel(data, name, sheet):
     frame.columns = [str(c) for c in frame.columns]
     if frame.empty and len(frame.columns) == 0:
         raise DataValidationError(f"Sheet '{sheet or sheets[0]}' of {name} is empty.")
-    return frame, "excel", None, None, ".", warnings
+    return _Raw(frame, "excel", None, None, ".", warnings, {})
 
 
 # --- text files -------------------------------------------------------------------------------
@@ -254,7 +322,7 @@ def detect_encoding(data: bytes) -> str:
     best = from_bytes(data[:_SAMPLE_BYTES]).best()
     guess = (best.encoding if best else "").lower()
     candidates = ["cp1252", "latin-1"]
-    if guess in {"gb2312", "gbk", "gb18030", "hz", "big5"} or _looks_chinese(data):
+    if (guess in {"gb2312", "gbk", "gb18030", "hz", "big5"} or _looks_chinese(data)) and _gb_pairs_plausible(data):
         candidates = ["gb18030"] + candidates
     for enc in candidates:
         try:
@@ -263,6 +331,17 @@ def detect_encoding(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return "latin-1"  # decodes any byte string
+
+
+def _gb_pairs_plausible(data: bytes) -> bool:
+    """False when most two-byte GB pairs would end in an ASCII letter: that is Western text ('Köln' in
+    cp1252 is ö + l, which GB18030 happily decodes as '鰈'); common Chinese characters have both
+    bytes above 0x80."""
+    pairs = re.findall(rb"[\x81-\xfe][\x40-\xfe]", data[:65536])
+    if not pairs:
+        return False
+    ascii_trail = sum(1 for pair in pairs if pair[1] < 0x80)
+    return ascii_trail / len(pairs) < 0.3
 
 
 def _looks_chinese(data: bytes) -> bool:
@@ -322,6 +401,10 @@ def _load_text(data: bytes, name: str, sep: str | None, encoding: str | None):
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise DataValidationError(f"{name} is empty: it has no header and no rows. Export the data again.")
+    if "\r" in text and "\n" not in text:
+        # Old Mac Excel ends lines with a bare CR; every reader below (and our line numbers) expects LF.
+        text = text.replace("\r", "\n")
+        data = text.encode(enc)
     delim = sep or sniff_delimiter(text[:_SAMPLE_BYTES])
     lines = text.splitlines()
     non_empty = [ln for ln in lines if ln.strip()]
@@ -334,8 +417,8 @@ def _load_text(data: bytes, name: str, sep: str | None, encoding: str | None):
     utf8 = data if enc in ("utf-8",) else text.encode("utf-8")
     if utf8.startswith(b"\xef\xbb\xbf"):
         utf8 = utf8[3:]
-    frame, warnings = _read_csv_bytes(utf8, name, delim)
-    return frame, "csv", enc, delim, decimal, warnings
+    frame, warnings, nan_cells = _read_csv_bytes(utf8, name, delim)
+    return _Raw(frame, "csv", enc, delim, decimal, warnings, nan_cells)
 
 
 def _detect_decimal(sample: str, delim: str) -> str:
@@ -366,7 +449,9 @@ def _unique_names(raw: list[str]) -> tuple[list[str], list[str]]:
     return names, warnings
 
 
-def _read_csv_bytes(utf8: bytes, name: str, delim: str) -> tuple[pd.DataFrame, list[str]]:
+def _read_csv_bytes(utf8: bytes, name: str, delim: str) -> tuple[pd.DataFrame, list[str], dict[str, int]]:
+    """Parse UTF-8 CSV bytes with pyarrow (pandas as the fallback). Returns the frame, warnings and, per
+    column pyarrow read as numbers, how many cells were written 'nan' (pyarrow reads them as NaN)."""
     header_line = next(csv.reader(io.StringIO(utf8[:65536].decode("utf-8", "ignore")), delimiter=delim))
     names, warnings = _unique_names(header_line)
     bad_rows: list[tuple[int | None, int, int, str]] = []
@@ -383,15 +468,18 @@ def _read_csv_bytes(utf8: bytes, name: str, delim: str) -> tuple[pd.DataFrame, l
             parse_options=pacsv.ParseOptions(
                 delimiter=delim, newlines_in_values=b'"' in utf8, invalid_row_handler=on_invalid
             ),
+            # Only empty cells are null here: a column of numbers with 'N/A' in it comes back as text and
+            # _finish_frame reads it as numbers, counting each token it reads as missing.
             convert_options=pacsv.ConvertOptions(
-                null_values=NA_TOKENS, strings_can_be_null=True, quoted_strings_can_be_null=True,
+                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
                 timestamp_parsers=[pacsv.ISO8601],
                 column_types={c: pa.string() for c in text_columns},
             ),
         )
     except pa.ArrowInvalid as exc:
         log.info("pyarrow could not parse %s (%s); falling back to pandas", name, exc)
-        return _read_csv_pandas(utf8, name, delim, names, warnings)
+        frame, warnings = _read_csv_pandas(utf8, name, delim, names, warnings)
+        return frame, warnings, {}
     if bad_rows:
         bad_rows = _with_line_numbers(utf8, bad_rows)
         total = table.num_rows + len(bad_rows)
@@ -409,7 +497,13 @@ def _read_csv_bytes(utf8: bytes, name: str, delim: str) -> tuple[pd.DataFrame, l
             f"{len(bad_rows):,} row(s) with the wrong number of fields were skipped: {shown}{more}. "
             "Fix those lines in the file to include them."
         )
-    return table.to_pandas(), warnings
+    nan_cells = {}
+    for col_name, column in zip(table.column_names, table.columns):
+        if pa.types.is_floating(column.type):
+            count = pc.sum(pc.is_nan(column)).as_py() or 0
+            if count:
+                nan_cells[col_name] = int(count)
+    return table.to_pandas(), warnings, nan_cells
 
 
 def _with_line_numbers(utf8: bytes, bad_rows: list) -> list:
@@ -455,7 +549,7 @@ def _read_csv_pandas(utf8, name, delim, names, warnings):
     try:
         frame = pd.read_csv(
             io.BytesIO(utf8), sep=delim, engine="python", header=0, names=names,
-            na_values=NA_TOKENS, keep_default_na=False, on_bad_lines=on_bad, dtype=str,
+            na_values=[""], keep_default_na=False, on_bad_lines=on_bad, dtype=str,
         )
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         raise DataValidationError(
@@ -478,35 +572,249 @@ _DATE_FORMATS = (
 _DATE_HINT = re.compile(r"^\s*(\d{4}[-/.年]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}[ -][A-Za-z]{3}|[A-Za-z]{3} \d)")
 
 
-def _finish_frame(frame: pd.DataFrame, decimal: str) -> tuple[pd.DataFrame, list[str]]:
-    """Parse numbers written as text (thousands separators, currency signs, decimal commas) and dates."""
+_UNNAMED = re.compile(r"^(Unnamed: \d+(_level_\d+)?|column_\d+)$")
+_AGE_WORD = re.compile(r"(?:^|[^a-z])age(?:$|[^a-z])|年龄")
+# An "age" measured in these units, or of something other than a person, can exceed 120.
+_NOT_PERSON_AGE = re.compile(r"day|week|month|hour|minute|second|account|tenure|contract|car|vehicle|house|"
+                             r"property|product|item|stock|invoice|order|page|mileage", re.I)
+
+
+def _finish_frame(
+    frame: pd.DataFrame, decimal: str, nan_cells: dict[str, int] | None = None
+) -> tuple[pd.DataFrame, list[str], tuple[CellFix, ...]]:
+    """Drop spreadsheet leftovers (empty rows, empty unnamed columns); parse numbers written as text
+    (thousands separators, currency signs, decimal commas, 'N/A' cells) and dates; set numbers no
+    customer can have (inf, 1e300, age -3) to missing. Returns the frame, warnings and what was read as
+    missing, per column."""
     warnings: list[str] = []
     names, dup_warnings = _unique_names([str(c) for c in frame.columns])
     if list(frame.columns) != names:
         frame = frame.set_axis(names, axis=1)
         warnings += [w for w in dup_warnings if w not in warnings]
+    # The index keeps each row's position in the file until the end, so messages can name data rows.
+    frame = frame.set_axis(pd.RangeIndex(len(frame)), axis=0)
+    frame, dropped = _drop_empty(frame)
+    if dropped:
+        warnings.append(dropped)
+    fixes: list[CellFix] = []
     out = {}
     for col in frame.columns:
         s = frame[col]
         if pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s):
-            parsed = parse_numbers(s, decimal)
-            if parsed is None:
-                parsed = parse_dates(s)
-                if parsed is not None and parsed.attrs.get("mixed_formats"):
-                    warnings.append(
-                        f"Column '{col}' mixes date formats; each value was read on its own, day first "
-                        "(03/04/2024 = 3 April). Check a few dates, or export them in one format (YYYY-MM-DD)."
-                    )
-            if parsed is not None:
-                out[col] = parsed
-                continue
-            out[col] = _as_text(s)
-        else:
-            out[col] = s
-    frame = pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+            s, col_fixes, mixed_dates = _convert_text(col, s, decimal)
+            fixes += col_fixes
+            if mixed_dates:
+                warnings.append(
+                    f"Column '{col}' mixes date formats; each value was read on its own, day first "
+                    "(03/04/2024 = 3 April). Check a few dates, or export them in one format (YYYY-MM-DD)."
+                )
+        elif (nan_cells or {}).get(col):
+            fixes.append(CellFix(col, "missing_token", "nan", nan_cells[col]))
+        s, impossible = _impossible_numbers(col, s)
+        fixes += impossible
+        out[col] = s
     if len(frame) == 0:
         raise DataValidationError("The file has a header but no data rows. Export the data again with its rows.")
-    return frame, warnings
+    frame = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+    warnings += [f"{sentence} Correct them in the source if they are typos; models treat them as unknown."
+                 for _, _, sentence in fix_sentences([f for f in fixes if f.kind in _VALUE_KINDS])]
+    return frame, warnings, tuple(fixes)
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    """True where a cell is empty: missing, or text that is only spaces."""
+    blank = s.isna().to_numpy(dtype=bool, copy=True)
+    if pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s):
+        filled = ~blank
+        if filled.any():
+            blank[filled] = s[filled].astype("str").str.strip().eq("").to_numpy(dtype=bool)
+    return blank
+
+
+def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """Drop rows with no value in any column (Excel's 'used range' residue, blank lines between blocks)
+    and columns with neither a name nor a value, so neither becomes a phantom customer or feature.
+    Named empty columns stay: the quality report says they are empty."""
+    empty_cols = [c for c in frame.columns if _UNNAMED.match(str(c)) and _blank(frame[c]).all()]
+    if empty_cols:
+        frame = frame.drop(columns=empty_cols)
+    empty = np.ones(len(frame), dtype=bool)
+    # Only rows still empty are checked in the next column: the first filled column settles most rows.
+    # Columns that are not text go first: a missing-check there is far cheaper than stripping text.
+    order = sorted(frame.columns, key=lambda c: pd.api.types.is_string_dtype(frame[c])
+                   or pd.api.types.is_object_dtype(frame[c]))
+    for col in order:
+        candidates = np.flatnonzero(empty)
+        if not len(candidates):
+            break
+        empty[candidates] = _blank(frame[col].iloc[candidates])
+    if len(frame.columns) == 0:
+        empty[:] = True
+    n_rows = int(empty.sum())
+    if n_rows:
+        kept = frame[~empty]
+        # A column of whole numbers read as floats only because of the empty rows gets its type back.
+        frame = kept.astype({
+            c: "int64" for c in kept.columns
+            if pd.api.types.is_float_dtype(kept[c]) and frame[c].isna().any() and kept[c].notna().all()
+            and bool(np.all(np.mod(kept[c].to_numpy(), 1) == 0)) and kept[c].abs().max() < 2**53
+        })
+    if not n_rows and not empty_cols:
+        return frame, None
+    parts = []
+    if n_rows:
+        parts.append(f"{n_rows:,} empty row{'s' if n_rows != 1 else ''}")
+    if empty_cols:
+        parts.append(f"{len(empty_cols)} empty unnamed column{'s' if len(empty_cols) != 1 else ''}")
+    return frame, (f"Dropped {' and '.join(parts)}: they hold no values (often left over from a spreadsheet's "
+                   "formatting). Nothing to do unless they should have had data.")
+
+
+def _convert_text(col: str, s: pd.Series, decimal: str) -> tuple[pd.Series, list[CellFix], bool]:
+    """A text column as numbers, dates or text, with the cells read as missing on the way.
+
+    'N/A', '-', 'unknown'... count as missing only when the rest of the column is numbers or dates;
+    otherwise they are categories (bank-full's job = 'unknown') and only the unambiguous NA_TOKENS are
+    read as missing. Returns the column, its fixes, and whether dates came in mixed formats."""
+    filled = s.dropna()
+    if len(filled):
+        # An evenly spread sample decides cheaply whether the full (slower) checks are worth running.
+        pick = np.unique(np.linspace(0, len(filled) - 1, min(len(filled), 2000)).astype(int))
+        sample = filled.iloc[pick].astype("str").str.strip()
+        sample = sample[(sample != "") & ~sample.str.lower().isin(MISSING_TOKENS)]
+    else:
+        sample = filled
+    maybe_numbers = len(sample) > 0 and _mostly_numbers(sample, decimal)
+    maybe_dates = len(sample) > 0 and sample.str.match(_DATE_HINT).mean() >= 0.9
+    if maybe_numbers or maybe_dates:
+        values = filled.astype("str").str.strip()
+        values = values[values != ""]
+        token = values.str.lower().isin(MISSING_TOKENS).to_numpy()
+        rest = values[~token]
+        token_fixes = _token_fixes(col, values[token], "missing_token")
+        if maybe_numbers:
+            nums = _to_numbers(rest, decimal)
+            parsed = nums.notna().to_numpy()
+            stray = rest[~parsed]
+            if _mostly_numbers(rest, decimal, nums):
+                out = pd.Series(np.nan, index=s.index, dtype="float64", name=s.name)
+                out.loc[nums.index] = nums.to_numpy()
+                return out, token_fixes + _token_fixes(col, stray, "not_a_number"), False
+        if maybe_dates:
+            dates = parse_dates(s.where(~s.index.isin(values.index[token])) if token.any() else s)
+            if dates is not None:
+                return dates, token_fixes, bool(dates.attrs.get("mixed_formats"))
+    na = s.isin(NA_TOKENS[1:]).to_numpy()
+    fixes = _token_fixes(col, s[na], "missing_token") if na.any() else []
+    return _as_text(s.where(~na) if na.any() else s), fixes, False
+
+
+def _mostly_numbers(values: pd.Series, decimal: str, nums: pd.Series | None = None) -> bool:
+    """True when ``values`` (stripped text, missing codes removed) are numbers, but for a few stray
+    words ('refused'), which will be read as missing. Values with digits that are not numbers
+    (InvoiceNo 'C536379', StockCode '85123A', '3+') mean the column holds codes: it stays text; so do
+    codes with leading zeros (postcodes, phone numbers)."""
+    if nums is None:
+        nums = _to_numbers(values, decimal)
+    parsed = nums.notna().to_numpy()
+    if not len(parsed) or parsed.mean() < NUMERIC_SHARE:
+        return False
+    if values[~parsed].str.contains(r"\d", regex=True).any():
+        return False
+    return not values.str.match(r"^0\d+$").mean() > 0.1
+
+
+def _token_fixes(col: str, cells: pd.Series, kind: str) -> list[CellFix]:
+    """One CellFix per distinct value in ``cells``, most frequent first."""
+    if cells.empty:
+        return []
+    counts = cells.astype("str").value_counts()
+    return [CellFix(col, kind, str(value), int(n)) for value, n in counts.items()]
+
+
+def _to_numbers(values: pd.Series, decimal: str) -> pd.Series:
+    """``values`` (stripped text) as float64, NaN where a value is not a number."""
+    if decimal == ".":
+        # Plain numbers need no cleaning; only the rest go through the (slower) regex clean-up.
+        nums = pd.to_numeric(values, errors="coerce").astype("float64")
+        retry = nums.isna().to_numpy()
+        if retry.any():
+            nums[retry] = pd.to_numeric(_clean_numbers(values[retry], decimal), errors="coerce")
+        return nums
+    return pd.to_numeric(_clean_numbers(values, decimal), errors="coerce").astype("float64")
+
+
+_VALUE_KINDS = ("non_finite", "absurd", "impossible_age")
+
+
+def _impossible_numbers(col: str, s: pd.Series) -> tuple[pd.Series, list[CellFix]]:
+    """Set to missing the numbers no model can use or no customer can have: inf/-inf, magnitudes above
+    1e15 in a column whose 99th percentile is below 1e12 (or beyond float32, where XGBoost would see
+    inf), and ages below 0 or above 120 in a column of ages in years. Missing, not clipped: a clipped
+    typo would still be a wrong number, and every model here handles missing values."""
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s, []
+    x = s.to_numpy(dtype="float64", na_value=np.nan)
+    finite = np.isfinite(x)
+    masks: dict[str, np.ndarray] = {"non_finite": np.isinf(x)}
+    size = np.abs(np.where(finite, x, 0.0))
+    if size.max(initial=0.0) > ABSURD:
+        p99 = float(np.percentile(size[finite], 99))
+        masks["absurd"] = (size > ABSURD) & ((p99 <= ABSURD_P99) | (size > FLOAT32_MAX))
+    if _AGE_WORD.search(col.lower()) and not _NOT_PERSON_AGE.search(col):
+        ok = finite & ~masks.get("absurd", np.zeros(len(x), dtype=bool))
+        # Ages in years only: a column whose typical value is above 120 counts something else.
+        if ok.any() and 1 <= float(np.median(x[ok])) <= MAX_AGE:
+            masks["impossible_age"] = ok & ((x < 0) | (x > MAX_AGE))
+    fixes = []
+    for kind, mask in masks.items():
+        if mask.any():
+            where = np.flatnonzero(mask)
+            rows = tuple(int(r) + 1 for r in s.index.to_numpy()[where[:SHOW_ROWS]])
+            fixes.append(CellFix(col, kind, "", int(mask.sum()), rows))
+            x = np.where(mask, np.nan, x)
+    if not fixes:
+        return s, []
+    return pd.Series(x, index=s.index, name=s.name), fixes
+
+
+def fix_sentences(fixes: list[CellFix] | tuple[CellFix, ...]) -> list[tuple[str, str, str]]:
+    """``(column, what, sentence)`` saying, per column, which cells were read as missing and why. ``what``
+    is "codes" ("'income': 37 cells held 'N/A' and 4 held '-'; read as missing.") or "numbers"
+    (infinite, absurd or impossible values set to missing, with the data rows)."""
+    out = []
+    for col in dict.fromkeys(f.column for f in fixes):
+        mine = [f for f in fixes if f.column == col]
+        tokens = sorted((f for f in mine if f.kind in ("missing_token", "not_a_number")), key=lambda f: -f.cells)
+        if tokens:
+            shown = [f"{tokens[0].cells:,} cell{'s' if tokens[0].cells != 1 else ''} held '{tokens[0].value}'"]
+            shown += [f"{f.cells:,} held '{f.value}'" for f in tokens[1:4]]
+            rest = sum(f.cells for f in tokens[4:])
+            if rest:
+                shown.append(f"{rest:,} held {len(tokens) - 4} other value{'s' if len(tokens) > 5 else ''}")
+            out.append((col, "codes", f"'{col}': {_and(shown)}; read as missing."))
+        parts = []
+        for f in mine:
+            if f.kind in _VALUE_KINDS:
+                what = {"non_finite": "infinite value", "absurd": "absurdly large value",
+                        "impossible_age": "impossible age"}[f.kind]
+                why = {"non_finite": "", "absurd": f"beyond {ABSURD:.0e}".replace("e+", "e") + ", far outside the rest of the column; ",
+                       "impossible_age": f"below 0 or above {MAX_AGE}; "}[f.kind]
+                parts.append(f"{f.cells:,} {what}{'s' if f.cells != 1 else ''} ({why}{_rows_text(f)})")
+        if parts:
+            total = sum(f.cells for f in mine if f.kind in _VALUE_KINDS)
+            out.append((col, "numbers", f"'{col}': {_and(parts)} {'were' if total != 1 else 'was'} set to missing."))
+    return out
+
+
+def _rows_text(fix: CellFix) -> str:
+    label = "data row" if fix.cells == 1 else "data rows"
+    more = fix.cells - len(fix.rows)
+    return f"{label} {', '.join(f'{r:,}' for r in fix.rows)}" + (f" and {more:,} more" if more > 0 else "")
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _as_text(s: pd.Series) -> pd.Series:
@@ -517,27 +825,13 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 def parse_numbers(s: pd.Series, decimal: str = ".") -> pd.Series | None:
-    """Return ``s`` as float64 if every non-empty value is a number once thousands separators,
-    currency signs and (for ``decimal=','``) the decimal comma are handled; otherwise None."""
-    values = s.dropna().astype(str).str.strip()
-    values = values[values != ""]
-    if values.empty:
-        return None
-    sample = values.iloc[:2000]
-    if not sample.str.contains(r"\d", regex=True).all():
-        return None
-    # Cheap rejection on a sample first: most text columns fail here without touching every row.
-    if pd.to_numeric(_clean_numbers(sample, decimal), errors="coerce").isna().any():
-        return None
-    cleaned = _clean_numbers(s.astype("str"), decimal)
-    nums = pd.to_numeric(cleaned, errors="coerce")
-    ok = nums.notna() | s.isna() | (s.astype("str").str.strip() == "")
-    if not bool(ok.all()):
-        return None
-    # Long digit strings with leading zeros are codes (postcodes, phone numbers), not numbers.
-    if values.str.match(r"^0\d+$").mean() > 0.1:
-        return None
-    return nums.astype("float64")
+    """Return ``s`` as float64 if (nearly) every non-empty value is a number once thousands separators,
+    currency signs, (for ``decimal=','``) the decimal comma, and missing-value codes such as 'N/A' are
+    handled; otherwise None."""
+    if not (pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)):
+        s = s.astype("str")
+    out, _, _ = _convert_text(str(s.name), s, decimal)
+    return out if pd.api.types.is_float_dtype(out) else None
 
 
 def _clean_numbers(s: pd.Series, decimal: str) -> pd.Series:

@@ -219,3 +219,230 @@ def test_shared_datasets_load_with_their_known_shapes():
     assert people.frame["Dt_Customer"].iloc[0] == pd.Timestamp("2012-09-04")  # dd-mm-yyyy
     retail = load_table(SHARED / "online_retail" / "online_retail.csv.gz")
     assert retail.frame.shape == (541909, 8)
+
+
+# --- every bad input answered: missing-value codes, impossible numbers, huge cells, old line ends,
+# spreadsheet leftovers -----------------------------------------------------------------------------
+
+# How often each code appears in the 'income' column of the file below.
+MISSING_CODES = {"N/A": 37, "-": 4, "NULL": 3, "#N/A": 3, "?": 2, "unknown": 2, "n/a": 2, "NA": 2, "none": 1,
+                 "#VALUE!": 1, "nan": 1, "missing": 1}
+
+
+def _coded_income_file(tmp_path):
+    codes = [code for code, n in MISSING_CODES.items() for _ in range(n)]
+    n = 400
+    income = [f"{1000 + 10 * i}" for i in range(n)]
+    coded_rows = list(range(3, 3 + 6 * len(codes), 6))
+    for row, code in zip(coded_rows, codes):
+        income[row] = code
+    income[5] = ""  # an ordinary empty cell is missing too, but not a code worth reporting
+    jobs = ["admin.", "unknown", "technician", "services"]
+    lines = ["id,income,job,visits"] + [f"{i + 1},{income[i]},{jobs[i % 4]},{i % 9}" for i in range(n)]
+    path = tmp_path / "coded.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path, coded_rows
+
+
+def test_missing_value_codes_in_a_number_column_load_as_missing_numbers(tmp_path):
+    path, coded_rows = _coded_income_file(tmp_path)
+    r = load_table(path)
+    income = r.frame["income"]
+    assert pd.api.types.is_float_dtype(income)
+    assert income.isna().sum() == sum(MISSING_CODES.values()) + 1
+    assert income.iloc[coded_rows].isna().all() and np.isnan(income.iloc[5])
+    assert income.iloc[0] == 1000.0 and income.iloc[399] == 1000.0 + 3990
+    counts = {f.value: f.cells for f in r.fixes if f.column == "income"}
+    assert counts == MISSING_CODES
+    assert {f.kind for f in r.fixes} == {"missing_token"}
+
+
+def test_a_category_that_includes_unknown_stays_text(tmp_path):
+    path, _ = _coded_income_file(tmp_path)
+    job = load_table(path).frame["job"]
+    assert pd.api.types.is_string_dtype(job)
+    assert job.value_counts()["unknown"] == 100 and job.notna().all()
+
+
+@pytest.mark.parametrize(
+    "column,values",
+    [("InvoiceNo", ["536365", "536366", "C536379"] + [f"5364{i:02d}" for i in range(97)]),  # cancellations
+     ("StockCode", ["85123A", "71053", "84406B"] + [f"2{i:04d}" for i in range(97)]),
+     ("children", ["0", "1", "2", "3+"] * 25)],
+)
+def test_codes_with_digits_keep_a_mostly_numeric_column_as_text(column, values):
+    r = load_table((f"{column},n\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values))).encode(), "codes.csv")
+    assert pd.api.types.is_string_dtype(r.frame[column])
+    assert r.frame[column].tolist() == values and r.fixes == ()
+
+
+def test_a_stray_word_in_a_number_column_is_read_as_missing_and_named():
+    values = [str(i) for i in range(200)]
+    values[10] = values[20] = "refused"
+    r = load_table(("spend\n" + "\n".join(values) + "\n").encode(), "refused.csv")
+    assert pd.api.types.is_float_dtype(r.frame["spend"]) and r.frame["spend"].isna().sum() == 2
+    assert [(f.kind, f.value, f.cells) for f in r.fixes] == [("not_a_number", "refused", 2)]
+
+
+def test_nan_written_in_a_number_column_is_counted():
+    # pyarrow reads 'nan' in a column of numbers as a number (NaN) itself; it is still reported.
+    r = load_table(b"id,spend\n1,1.5\n2,nan\n3,2\n4,NaN\n5,3\n6,nan\n", "nan.csv")
+    assert r.frame["spend"].isna().sum() == 3
+    assert [(f.column, f.value, f.cells) for f in r.fixes] == [("spend", "nan", 3)]
+
+
+def test_missing_value_codes_in_an_xlsx_number_column(tmp_path):
+    data = _xlsx({"S": pd.DataFrame({"id": range(1, 41), "spend": [12.5, "N/A", 7, "-"] * 10})})
+    r = load_table(data, "coded.xlsx")
+    assert pd.api.types.is_float_dtype(r.frame["spend"])
+    assert r.frame["spend"].tolist()[:4] == [12.5, pytest.approx(np.nan, nan_ok=True), 7.0,
+                                             pytest.approx(np.nan, nan_ok=True)]
+    assert {f.value: f.cells for f in r.fixes} == {"N/A": 10, "-": 10}
+
+
+def test_infinite_and_absurd_numbers_become_missing_with_their_rows_named(tmp_path):
+    n = 300
+    spend = [f"{(i * 37) % 500 + 0.5}" for i in range(n)]
+    for row, bad in {4: "inf", 9: "-inf", 17: "Infinity", 60: "1e308", 61: "1e309", 120: "-1e20"}.items():
+        spend[row] = bad
+    path = tmp_path / "absurd.csv"
+    path.write_text("id,spend\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(spend)))
+    r = load_table(path)
+    s = r.frame["spend"]
+    assert s.isna().sum() == 6 and s.iloc[[4, 9, 17, 60, 61, 120]].isna().all()
+    assert np.isfinite(s.dropna()).all() and s.max() == 499.5
+    fixes = {f.kind: f for f in r.fixes}
+    assert fixes["non_finite"].cells == 4 and fixes["non_finite"].rows == (5, 10, 18, 62)  # 1e309 overflows to inf
+    assert fixes["absurd"].cells == 2 and fixes["absurd"].rows == (61, 121)
+    warning = next(w for w in r.warnings if w.startswith("'spend'"))
+    assert "4 infinite values (data rows 5, 10, 18, 62)" in warning
+    assert "2 absurdly large values" in warning and "data rows 61, 121" in warning
+    assert "set to missing" in warning
+
+
+def test_a_column_of_huge_numbers_is_left_alone():
+    # Nanosecond timestamps or 16-digit account numbers are large everywhere, not absurd.
+    values = [1.7e18 + i * 1e12 for i in range(100)]
+    r = load_table(("ts\n" + "\n".join(f"{v:.0f}" for v in values) + "\n").encode(), "big.csv")
+    assert r.frame["ts"].notna().all() and r.fixes == () and not r.warnings
+
+
+def test_impossible_ages_become_missing_but_negative_quantities_stay(tmp_path):
+    n = 200
+    age = [str(20 + i % 50) for i in range(n)]
+    age[3], age[8], age[150] = "-3", "150", "999"
+    quantity = [str(i % 7 - 2) for i in range(n)]  # negative quantities are returns
+    account_age_days = [str(300 + i * 10) for i in range(n)]
+    path = tmp_path / "ages.csv"
+    path.write_text("Age,quantity,account_age_days\n" + "".join(
+        f"{a},{q},{d}\n" for a, q, d in zip(age, quantity, account_age_days)))
+    r = load_table(path)
+    assert r.frame["Age"].isna().sum() == 3 and r.frame["Age"].iloc[[3, 8, 150]].isna().all()
+    assert (r.frame["quantity"] < 0).sum() == sum(int(q) < 0 for q in quantity)
+    assert r.frame["account_age_days"].notna().all() and r.frame["account_age_days"].max() == 300 + 199 * 10
+    (fix,) = r.fixes
+    assert (fix.column, fix.kind, fix.cells, fix.rows) == ("Age", "impossible_age", 3, (4, 9, 151))
+    assert any("'Age': 3 impossible ages (below 0 or above 120; data rows 4, 9, 151) were set to missing" in w
+               for w in r.warnings)
+
+
+def test_an_age_column_not_in_years_is_left_alone():
+    # Someone's "age" in months (or of a contract in days) is not a person's age in years.
+    r = load_table(("age\n" + "\n".join(str(200 + 7 * i) for i in range(100)) + "\n").encode(), "months.csv")
+    assert r.frame["age"].notna().all() and r.fixes == ()
+
+
+def test_impossible_numbers_do_not_break_scaling_clustering_or_boosting(tmp_path):
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
+    from xgboost import XGBClassifier
+
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({"age": rng.integers(18, 80, n).astype(str), "spend": rng.gamma(2, 50, n).round(2).astype(str),
+                          "bought": rng.integers(0, 2, n)})
+    frame.loc[[1, 2], "age"] = ["-4", "200"]
+    frame.loc[[5, 6, 7], "spend"] = ["inf", "-Infinity", "1e308"]
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    loaded = load_table(path).frame
+    x = loaded[["age", "spend"]]
+    assert x.isna().sum().tolist() == [2, 3]
+    filled = x.fillna(x.median())
+    scaled = StandardScaler().fit_transform(filled)
+    assert np.isfinite(scaled).all()
+    assert len(set(KMeans(3, n_init=2, random_state=0).fit_predict(scaled))) == 3
+    model = XGBClassifier(n_estimators=5, max_depth=2).fit(x, loaded["bought"])
+    assert np.isfinite(model.predict_proba(x)).all()
+
+
+def test_a_200000_character_text_cell_loads(tmp_path):
+    # Quoted replies with commas and newlines, then an HTML part with no line break at all.
+    replies = "> On Monday, Ann wrote:\n> \"Can we move the order, please?\"\n" * 500
+    thread = (replies + "<p>Thanks, see you soon, Bob</p>" * 10_000)[:200_000]
+    quoted = '"' + thread.replace('"', '""') + '"'
+    path = tmp_path / "emails.csv"
+    path.write_text(f"id,notes,spend\n1,{quoted},10.5\n2,short note,20\n3,\"a, b\",30\n")
+    r = load_table(path)
+    assert r.frame.shape == (3, 3)
+    assert r.frame["notes"].iloc[0] == thread and len(r.frame["notes"].iloc[0]) == 200_000
+    assert r.frame["notes"].iloc[2] == "a, b"
+    assert r.frame["spend"].tolist() == [10.5, 20.0, 30.0]
+
+
+@pytest.mark.parametrize("newline", ["\r", "\n", "\r\n"], ids=["bare CR (old Mac Excel)", "LF", "CRLF"])
+def test_every_line_end_loads_the_same_rows(tmp_path, newline):
+    lines = ["id;city;spend;joined", "1;Köln;10,5;31/01/2024", "2;Lyon;20;15/02/2024", "3;Graz;7,25;01/03/2024"]
+    path = tmp_path / "lines.csv"
+    path.write_bytes((newline.join(lines) + newline).encode("cp1252"))
+    r = load_table(path)
+    assert r.frame.shape == (3, 4) and r.delimiter == ";"
+    assert r.frame["city"].tolist() == ["Köln", "Lyon", "Graz"]
+    assert r.frame["spend"].tolist() == [10.5, 20.0, 7.25]
+    assert r.frame["joined"].iloc[2] == pd.Timestamp("2024-03-01")
+
+
+def test_csv_empty_rows_and_empty_unnamed_columns_are_dropped_and_counted(tmp_path):
+    rows = ["id,region,spend,,"]
+    rows += [f"{i},{'NS'[i % 2]},{i * 1.5},," for i in range(1, 21)]
+    rows.insert(8, ",,,,")  # a blank row in the middle of the data
+    rows.insert(15, " , ,,,")
+    rows += [",,,,"] * 10 + [""] * 3  # the used range of the sheet it came from
+    path = tmp_path / "residue.csv"
+    path.write_text("\n".join(rows) + "\n")
+    r = load_table(path)
+    assert list(r.frame.columns) == ["id", "region", "spend"]
+    assert r.frame["id"].tolist() == list(range(1, 21))
+    assert "Dropped 12 empty rows and 2 empty unnamed columns" in " ".join(r.warnings)
+
+
+def test_xlsx_used_range_residue_is_dropped_and_counted():
+    import openpyxl
+    from openpyxl.styles import PatternFill
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "spend", "region", None])
+    for i in range(1, 31):
+        sheet.append([i, i * 2.5, "N" if i % 3 else "S", None])
+        if i == 10:
+            sheet.append([None, " ", None, None])  # a blank row in the middle
+    yellow = PatternFill("solid", fgColor="FFFF00")
+    for row in range(33, 45):  # formatted, "empty" rows below the data
+        sheet.cell(row, 1).fill = yellow
+        sheet.cell(row, 2).value = " "
+        sheet.cell(row, 4).value = ""
+    for row in range(2, 45):
+        sheet.cell(row, 4).value = " "  # a column with no header and nothing in it but spaces
+    buf = io.BytesIO()
+    book.save(buf)
+    r = load_table(buf.getvalue(), "residue.xlsx")
+    assert list(r.frame.columns) == ["id", "spend", "region"]
+    assert len(r.frame) == 30 and r.frame["id"].tolist() == list(range(1, 31))
+    assert r.frame["spend"].iloc[-1] == 75.0
+    assert any(w.startswith("Dropped 13 empty rows and 1 empty unnamed column:") for w in r.warnings)
+
+
+def test_named_empty_columns_are_kept_for_the_quality_report():
+    r = load_table(b"id,spend,notes\n1,2,\n2,3,\n3,4,\n", "named.csv")
+    assert list(r.frame.columns) == ["id", "spend", "notes"] and not r.warnings

@@ -14,7 +14,7 @@ import pytest
 
 from lib.errors import DataValidationError
 from lib.io import load_table
-from lib.pipeline import RunOptions, run_pipeline
+from lib.pipeline import RunSettings, SegmentSettings, UnderstandSettings, run
 
 from .conftest import ROOT
 
@@ -148,8 +148,8 @@ def test_thousand_columns_load_and_run():
     wide["responded"] = np.where(wide["c0"] + rng.normal(size=150) > 0, "yes", "no")
     loaded = load_table(_csv(wide), "wide.csv")
     assert loaded.frame.shape == (150, 1001)
-    result = run_pipeline(loaded, RunOptions(target="responded", segments="3"))
-    assert len(result.customers) == 150 and result.model is not None
+    result = run(loaded, RunSettings(understand=UnderstandSettings(target="responded"), segment=SegmentSettings(k=3)))
+    assert len(result.table) == 150 and result.model is not None
 
 
 def test_memory_guard_refuses_a_file_too_big_for_free_memory(monkeypatch):

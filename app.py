@@ -4,18 +4,23 @@ import logging
 
 import streamlit as st
 
-from pages.common import guarded
+from pages.ui import guarded
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 st.set_page_config(page_title="Bullseye", page_icon=":material/target:", layout="wide")
 
-pages = [
-    st.Page("pages/upload.py", title="1. Upload & understand", icon=":material/upload:", default=True),
-    st.Page("pages/segments.py", title="2. Segments", icon=":material/bubble_chart:"),
-    st.Page("pages/propensity.py", title="3. Propensity model", icon=":material/trending_up:"),
-    st.Page("pages/explain.py", title="4. Explain", icon=":material/lightbulb:"),
-    st.Page("pages/targets.py", title="5. Target list", icon=":material/checklist:"),
-    st.Page("pages/campaigns.py", title="6. Campaigns & results", icon=":material/history:"),
-]
+pages = {
+    "Guided flow": [
+        st.Page("pages/upload.py", title="1. Upload & understand", icon=":material/upload:", default=True),
+        st.Page("pages/segments.py", title="2. Segments", icon=":material/bubble_chart:"),
+        st.Page("pages/propensity.py", title="3. Propensity model", icon=":material/trending_up:"),
+        st.Page("pages/explain.py", title="4. Explain", icon=":material/lightbulb:"),
+        st.Page("pages/targets.py", title="5. Target list", icon=":material/checklist:"),
+        st.Page("pages/campaigns.py", title="6. Campaigns & results", icon=":material/history:"),
+    ],
+    "Reuse a model": [
+        st.Page("pages/score.py", title="Score a new file", icon=":material/upload_file:"),
+    ],
+}
 with guarded("this page"):  # no traceback ever reaches the user
     st.navigation(pages).run()

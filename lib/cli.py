@@ -2,7 +2,11 @@
 
     python -m lib.cli check --input FILE [--sep S] [--encoding E] [--sheet NAME]
     python -m lib.cli run --input FILE --out DIR [--target COL] [--positive V] [--id COL] ...
+    python -m lib.cli run ... --save-model PATH      (also writes the model file)
+    python -m lib.cli score --model PATH --input FILE --out DIR [--id COL] [--top N | --top-pct P] ...
     python -m lib.cli results --campaign NAME --input FILE [--data-dir DIR]
+
+The CLI only maps its flags to the settings of ``lib.pipeline``'s steps and writes their results.
 
 Exit codes: 0 done; 2 bad input (one ``error:`` line on stderr saying what and what to do); 1 a bug.
 """
@@ -30,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports mistakes as one ``error:`` line and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"error: {message}. Run 'python -m lib.cli {self.prog.split()[-1]} --help' for usage.\n")
+        sys.stderr.write(f"error: {message}. Run '{self.prog} --help' for usage.\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -56,14 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--positive", help="the target value that counts as positive (default: yes/true/1...)")
     run.add_argument("--id", dest="id_col", help="customer id column (default: detected)")
     run.add_argument("--exclude", nargs="+", default=[], metavar="COL", help="columns never to use as features")
+    run.add_argument("--allow", nargs="+", default=[], metavar="COL",
+                     help="leakage suspects to keep as features anyway (only if known before the campaign)")
     run.add_argument("--segments", default="auto", help="'auto' (k by silhouette) or a number of segments")
     run.add_argument("--segment-method", choices=["kmeans", "rfm"], default="kmeans",
                      help="clustering (default) or RFM groups")
-    size = run.add_mutually_exclusive_group()
-    size.add_argument("--top", type=int, dest="top_n", metavar="N", help="target the N best-scoring customers")
-    size.add_argument("--top-pct", type=float, metavar="P", help="target the best P percent")
-    run.add_argument("--control-pct", type=float, default=0.0, metavar="P", help="hold out P%% of the list as control")
-    run.add_argument("--seed", type=int, default=42)
+    _list_options(run)
     run.add_argument("--transactions", action="store_true", help="the input is an order-line log")
     run.add_argument("--customer-col")
     run.add_argument("--date-col")
@@ -73,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--explain-method", choices=["auto", "woodelf", "xgboost"], default="auto")
     run.add_argument("--campaign", help="record the target list as a campaign under this name")
     run.add_argument("--data-dir", help="where campaign history is kept (default ~/.bullseye)")
+    run.add_argument("--save-model", metavar="PATH", help="write the trained model file (.bullseye) here")
+
+    sc = sub.add_parser("score", help="score a new file with a saved model: customers.csv, targets.csv, report.json")
+    sc.add_argument("--model", required=True, help="a model file written by run --save-model or the app")
+    _read_options(sc)
+    sc.add_argument("--out", required=True, help="output folder (created if missing)")
+    sc.add_argument("--id", dest="id_col", help="customer id column (default: the training file's, else detected)")
+    _list_options(sc)
+    sc.add_argument("--explain-method", choices=["auto", "woodelf", "xgboost"], default="auto")
+    sc.add_argument("--campaign", help="record the target list as a campaign under this name")
+    sc.add_argument("--data-dir", help="where campaign history is kept (default ~/.bullseye)")
 
     res = sub.add_parser("results", help="measure a recorded campaign's lift from a results file")
     res.add_argument("--campaign", required=True)
@@ -82,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--revenue", help="revenue column")
     res.add_argument("--data-dir")
     return parser
+
+
+def _list_options(p: argparse.ArgumentParser) -> None:
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--top", type=int, dest="top_n", metavar="N", help="target the N best-scoring customers")
+    size.add_argument("--top-pct", type=float, metavar="P", help="target the best P percent")
+    p.add_argument("--control-pct", type=float, default=0.0, metavar="P", help="hold out P%% of the list as control")
+    p.add_argument("--seed", type=int, default=42)
 
 
 def _load(args: argparse.Namespace):
@@ -122,53 +143,144 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from lib.pipeline import RunOptions, run_pipeline, targets_export
-    from lib.targeting import to_csv_bytes
+def _list_spec(args: argparse.Namespace):
+    """The list settings from --top/--top-pct/--control-pct/--seed, or None when no list was asked for."""
+    from lib.targeting import ListSpec
 
-    t0 = time.perf_counter()
-    out_dir = Path(args.out)
     if args.top_n is not None and args.top_n < 0:
         raise DataValidationError("--top must be 0 or more.")
     if args.top_pct is not None and not 0 < args.top_pct <= 100:
         raise DataValidationError("--top-pct must be between 0 and 100.")
     if not 0 <= args.control_pct < 100:
         raise DataValidationError("--control-pct must be at least 0 and below 100.")
+    if args.top_n is None and args.top_pct is None and not args.control_pct:
+        return None
+    return ListSpec(top_n=args.top_n, top_pct=args.top_pct, control_pct=args.control_pct, seed=args.seed)
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataValidationError(f"Cannot create output folder {out_dir}: {exc.strerror}.") from None
+    return out_dir
+
+
+def _write_tables(out_dir: Path, table: pd.DataFrame, targets, args: argparse.Namespace, digest: str,
+                  model_report: dict | None) -> None:
+    """customers.csv, and targets.csv when a list was asked for (recorded as a campaign when named)."""
+    from lib.targeting import export_columns, to_csv_bytes
+
+    (out_dir / "customers.csv").write_bytes(to_csv_bytes(table))
+    targets_path = out_dir / "targets.csv"
+    if targets is None:
+        if targets_path.exists():
+            targets_path.unlink()  # a stale list from an earlier run must not pass for this one
+        return
+    targets_path.write_bytes(to_csv_bytes(export_columns(targets.table, "id", [])))
+    if args.campaign:
+        from lib.campaigns import record_campaign
+
+        record_campaign(args.campaign, targets.table, "id", digest, targets.spec.describe(), model_report,
+                        args.data_dir)
+
+
+def _write_report(out_dir: Path, report: dict) -> None:
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=_json_default, ensure_ascii=False),
+                                         encoding="utf-8")
+
+
+def _segments_setting(value: str) -> int | None:
+    if str(value).lower() == "auto":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DataValidationError(f"--segments must be 'auto' or a whole number of segments (2-20); got '{value}'.") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lib import pipeline as p
+
+    t0 = time.perf_counter()
+    spec = _list_spec(args)
+    out_dir = _out_dir(args)
     t_load = time.perf_counter()
     loaded = _load(args)
     load_s = time.perf_counter() - t_load
-    opts = RunOptions(
-        target=args.target, positive=args.positive, id_col=args.id_col, exclude=tuple(args.exclude),
-        segments=args.segments, segment_method=args.segment_method, top_n=args.top_n, top_pct=args.top_pct,
-        control_pct=args.control_pct, seed=args.seed, transactions=args.transactions,
-        customer_col=args.customer_col, date_col=args.date_col, amount_col=args.amount_col, cutoff=args.cutoff,
-        horizon=args.horizon, explain_method=args.explain_method,
+    settings = p.RunSettings(
+        customers=p.CustomerSettings(args.transactions, args.customer_col, args.date_col, args.amount_col,
+                                     args.cutoff, args.horizon),
+        understand=p.UnderstandSettings(target=args.target, positive=args.positive, id_col=args.id_col,
+                                        exclude=tuple(args.exclude)),
+        segment=p.SegmentSettings(method=args.segment_method, k=_segments_setting(args.segments), seed=args.seed),
+        train=p.TrainSettings(allow=tuple(args.allow), seed=args.seed),
+        explain_method=args.explain_method,
+        target_list=spec,
     )
-    result = run_pipeline(loaded, opts, progress=lambda m: logging.getLogger("bullseye").info(m))
+    if args.save_model and not args.target and not args.horizon:
+        raise DataValidationError("--save-model needs a model: give --target (or --transactions with --horizon).")
+    result = p.run(loaded, settings, progress=lambda m: logging.getLogger("bullseye").info(m))
     t_write = time.perf_counter()
-    (out_dir / "customers.csv").write_bytes(to_csv_bytes(result.customers))
-    targets_path = out_dir / "targets.csv"
-    if result.targets is not None:
-        targets_path.write_bytes(to_csv_bytes(targets_export(result)))
-        if args.campaign:
-            from lib.campaigns import record_campaign
+    model_report = result.model.to_report() if result.model else None
+    if args.save_model:
+        from lib.model_file import save
 
-            record_campaign(args.campaign, result.targets.table, "id", loaded.digest, result.targets.spec.describe(),
-                            result.model.to_report() if result.model else None, args.data_dir)
-    elif targets_path.exists():
-        targets_path.unlink()  # a stale list from an earlier run must not pass for this one
-    result.timings["load"] = load_s
-    result.timings["write"] = time.perf_counter() - t_write
-    result.timings["total"] = time.perf_counter() - t0
-    report = result.report()
+        source = {"file": loaded.source_name, "sha256": loaded.digest, "rows": result.customers.source_rows}
+        bundle = p.model_bundle(result.customers, result.understanding, result.model, result.segmentation,
+                                result.explanation, source)
+        save(bundle, args.save_model)
+        model_report = {**model_report, "model_id": bundle.model_id}
+    _write_tables(out_dir, result.table, result.targets, args, loaded.digest, model_report)
+    timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
+               "total": time.perf_counter() - t0}
+    report = {**result.report(), "timings_s": {k: round(v, 3) for k, v in timings.items()}}
+    if model_report is not None:
+        report["model"] = {**report["model"], **model_report}
+    if args.save_model:
+        report["model_file"] = str(args.save_model)
     report["input"] = {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
                        "delimiter": loaded.delimiter, "format": loaded.file_format}
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=_json_default, ensure_ascii=False),
-                                         encoding="utf-8")
+    _write_report(out_dir, report)
+    return EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from lib import model_file
+    from lib import pipeline as p
+
+    t0 = time.perf_counter()
+    spec = _list_spec(args)
+    out_dir = _out_dir(args)
+    bundle = model_file.load(args.model)
+    t_load = time.perf_counter()
+    loaded = _load(args)
+    load_s = time.perf_counter() - t_load
+    result = p.score_file(bundle, loaded, p.ScoreSettings(id_col=args.id_col, explain_method=args.explain_method,
+                                                          target_list=spec),
+                          progress=lambda m: logging.getLogger("bullseye").info(m))
+    t_write = time.perf_counter()
+    card = model_file.model_card(bundle)
+    _write_tables(out_dir, result.table, result.targets, args, loaded.digest, card)
+    timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
+               "total": time.perf_counter() - t0}
+    report = {
+        "rows": result.new.customers.source_rows,
+        "columns": result.new.customers.source_columns,
+        "customers": int(len(result.table)),
+        "id_column": result.new.id_col or "id",
+        "model": card,
+        "drift": result.new.drift.to_dict(),
+        "segments": result.new.segmentation.to_report() if result.new.segmentation is not None else [],
+        "explain": result.explanation.to_report(),
+        "targeting": p.targeting_report(result.targets) if result.targets is not None else None,
+        "warnings": list(dict.fromkeys(result.new.warnings)),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "input": {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
+                  "delimiter": loaded.delimiter, "format": loaded.file_format},
+    }
+    _write_report(out_dir, report)
     return EXIT_OK
 
 
@@ -203,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
-    handler = {"check": cmd_check, "run": cmd_run, "results": cmd_results}[args.command]
+    handler = {"check": cmd_check, "run": cmd_run, "score": cmd_score, "results": cmd_results}[args.command]
     try:
         return handler(args)
     except DataValidationError as exc:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from lib.propensity import PropensityResult, fit_feature_spec, model_frame
+from lib.model import FrameEncoder, PropensityModel
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +67,20 @@ class Explanation:
         }
 
 
-def encoded_matrix(result: PropensityResult, frame: pd.DataFrame) -> np.ndarray:
-    x = model_frame(frame, list(result.features), result.feature_spec)
-    return np.asarray(result.pipeline.named_steps["encode"].transform(x), dtype=np.float32)
+def encoded_matrix(model: PropensityModel, frame: pd.DataFrame) -> np.ndarray:
+    return model.encode(frame)
 
 
-def reference_contributions(result: PropensityResult, x_enc: np.ndarray) -> np.ndarray:
+def reference_contributions(model: PropensityModel, x_enc: np.ndarray) -> np.ndarray:
     """XGBoost's own exact TreeSHAP: (rows, encoded features + 1); the last column is the bias."""
-    booster = result.pipeline.named_steps["model"].get_booster()
+    booster = model.booster_.get_booster()
     out = []
     for start in range(0, len(x_enc), CHUNK_ROWS):
         out.append(booster.predict(xgb.DMatrix(x_enc[start:start + CHUNK_ROWS]), pred_contribs=True))
     return np.vstack(out) if out else np.zeros((0, x_enc.shape[1] + 1), dtype=np.float32)
 
 
-def woodelf_contributions(result: PropensityResult, x_enc: np.ndarray, workers: int = 1) -> np.ndarray:
+def woodelf_contributions(model: PropensityModel, x_enc: np.ndarray, workers: int = 1) -> np.ndarray:
     """The same values by WOODELF (no bias column).
 
     WOODELF runs on one core; with ``workers`` > 1 (Linux) the rows are split across forked processes
@@ -89,7 +88,7 @@ def woodelf_contributions(result: PropensityResult, x_enc: np.ndarray, workers: 
     from woodelf import WoodelfExplainer
 
     names = [f"f{i}" for i in range(x_enc.shape[1])]
-    explainer = WoodelfExplainer(result.pipeline.named_steps["model"])
+    explainer = WoodelfExplainer(model.booster_)
     # Parse the trees once here, before any fork, so workers only compute.
     explainer.shap_values(pd.DataFrame(x_enc[:1], columns=names), verbose=False)
 
@@ -142,7 +141,7 @@ def fork_map(func, parts: list) -> list:
         _FORK_JOB = None
 
 
-def explain(result: PropensityResult, frame: pd.DataFrame, method: str = "auto", workers: int | None = None) -> Explanation:
+def explain(model: PropensityModel, frame: pd.DataFrame, method: str = "auto", workers: int | None = None) -> Explanation:
     """Exact SHAP for every row of ``frame`` (the frame the model scored), per original column.
 
     Parameters
@@ -153,38 +152,38 @@ def explain(result: PropensityResult, frame: pd.DataFrame, method: str = "auto",
         Processes for the WOODELF path (default: one per core on large data, see ``default_workers``).
     """
     t0 = time.perf_counter()
-    x_enc = encoded_matrix(result, frame)
-    margins = result.pipeline.named_steps["model"].predict(x_enc, output_margin=True).astype("float64")
+    x_enc = encoded_matrix(model, frame)
+    margins = model.booster_.predict(x_enc, output_margin=True).astype("float64")
     encoded_values = None
     used = "xgboost pred_contribs"
     if method in ("auto", "woodelf") and len(x_enc):
         try:
             encoded_values = woodelf_contributions(
-                result, x_enc, workers if workers is not None else default_workers(len(x_enc)))
+                model, x_enc, workers if workers is not None else default_workers(len(x_enc)))
             used = "woodelf"
         except Exception as exc:  # any failure of the fast path falls back to the reference
             if method == "woodelf":
                 raise
             log.warning("WOODELF could not explain this model (%s); using XGBoost pred_contribs", exc)
     if encoded_values is None:
-        encoded_values = reference_contributions(result, x_enc)[:, :-1]
+        encoded_values = reference_contributions(model, x_enc)[:, :-1]
     # The base value is what remains of the margin: identical for every row in exact TreeSHAP.
     base = float(np.median(margins - encoded_values.sum(axis=1))) if len(margins) else 0.0
-    values = _sum_to_original(encoded_values, result)
-    a, b = result.platt
+    values = _sum_to_original(encoded_values, model)
+    a, b = model.platt_
     p = 1 / (1 + np.exp(-(a * margins + b)))
     points = (values * (a * p * (1 - p))[:, None] * 100).astype(np.float32)
     return Explanation(
-        values=values, features=tuple(result.features), base_value=base, method=used,
+        values=values, features=tuple(model.features), base_value=base, method=used,
         seconds=time.perf_counter() - t0, points=points,
     )
 
 
-def _sum_to_original(encoded_values: np.ndarray, result: PropensityResult) -> np.ndarray:
-    """One-hot (and missing-indicator) columns add up to the column the user knows."""
-    originals = list(result.features)
+def _sum_to_original(encoded_values: np.ndarray, model: PropensityModel) -> np.ndarray:
+    """One-hot columns add up to the column the user knows."""
+    originals = list(model.features)
     index = {c: i for i, c in enumerate(originals)}
-    groups = np.array([index[result.encoded_to_original.get(e, e)] for e in result.encoded_features])
+    groups = np.array([index[owner] for owner in model.encoded_owner])
     out = np.zeros((encoded_values.shape[0], len(originals)), dtype=np.float32)
     for j in range(len(originals)):
         cols = np.flatnonzero(groups == j)
@@ -297,7 +296,7 @@ def segment_importance(explanation: Explanation, labels: np.ndarray, names: dict
 
 
 def strongest_interaction(explanation: Explanation, frame: pd.DataFrame, feature: str, sample: int = 20_000,
-                          seed: int = 0, feature_spec: dict | None = None) -> str | None:
+                          seed: int = 0, model: PropensityModel | None = None) -> str | None:
     """The feature whose values best explain the spread of ``feature``'s SHAP values at a given value
     (a cheap stand-in for SHAP interaction values, used only to colour the dependence plot)."""
     feats = list(explanation.features)
@@ -305,7 +304,8 @@ def strongest_interaction(explanation: Explanation, frame: pd.DataFrame, feature
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(frame), size=min(sample, len(frame)), replace=False)
     phi = explanation.values[idx, j].astype("float64")
-    x = model_frame(frame.iloc[idx], feats, feature_spec or fit_feature_spec(frame, feats))
+    encoder = model.frame_encoder_ if model is not None else FrameEncoder(tuple(feats)).fit(frame)
+    x = encoder.transform(frame.iloc[idx])
     own = x[feature]
     if pd.api.types.is_numeric_dtype(own):
         bins = pd.qcut(own.rank(method="first"), q=min(10, len(own)), labels=False, duplicates="drop")

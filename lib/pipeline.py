@@ -1,5 +1,13 @@
-"""The whole Bullseye flow as plain function calls, shared by the CLI and the benchmark:
-load -> roles -> quality -> (transactions -> customers) -> segment -> train -> explain -> target.
+"""The steps of Bullseye and their order, in one place. The CLI runs them in one go (``run``); the app
+runs the same functions one page at a time, caching each by the file digest and that step's settings.
+
+    read -> customers -> understand -> segment -> train -> score -> explain -> reasons
+         -> customer_table -> target                                      (``run``)
+    model file + read -> customers -> prepare_new -> score ... -> target  (``score_file``)
+
+Every step is a pure function of the previous steps' frozen results and its own frozen settings, and
+returns a frozen result. Messages speak of settings ("the target column"), never of a CLI flag or a
+widget: the CLI and the app map their own words to settings.
 """
 
 from __future__ import annotations
@@ -8,10 +16,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from lib.drift import DriftReport, check_drift, reference_profile
 from lib.errors import DataValidationError
 from lib.explain import Explanation, explain, reason_codes
 from lib.features import (
@@ -22,279 +32,64 @@ from lib.features import (
     repurchase_labels,
 )
 from lib.io import LoadResult
-from lib.propensity import PropensityResult, score_new, score_ranks, train_propensity
+from lib.model import PropensityModel
+from lib.model_file import ModelBundle, model_id_of
+from lib.propensity import PropensityResult, score_ranks, train_propensity
 from lib.quality import QualityReport, assess_quality
-from lib.schema import Schema, ids_as_text, infer_schema
-from lib.segment import SegmentationResult, default_cluster_features, segment_clusters, segment_rfm
-from lib.targeting import ListSpec, TargetList, build_list, export_columns
+from lib.schema import Schema, binary_target, ids_as_text, infer_schema
+from lib.segment import SegmentationResult, default_cluster_features, rename_segments, segment_clusters, segment_rfm
+from lib.targeting import ListSpec, TargetList, build_list
 
 log = logging.getLogger(__name__)
 
 REPURCHASE_TARGET = "bought_again"
+AUTO = "auto"  # a target setting meaning "the best candidate the file offers"
+Progress = Callable[[str], None]
+
+
+# --- customers ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    target: str | None = None
-    positive: str | None = None
-    id_col: str | None = None
-    exclude: tuple[str, ...] = ()
-    segments: str = "auto"  # "auto" or a number
-    segment_method: str = "kmeans"  # or "rfm"
-    top_n: int | None = None
-    top_pct: float | None = None
-    control_pct: float = 0.0
-    seed: int = 42
+class CustomerSettings:
+    """Is the file a transaction log, which columns to roll it up by, and the repurchase label."""
+
     transactions: bool = False
     customer_col: str | None = None
     date_col: str | None = None
     amount_col: str | None = None
-    cutoff: str | None = None
-    horizon: int | None = None
-    explain_method: str = "auto"
+    cutoff: str | None = None  # YYYY-MM-DD: only lines before it count (and with a horizon: the label's start)
+    horizon: int | None = None  # days: label = bought again within this many days after the cutoff
 
 
-@dataclass
-class RunResult:
-    rows: int
-    columns: int
-    schema: Schema
-    quality: QualityReport
-    customers: pd.DataFrame  # one row per customer with id, segment, score, reasons
-    id_col: str
-    segmentation: SegmentationResult | None = None
-    model: PropensityResult | None = None
-    explanation: Explanation | None = None
-    targets: TargetList | None = None
+@dataclass(frozen=True)
+class Customers:
+    """One row per customer: the file itself, or its roll-up (with the labelled training windows)."""
+
+    frame: pd.DataFrame
+    source_rows: int
+    source_columns: int
+    settings: CustomerSettings
     rollup: CustomerTable | None = None
-    excluded_features: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    oot: dict | None = None
-
-    def report(self) -> dict:
-        rep = {
-            "rows": self.rows,
-            "columns": self.columns,
-            "customers": int(len(self.customers)),
-            "id_column": self.id_col,
-            "roles": dict(self.schema.roles),
-            "excluded_features": self.excluded_features,
-            "segmentation": None,
-            "segments": [],
-            "model": None,
-            "explain": None,
-            "targeting": None,
-            "quality": {
-                "problems": [p.message for p in self.quality.problems],
-                "duplicate_rows": self.quality.duplicate_rows,
-                "class_balance": self.quality.class_balance,
-            },
-            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
-            "warnings": list(dict.fromkeys(self.warnings)),
-        }
-        if self.segmentation is not None:
-            s = self.segmentation
-            rep["segmentation"] = {
-                "method": s.method, "k": s.k, "features": list(s.features),
-                "stability": None if s.stability is None else round(s.stability, 4),
-                "silhouette_by_k": {str(k): round(v, 4) for k, v in s.silhouette_by_k.items()},
-            }
-            rep["segments"] = s.to_report()
-        if self.model is not None:
-            rep["model"] = self.model.to_report()
-            if self.oot:
-                rep["model"]["out_of_time"] = self.oot
-        if self.explanation is not None:
-            rep["explain"] = self.explanation.to_report()
-        if self.targets is not None:
-            rep["targeting"] = {
-                "selected": self.targets.selected,
-                "control": self.targets.control,
-                "expected_responders": None if np.isnan(self.targets.expected_responders)
-                else round(self.targets.expected_responders, 2),
-                "excluded": self.targets.excluded_counts,
-                "seed": self.targets.spec.seed,
-            }
-        return rep
+    training: pd.DataFrame | None = None  # repurchase: both windows, labelled
+    split: np.ndarray | None = None  # True for ``training`` rows of the latest (validation) window
+    out_of_time: dict | None = None
+    warnings: tuple[str, ...] = ()
 
 
-Progress = Callable[[str], None]
-
-
-def pick_id_column(frame: pd.DataFrame, schema: Schema, id_col: str | None) -> str | None:
-    if id_col is not None:
-        if id_col not in frame.columns:
-            raise DataValidationError(
-                f"--id names column '{id_col}', which is not in the file. Columns: {', '.join(map(str, frame.columns))}."
-            )
-        return id_col
-    ids = schema.columns_with_role("identifier")
-    unique = [c for c in ids if frame[c].is_unique]
-    return (unique or [None])[0]
-
-
-def run_pipeline(loaded: LoadResult, opts: RunOptions, progress: Progress | None = None) -> RunResult:
-    say = progress or (lambda m: log.info(m))
-    timings: dict[str, float] = {}
-    warnings = list(loaded.warnings)
-    t = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal t
-        now = time.perf_counter()
-        timings[stage] = timings.get(stage, 0.0) + now - t
-        t = now
-
+def customers(loaded: LoadResult, settings: CustomerSettings) -> Customers:
     raw = loaded.frame
-    say("Inferring column roles")
-    raw_schema = infer_schema(raw)
-    lap("roles")
-    oot = None
-    rollup = None
-    label_frame = None
-    split = None
-    if opts.transactions:
-        say("Rolling transactions up to customers")
-        rollup, customers, label_frame, split, oot = _transactions_to_customers(raw, opts)
-        warnings += list(rollup.warnings)
-        lap("features")
-        frame = customers
-        target = REPURCHASE_TARGET if label_frame is not None else opts.target
-        if opts.target and label_frame is None:
-            raise DataValidationError(
-                "With --transactions the target is built from the log: give --horizon DAYS (and optionally "
-                "--cutoff) instead of --target."
-            )
-        schema = infer_schema(frame if label_frame is None else label_frame)
-        schema = schema.with_role("customer_id", "identifier")
-        id_col = "customer_id"
-    else:
-        frame = raw
-        schema = raw_schema
-        target = opts.target
-        if target is not None and target not in frame.columns:
-            raise DataValidationError(
-                f"--target names column '{target}', which is not in the file. "
-                f"Columns: {', '.join(map(str, frame.columns))}."
-            )
-        id_col = pick_id_column(frame, schema, opts.id_col)
-        if opts.id_col:
-            schema = schema.with_role(opts.id_col, "identifier")
-    for col in opts.exclude:
-        if col not in frame.columns and (label_frame is None or col not in label_frame.columns):
-            raise DataValidationError(
-                f"--exclude names column '{col}', which is not in the data. Columns: {', '.join(map(str, frame.columns))}."
-            )
-    say("Checking data quality")
-    quality_frame = label_frame if label_frame is not None else frame
-    quality = assess_quality(quality_frame, schema, target if target in quality_frame.columns else None, opts.positive)
-    lap("quality")
-    if len(frame) == 0:
-        raise DataValidationError("No customers to analyse.")
-    if id_col is None:
-        warnings.append("No unique customer id column found; rows are numbered 1..N in the outputs (use --id COL).")
-        ids = pd.Series(np.arange(1, len(frame) + 1), name="id")
-    else:
-        ids = frame[id_col].reset_index(drop=True)
-    out = pd.DataFrame({"id": ids_as_text(ids).to_numpy()})
-
-    result = RunResult(rows=len(raw), columns=len(raw.columns), schema=schema, quality=quality,
-                       customers=out, id_col=id_col or "id", rollup=rollup, warnings=warnings, timings=timings,
-                       oot=oot)
-    # --- segmentation
-    say("Segmenting customers")
-    seg_target = None
-    if target is not None and target in frame.columns:
-        from lib.schema import binary_target
-
-        seg_target = binary_target(frame[target], opts.positive, column=target)
-    feature_cols = [c for c in schema.feature_columns(exclude=opts.exclude) if c != target]
-    if opts.segment_method == "rfm":
-        seg = segment_rfm(frame, *_rfm_columns(frame), target=seg_target)
-    else:
-        k = None if str(opts.segments).lower() == "auto" else _int_arg(opts.segments, "--segments")
-        feats = default_cluster_features(frame, feature_cols, target)
-        seg = segment_clusters(frame, feats, k=k, seed=opts.seed, target=seg_target)
-    result.segmentation = seg
-    out["segment"] = seg.labels
-    out["segment_name"] = seg.names().to_numpy()
-    lap("segment")
-    # --- propensity
-    if target is not None:
-        say("Training the propensity model")
-        train_frame = label_frame if label_frame is not None else frame
-        model = train_propensity(
-            train_frame, schema, target, opts.positive, exclude=list(opts.exclude), seed=opts.seed,
-            split=split, validation="out-of-time" if split is not None else "stratified holdout",
-            leakage=list(quality.leakage_suspects) if train_frame is quality_frame else None,
-        )
-        result.model = model
-        result.excluded_features = list(model.excluded_features)
-        warnings += list(model.warnings)
-        if not model.gate_passed:
-            warnings += [f"Model quality gate: {r}" for r in model.gate_reasons]
-        scores = model.scores if label_frame is None else score_new(model, frame)
-        ranks = score_ranks(scores)
-        out["score"] = np.round(scores, 6)
-        out["rank"] = ranks["rank"].to_numpy()
-        out["decile"] = ranks["decile"].to_numpy()
-        lap("train")
-        say("Explaining every score (exact SHAP)")
-        expl = explain(model, frame, method=opts.explain_method)
-        result.explanation = expl
-        reasons = reason_codes(expl, frame.reset_index(drop=True))
-        for c in reasons.columns:
-            out[c] = reasons[c].to_numpy()
-        lap("explain")
-    else:
-        result.excluded_features = [e for e in schema.excluded()]
-    # --- targeting
-    if opts.top_n is not None or opts.top_pct is not None or opts.control_pct:
-        say("Building the target list")
-        spec = ListSpec(top_n=opts.top_n, top_pct=opts.top_pct, control_pct=opts.control_pct, seed=opts.seed)
-        result.targets = build_list(out, spec)
-        lap("target")
-    result.customers = out
-    return result
-
-
-def targets_export(result: RunResult) -> pd.DataFrame:
-    assert result.targets is not None
-    return export_columns(result.targets.table, "id", [])
-
-
-def _int_arg(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise DataValidationError(f"{name} must be 'auto' or a whole number of segments (2-20); got '{value}'.") from None
-
-
-def _rfm_columns(frame: pd.DataFrame) -> tuple[str, str, str]:
-    def find(words: list[str]) -> str:
-        for w in words:
-            for c in frame.columns:
-                if w in str(c).lower() and pd.api.types.is_numeric_dtype(frame[c]):
-                    return c
-        raise DataValidationError(
-            "RFM needs recency, frequency and monetary columns (e.g. recency_days, orders, total_spend); "
-            "use --transactions on an order log, or choose clustering."
-        )
-
-    return (find(["recency"]), find(["frequency", "orders", "purchases"]), find(["monetary", "spend", "revenue", "amount"]))
-
-
-def _transactions_to_customers(raw: pd.DataFrame, opts: RunOptions):
-    """Roll up; with a horizon, also build the out-of-time training frame and return current customers
-    to score."""
-    as_of = opts.cutoff if opts.horizon is None else None
-    current = customers_from_transactions(raw, opts.customer_col, opts.date_col, opts.amount_col, as_of=as_of)
-    if opts.horizon is None:
-        return current, current.customers, None, None, None
-    both, split, oot = repurchase_training_frame(raw, opts.horizon, opts.cutoff, opts.customer_col, opts.date_col,
-                                                 opts.amount_col)
-    return current, current.customers, both, split, oot
+    if not settings.transactions:
+        return Customers(raw, len(raw), len(raw.columns), settings, warnings=tuple(loaded.warnings))
+    cols = (settings.customer_col, settings.date_col, settings.amount_col)
+    if settings.horizon is None:
+        table = customers_from_transactions(raw, *cols, as_of=settings.cutoff)
+        return Customers(table.customers, len(raw), len(raw.columns), settings, rollup=table,
+                         warnings=tuple(loaded.warnings) + table.warnings)
+    table = customers_from_transactions(raw, *cols)
+    training, split, oot = repurchase_training_frame(raw, settings.horizon, settings.cutoff, *cols)
+    return Customers(table.customers, len(raw), len(raw.columns), settings, rollup=table, training=training,
+                     split=split, out_of_time=oot, warnings=tuple(loaded.warnings) + table.warnings)
 
 
 def repurchase_training_frame(
@@ -333,3 +128,487 @@ def repurchase_training_frame(
         "train_customers": int((~split).sum()), "validation_customers": int(split.sum()),
     }
     return both, split, oot
+
+
+# --- understand -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnderstandSettings:
+    """What the user told us about the columns: target, positive class, id, role changes, exclusions."""
+
+    target: str | None = None  # a column, AUTO (the best candidate) or None (segments only)
+    positive: str | None = None  # None: guessed (yes/true/1/是...)
+    id_col: str | None = None  # None: the first unique identifier column
+    roles: tuple[tuple[str, str], ...] = ()  # (column, role) overrides
+    exclude: tuple[str, ...] = ()  # never features
+
+
+@dataclass(frozen=True)
+class Understanding:
+    schema: Schema  # roles of the customer table's columns, with the user's changes
+    id_col: str | None
+    ids: np.ndarray  # customer id as text for every row of the customer table
+    target: str | None
+    positive: str | None
+    labels: pd.Series | None  # 1/0/NaN per customer-table row (None: no target, or built from the log)
+    quality: QualityReport
+    settings: UnderstandSettings
+    warnings: tuple[str, ...] = ()
+    target_problem: str | None = None  # why the target cannot be modelled (one class, not in the file...)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [c for c in self.schema.feature_columns(exclude=self.settings.exclude) if c != self.target]
+
+
+def infer_roles(cust: Customers) -> Schema:
+    """Column roles as inferred, before the user's changes (the slow part of understanding a file)."""
+    schema = infer_schema(cust.training if cust.training is not None else cust.frame)
+    return schema.with_role("customer_id", "identifier") if cust.settings.transactions else schema
+
+
+def resolve(settings: UnderstandSettings, cust: Customers, inferred: Schema) -> UnderstandSettings:
+    """The settings with "auto" and blanks made explicit: the target (the best candidate, or the
+    repurchase label of a log with a horizon) and its positive class (yes/true/1/是...)."""
+    target, positive = settings.target, settings.positive
+    if cust.training is not None:
+        if target not in (None, AUTO, REPURCHASE_TARGET):
+            raise DataValidationError(
+                "With a transaction log and a horizon, the target is built from the log (bought again within the "
+                "horizon): leave the target column empty.")
+        target, positive = REPURCHASE_TARGET, "yes"
+    elif target == AUTO:
+        target = inferred.target_candidates[0] if inferred.target_candidates else None
+    if target is not None and positive is None:
+        positive = inferred.positive_classes.get(target)
+    return UnderstandSettings(target, positive, settings.id_col, settings.roles, settings.exclude)
+
+
+def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema | None = None) -> Understanding:
+    """Roles, id column, target and the data-quality report of the customer table. ``inferred``: the
+    result of ``infer_roles`` when the caller has it already."""
+    frame = cust.frame
+    judged = cust.training if cust.training is not None else frame  # the frame the model learns from
+    schema = inferred if inferred is not None else infer_roles(cust)
+    settings = resolve(settings, cust, schema)
+    for col, role in settings.roles:
+        if col in schema.roles and schema.roles[col] != role:
+            schema = schema.with_role(col, role)
+    for col in settings.exclude:
+        if col not in judged.columns:
+            raise DataValidationError(
+                f"The column to exclude, '{col}', is not in the data. Columns: {', '.join(map(str, frame.columns))}.")
+    target, positive = settings.target, settings.positive
+    if target is not None and target not in judged.columns:
+        raise DataValidationError(
+            f"The target column '{target}' is not in the file. Columns: {', '.join(map(str, frame.columns))}.")
+    labels, target_problem = None, None
+    if target is not None:
+        try:
+            labels = binary_target(judged[target], positive, column=target)
+            labels = labels if judged is frame else None  # a log's label lives on its training windows
+        except DataValidationError as exc:
+            # Recorded, not raised: the app shows it beside the target box so it can be fixed there; the
+            # CLI stops with it (see ``run``); training refuses with it.
+            target_problem = str(exc)
+    id_col = pick_id_column(frame, schema, settings.id_col)
+    warnings = []
+    if settings.id_col:
+        schema = schema.with_role(settings.id_col, "identifier")
+    if id_col is None:
+        warnings.append("No unique customer id column found; rows are numbered 1..N in the outputs (choose the "
+                        "id column to keep your own ids).")
+        ids = np.arange(1, len(frame) + 1).astype(str).astype(object)
+    else:
+        ids = ids_as_text(frame[id_col]).to_numpy(dtype=object)
+    quality = assess_quality(judged, schema, None if target_problem else target, positive)
+    return Understanding(schema=schema, id_col=id_col, ids=ids, target=target, positive=positive, labels=labels,
+                         quality=quality, settings=settings, warnings=tuple(warnings), target_problem=target_problem)
+
+
+def pick_id_column(frame: pd.DataFrame, schema: Schema, id_col: str | None) -> str | None:
+    """The column named by the user, else the first identifier column whose values are unique."""
+    if id_col is not None:
+        if id_col not in frame.columns:
+            raise DataValidationError(
+                f"The id column '{id_col}' is not in the file. Columns: {', '.join(map(str, frame.columns))}.")
+        return id_col
+    unique = [c for c in schema.columns_with_role("identifier") if frame[c].is_unique]
+    return (unique or [None])[0]
+
+
+# --- segment --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    method: str = "kmeans"  # "kmeans" (clustering) or "rfm"
+    k: int | None = None  # None: chosen from the data
+    features: tuple[str, ...] | None = None  # None: the default behaviour columns
+    rfm_columns: tuple[str, str, str] | None = None  # None: found by name
+    seed: int = 42
+    names: tuple[tuple[int, str], ...] = ()  # the user's names for segment ids
+
+
+def segment(cust: Customers, und: Understanding, settings: SegmentSettings) -> SegmentationResult:
+    frame = cust.frame
+    if settings.method == "rfm":
+        from lib.segment import guess_rfm_columns
+
+        cols = settings.rfm_columns or guess_rfm_columns(frame)
+        seg = segment_rfm(frame, *cols, target=und.labels)
+    elif settings.method == "kmeans":
+        feats = list(settings.features) if settings.features else default_cluster_features(
+            frame, und.feature_columns, und.target)
+        if settings.k is not None and not isinstance(settings.k, int):
+            raise DataValidationError(f"The number of segments must be a whole number; got '{settings.k}'.")
+        seg = segment_clusters(frame, feats, k=settings.k, seed=settings.seed, target=und.labels)
+    else:
+        raise DataValidationError(f"Unknown segmentation method '{settings.method}': use kmeans or rfm.")
+    return rename_segments(seg, dict(settings.names)) if settings.names else seg
+
+
+# --- train and score ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    features: tuple[str, ...] | None = None  # None: every usable column
+    allow: tuple[str, ...] = ()  # leakage suspects the user allows back in
+    seed: int = 42
+
+
+def train(cust: Customers, und: Understanding, settings: TrainSettings) -> PropensityResult:
+    if und.target is None:
+        raise DataValidationError("Choose a target column (what to predict) before training a model.")
+    if und.target_problem:
+        raise DataValidationError(und.target_problem)
+    judged = cust.training if cust.training is not None else cust.frame
+    features = list(settings.features) if settings.features is not None else None
+    return train_propensity(
+        judged, und.schema, und.target, und.positive, features=features, exclude=list(und.settings.exclude),
+        allow=list(settings.allow), seed=settings.seed, split=cust.split,
+        validation="out-of-time" if cust.split is not None else "stratified holdout",
+        leakage=list(und.quality.leakage_suspects),
+    )
+
+
+def score(result: PropensityResult, cust: Customers) -> np.ndarray:
+    """Today's score of every customer. A repurchase model learnt from past windows, so today's
+    customers are scored afresh; otherwise training already scored every row."""
+    if cust.training is None:
+        return result.scores
+    return result.model.predict_proba(cust.frame)[:, 1]
+
+
+def explain_scores(model: PropensityModel, frame: pd.DataFrame, method: str = "auto") -> Explanation:
+    """Exact SHAP for every customer (see ``lib.explain``)."""
+    return explain(model, frame, method=method)
+
+
+def reasons(explanation: Explanation, frame: pd.DataFrame, actionable: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """reason_1..3 in words for every customer, from the features the campaign may act on."""
+    return reason_codes(explanation, frame.reset_index(drop=True), actionable=list(actionable) if actionable else None)
+
+
+# --- the customer table and the list --------------------------------------------------------------
+
+
+def customer_table(ids: np.ndarray, seg: SegmentationResult | None, scores: np.ndarray | None,
+                   reason_table: pd.DataFrame | None) -> pd.DataFrame:
+    """id, segment, segment_name, score, rank, decile, reason_1..3: what customers.csv holds."""
+    out = pd.DataFrame({"id": ids})
+    if seg is not None:
+        out["segment"] = seg.labels
+        out["segment_name"] = seg.names().to_numpy()
+    if scores is not None:
+        ranks = score_ranks(scores)
+        out["score"] = np.round(scores, 6)
+        out["rank"] = ranks["rank"].to_numpy()
+        out["decile"] = ranks["decile"].to_numpy()
+        if reason_table is not None:
+            for c in reason_table.columns:
+                out[c] = reason_table[c].to_numpy()
+    return out
+
+
+def list_base(table: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Scored customers with all their own columns, best first: what a target list is filtered from."""
+    extra = frame.reset_index(drop=True).drop(columns=[c for c in table.columns if c in frame.columns])
+    base = table.join(extra)
+    if "score" in base.columns:
+        # Best first: the list builder's stable sort then finds the order already in place (O(n)).
+        base = base.iloc[np.argsort(-base["score"].to_numpy(), kind="stable")].reset_index(drop=True)
+    return base
+
+
+def target(base: pd.DataFrame, spec: ListSpec) -> TargetList:
+    return build_list(base, spec)
+
+
+# --- the model file -------------------------------------------------------------------------------
+
+
+def training_card(cust: Customers, result: PropensityResult, explanation: Explanation | None, source: dict) -> dict:
+    """What a person needs to trust a model later: target, training data, validation, metrics, drivers.
+    ``source``: the training file's name, sha256 and rows."""
+    return {
+        "kind": "propensity",
+        "target": result.target,
+        "positive_class": result.positive,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training": {**source, "customers": len(cust.frame), "labelled_rows": result.n_train + result.n_holdout,
+                     "positives": result.positives},
+        "validation": result.validation,
+        "out_of_time": cust.out_of_time,
+        "metrics": {k: v for k, v in result.to_report().items()
+                    if k in ("holdout_auc", "baseline_auc", "pr_auc", "brier", "lift_top_decile", "cv_auc",
+                             "n_train", "n_holdout", "trees", "quality_gate", "quality_gate_reasons")},
+        "features": list(result.features),
+        "excluded_features": list(result.excluded_features),
+        "top_drivers": explanation.top_features(5) if explanation is not None else [],
+    }
+
+
+def model_bundle(cust: Customers, und: Understanding, result: PropensityResult, seg: SegmentationResult | None,
+                 explanation: Explanation | None, source: dict) -> ModelBundle:
+    """Everything a saved model needs to score and explain a new file, and to be trusted later."""
+    from lib.segment import segmentation_state
+
+    model = result.model
+    judged = cust.training if cust.training is not None else cust.frame
+    card = training_card(cust, result, explanation, source)
+    rollup = None
+    if cust.rollup is not None:
+        c = cust.rollup.columns
+        rollup = {"customer_col": c.customer, "date_col": c.date, "amount_col": c.amount}
+    data = {
+        "id_column": und.id_col,
+        "columns": [str(c) for c in cust.frame.columns],
+        "roles": {c: und.schema.roles.get(c) for c in result.features},
+        "transactions": cust.settings.transactions,
+        "rollup": rollup,
+    }
+    return ModelBundle(model=model, card=card, data=data,
+                       segmentation=segmentation_state(seg) if seg is not None else None,
+                       drift=reference_profile(judged, model.column_specs), model_id=model_id_of(model))
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A new file made ready for a saved model: its customers, ids, drift check and segments."""
+
+    customers: Customers
+    ids: np.ndarray
+    id_col: str | None
+    model: PropensityModel  # the saved model with dates counted back from this file's latest dates
+    drift: DriftReport
+    segmentation: SegmentationResult | None
+    warnings: tuple[str, ...]
+
+
+def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = None) -> NewFile:
+    """Check a new file against the model: every model column present (else a clear error naming them),
+    drift per column, ids, and each customer's segment from the training segmentation."""
+    from lib.segment import assign_segments
+
+    data = bundle.data
+    if data.get("transactions"):
+        r = data.get("rollup") or {}
+        cust = customers(loaded, CustomerSettings(True, r.get("customer_col"), r.get("date_col"), r.get("amount_col")))
+    else:
+        cust = customers(loaded, CustomerSettings())
+    frame = cust.frame
+    missing = [c for c in bundle.model.features if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"The file lacks {'a column' if len(missing) == 1 else 'columns'} the model needs: "
+            f"{', '.join(repr(m) for m in missing)}. Export it with the same columns as the training file "
+            f"({bundle.card['training'].get('file', 'the training file')}).")
+    if id_col is None and data.get("id_column") in frame.columns:
+        id_col = data["id_column"]
+    warnings = list(cust.warnings)
+    # Roles are inferred only when neither the user nor the model names an id column present here.
+    chosen = pick_id_column(frame, infer_schema(frame) if id_col is None else Schema({}, {}), id_col)
+    if chosen is None:
+        warnings.append("No unique customer id column found; rows are numbered 1..N in the outputs (choose the id "
+                        "column to keep your own ids).")
+        ids = np.arange(1, len(frame) + 1).astype(str).astype(object)
+    else:
+        ids = ids_as_text(frame[chosen]).to_numpy(dtype=object)
+    ignored = {data.get("id_column")} | set(data.get("columns", []))
+    drift = check_drift(bundle.drift, frame, bundle.model.column_specs, tuple(c for c in ignored if c))
+    seg = assign_segments(bundle.segmentation, frame) if bundle.segmentation else None
+    model = bundle.model.rebase_dates(frame)
+    return NewFile(customers=cust, ids=ids, id_col=chosen, model=model, drift=drift, segmentation=seg,
+                   warnings=tuple(warnings) + tuple(drift.warnings))
+
+
+# --- the whole run, as the CLI does it ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    customers: CustomerSettings = field(default_factory=CustomerSettings)
+    understand: UnderstandSettings = field(default_factory=UnderstandSettings)
+    segment: SegmentSettings = field(default_factory=SegmentSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    explain_method: str = "auto"
+    target_list: ListSpec | None = None  # None: no list
+
+
+@dataclass(frozen=True)
+class RunResult:
+    customers: Customers
+    understanding: Understanding
+    segmentation: SegmentationResult | None
+    model: PropensityResult | None
+    explanation: Explanation | None
+    table: pd.DataFrame  # customers.csv
+    targets: TargetList | None
+    warnings: tuple[str, ...]
+    timings: dict[str, float]
+
+    def report(self) -> dict:
+        und, cust = self.understanding, self.customers
+        rep = {
+            "rows": cust.source_rows,
+            "columns": cust.source_columns,
+            "customers": int(len(self.table)),
+            "id_column": und.id_col or "id",
+            "roles": dict(und.schema.roles),
+            "excluded_features": list(self.model.excluded_features) if self.model else und.schema.excluded(),
+            "segmentation": None,
+            "segments": [],
+            "model": None,
+            "explain": None,
+            "targeting": None,
+            "quality": {
+                "problems": [p.message for p in und.quality.problems],
+                "duplicate_rows": und.quality.duplicate_rows,
+                "class_balance": und.quality.class_balance,
+            },
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "warnings": list(dict.fromkeys(self.warnings)),
+        }
+        if self.segmentation is not None:
+            s = self.segmentation
+            rep["segmentation"] = {
+                "method": s.method, "k": s.k, "features": list(s.features),
+                "stability": None if s.stability is None else round(s.stability, 4),
+                "silhouette_by_k": {str(k): round(v, 4) for k, v in s.silhouette_by_k.items()},
+            }
+            rep["segments"] = s.to_report()
+        if self.model is not None:
+            rep["model"] = self.model.to_report()
+            if cust.out_of_time:
+                rep["model"]["out_of_time"] = cust.out_of_time
+        if self.explanation is not None:
+            rep["explain"] = self.explanation.to_report()
+        if self.targets is not None:
+            rep["targeting"] = targeting_report(self.targets)
+        return rep
+
+
+def targeting_report(tl: TargetList) -> dict:
+    return {
+        "selected": tl.selected,
+        "control": tl.control,
+        "expected_responders": None if np.isnan(tl.expected_responders) else round(tl.expected_responders, 2),
+        "excluded": tl.excluded_counts,
+        "seed": tl.spec.seed,
+    }
+
+
+class _Laps:
+    """Seconds per stage, for report.json's timings_s."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
+        self._t = now
+
+
+def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = None) -> RunResult:
+    """Every step in order on one file: what ``python -m lib.cli run`` does."""
+    say = progress or (lambda m: log.info(m))
+    lap = _Laps()
+    say("Reading customers")
+    cust = customers(loaded, settings.customers)
+    lap("features")
+    say("Understanding the columns and checking data quality")
+    und = understand(cust, settings.understand)
+    if und.target_problem:
+        raise DataValidationError(und.target_problem)
+    lap("quality")
+    if len(cust.frame) == 0:
+        raise DataValidationError("No customers to analyse.")
+    say("Segmenting customers")
+    seg = segment(cust, und, settings.segment)
+    lap("segment")
+    result = expl = reason_table = scores = None
+    warnings = list(cust.warnings) + list(und.warnings)
+    if und.target is not None:
+        say("Training the propensity model")
+        result = train(cust, und, settings.train)
+        warnings += list(result.warnings)
+        if not result.gate_passed:
+            warnings += [f"Model quality gate: {r}" for r in result.gate_reasons]
+        scores = score(result, cust)
+        lap("train")
+        say("Explaining every score (exact SHAP)")
+        expl = explain_scores(result.model, cust.frame, settings.explain_method)
+        reason_table = reasons(expl, cust.frame)
+        lap("explain")
+    table = customer_table(und.ids, seg, scores, reason_table)
+    targets = None
+    if settings.target_list is not None:
+        say("Building the target list")
+        targets = target(table, settings.target_list)
+        lap("target")
+    return RunResult(customers=cust, understanding=und, segmentation=seg, model=result, explanation=expl,
+                     table=table, targets=targets, warnings=tuple(warnings), timings=lap.timings)
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    id_col: str | None = None
+    explain_method: str = "auto"
+    target_list: ListSpec | None = None
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    new: NewFile
+    scores: np.ndarray
+    explanation: Explanation
+    table: pd.DataFrame
+    targets: TargetList | None
+    timings: dict[str, float]
+
+
+def score_file(bundle: ModelBundle, loaded: LoadResult, settings: ScoreSettings,
+               progress: Progress | None = None) -> ScoreResult:
+    """A saved model on a new file: what ``python -m lib.cli score`` does."""
+    say = progress or (lambda m: log.info(m))
+    lap = _Laps()
+    say("Checking the file against the model")
+    new = prepare_new(bundle, loaded, settings.id_col)
+    lap("prepare")
+    say("Scoring")
+    frame = new.customers.frame
+    scores = new.model.predict_proba(frame)[:, 1]
+    lap("score")
+    say("Explaining every score (exact SHAP)")
+    expl = explain_scores(new.model, frame, settings.explain_method)
+    reason_table = reasons(expl, frame)
+    lap("explain")
+    table = customer_table(new.ids, new.segmentation, scores, reason_table)
+    targets = target(table, settings.target_list) if settings.target_list is not None else None
+    lap("target")
+    return ScoreResult(new=new, scores=scores, explanation=expl, table=table, targets=targets, timings=lap.timings)

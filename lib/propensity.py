@@ -1,5 +1,5 @@
-"""Propensity models that can be trusted: XGBoost in one sklearn Pipeline, a logistic baseline on the
-same split, honest validation, lift by decile, calibrated scores and a profit-based cut-off.
+"""Propensity models that can be trusted: one estimator (``lib.model.PropensityModel``), a logistic
+baseline on the same split, honest validation, lift by decile, calibrated scores and a profit-based cut-off.
 
 Why these defaults: depth-4 trees lose no AUC against depth 6 on typical marketing tables but make
 exact SHAP several times cheaper (see bench/results.md); early stopping on a validation fold picks the
@@ -29,9 +29,9 @@ from sklearn.metrics import (
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from xgboost import XGBClassifier
 
 from lib.errors import DataValidationError
+from lib.model import ColumnSpec, FrameEncoder, PropensityModel
 from lib.quality import find_leakage
 from lib.schema import Schema, binary_target
 
@@ -39,15 +39,9 @@ log = logging.getLogger(__name__)
 
 MIN_AUC = 0.6
 MIN_POSITIVES = 50
-MAX_CATEGORIES = 20
 VALIDATION_MAX_ROWS = 50_000
 BASELINE_MAX_ROWS = 200_000
 CV_MAX_ROWS = 50_000  # above this, k-fold CV is skipped: a 20% holdout of 10k+ rows is already precise
-XGB_PARAMS = dict(
-    n_estimators=600, max_depth=4, learning_rate=0.08, subsample=0.8, colsample_bytree=0.8,
-    min_child_weight=5, reg_lambda=1.0, tree_method="hist", max_bin=256, eval_metric="logloss",
-    early_stopping_rounds=25, n_jobs=2,
-)
 
 Progress = Callable[[str], None]
 
@@ -64,13 +58,11 @@ class ModelMetrics:
 class PropensityResult:
     """A fitted model, how good it is on data it never saw, and a score for every row."""
 
-    pipeline: Pipeline  # encode -> XGBClassifier, fitted
+    model: PropensityModel  # encoding + XGBoost + calibration, one estimator
     baseline: Pipeline  # logistic regression on the same split
     target: str
     positive: str
-    features: tuple[str, ...]  # original columns the model uses
-    encoded_features: tuple[str, ...]  # columns after encoding (what the trees see)
-    encoded_to_original: dict[str, str]
+    features: tuple[str, ...]  # the user's columns the model uses
     excluded_features: tuple[dict, ...]  # {column, reason}
     warnings: tuple[str, ...]
     metrics: ModelMetrics
@@ -82,23 +74,25 @@ class PropensityResult:
     holdout_labels: np.ndarray
     scores: np.ndarray  # calibrated probability for every row of the input
     margins: np.ndarray  # raw log-odds for every row (SHAP's scale)
-    platt: tuple[float, float]  # score = sigmoid(a * margin + b)
     n_train: int
     n_holdout: int
     positives: int
-    best_iteration: int
     validation: str  # "stratified holdout" or "out-of-time"
     train_seconds: float
     seed: int
     gate_reasons: tuple[str, ...] = field(default=())
-    feature_spec: dict = field(default_factory=dict)
 
     @property
     def gate_passed(self) -> bool:
         return not self.gate_reasons
 
-    def rank_table(self) -> pd.DataFrame:
-        return score_ranks(self.scores)
+    @property
+    def platt(self) -> tuple[float, float]:
+        return self.model.platt_
+
+    @property
+    def best_iteration(self) -> int:
+        return self.model.best_iteration_
 
     def to_report(self) -> dict:
         top = self.lift.iloc[0]
@@ -135,78 +129,6 @@ def score_ranks(scores: np.ndarray) -> pd.DataFrame:
     percentile = np.floor(100 * (1 - (rank - 1) / n)).clip(1, 100).astype(int)
     decile = np.ceil(rank / n * 10).clip(1, 10).astype(int)
     return pd.DataFrame({"rank": rank, "percentile": percentile, "decile": decile})
-
-
-def fit_feature_spec(frame: pd.DataFrame, features: list[str]) -> dict[str, object]:
-    """What turning columns into model inputs needs to remember from the training data: for a date,
-    its latest value (dates become "days before it"); for a category, its levels (text becomes a
-    level number). Fixed at training, so any subset or new file is encoded the same way."""
-    spec: dict[str, object] = {}
-    for c in features:
-        s = frame[c]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            spec[c] = s.max()
-        elif not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            if pd.api.types.is_bool_dtype(s):
-                continue
-            levels = s.astype("str").where(s.notna(), "(missing)").value_counts(sort=True).index
-            spec[c] = tuple(levels)
-    return spec
-
-
-def categorical_features(spec: dict[str, object]) -> list[str]:
-    return [c for c, v in spec.items() if isinstance(v, tuple)]
-
-
-def model_frame(frame: pd.DataFrame, features: list[str], spec: dict[str, object]) -> pd.DataFrame:
-    """The columns the model sees: numbers as float32, dates as days before the training data's
-    latest date, categories as level numbers (-1 = a level never seen in training). Level numbers
-    keep one-hot encoding in C speed on millions of rows; the one-hot itself stays in the Pipeline."""
-    out = {}
-    for col in features:
-        s = frame[col]
-        ref = spec.get(col)
-        if isinstance(ref, tuple):
-            text = s.astype("str").where(s.notna(), "(missing)")
-            out[col] = pd.Categorical(text, categories=list(ref)).codes.astype(np.int32)
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            out[col] = (ref - s).dt.days.astype("float32")
-        else:
-            out[col] = s.astype("float32")
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _encoder(x: pd.DataFrame, categorical: list[str], scale: bool) -> ColumnTransformer:
-    numeric = [c for c in x.columns if c not in categorical]
-    num_steps: list = [("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))]
-    if scale:
-        num_steps.append(("scale", StandardScaler()))
-    transformers = []
-    if numeric:
-        # XGBoost handles missing values itself; only the baseline needs imputation.
-        transformers.append(("num", Pipeline(num_steps) if scale else "passthrough", numeric))
-    if categorical:
-        transformers.append((
-            "cat",
-            OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_CATEGORIES,
-                          sparse_output=False, dtype=np.float32),
-            categorical,
-        ))
-    return ColumnTransformer(transformers, verbose_feature_names_out=False)
-
-
-def _encoded_mapping(encoder: ColumnTransformer, x: pd.DataFrame) -> dict[str, str]:
-    """Encoded column -> the user's column. One-hot names are "<column>_<category>"; the longest
-    matching column name wins, so "region" and "region_code" never mix."""
-    mapping: dict[str, str] = {}
-    for name, _, cols in encoder.transformers_:
-        if name == "num":
-            mapping.update({c: c for c in cols})
-    cat_cols = sorted((c for n, _, cols in encoder.transformers_ if n == "cat" for c in cols), key=len, reverse=True)
-    for out in encoder.get_feature_names_out():
-        if out not in mapping:
-            mapping[out] = next((c for c in cat_cols if out.startswith(f"{c}_")), out)
-    return mapping
 
 
 def _metrics(y: np.ndarray, p: np.ndarray) -> ModelMetrics:
@@ -260,6 +182,8 @@ def choose_features(
 ) -> tuple[list[str], list[dict], list[str]]:
     """Features after hygiene: roles, user exclusions, leakage. Returns (features, excluded, warnings).
 
+    Every leakage suspect (a near-perfect single predictor, a necessary condition of the outcome, a
+    column known only after it) is kept out unless the user allows it back in ``allow``.
     ``leakage``: the quality report's ``find_leakage`` result for this frame and target, when the caller
     already has it (it covers every feature-role column); only columns it did not cover are checked."""
     excluded = [e for e in schema.excluded() if e["column"] != target]
@@ -273,11 +197,16 @@ def choose_features(
     for col in exclude:
         if col not in frame.columns:
             raise DataValidationError(
-                f"--exclude names column '{col}', which is not in the file. Columns: {', '.join(map(str, frame.columns))}."
+                f"The column to exclude, '{col}', is not in the file. Columns: {', '.join(map(str, frame.columns))}."
             )
         if col in features:
             features = [f for f in features if f != col]
             excluded.append({"column": col, "reason": "excluded by you"})
+    for col in allow:
+        if col not in frame.columns:
+            raise DataValidationError(
+                f"The column to allow back in, '{col}', is not in the file. Columns: {', '.join(map(str, frame.columns))}."
+            )
     features = [f for f in features if f != target]
     covered = set(schema.feature_columns()) if leakage is not None else set()
     unchecked = [f for f in features if f not in covered]
@@ -287,17 +216,23 @@ def choose_features(
         suspects += find_leakage(frame, only, target, y)
     for item in suspects:
         col = item["column"]
-        if item["kind"] == "predicts_target" and col not in allow:
-            features = [f for f in features if f != col]
-            excluded.append({"column": col, "reason": "leakage: " + item["reason"] + " Re-include it if it is known before the campaign."})
-        else:
-            warnings.append(item["reason"])
+        if col in allow:
+            warnings.append(f"'{col}' was allowed back in by you although: {item['reason']}")
+            continue
+        features = [f for f in features if f != col]
+        excluded.append({"column": col, "kind": item.get("kind", "leakage"),
+                         "reason": "leakage: " + item["reason"] + " Allow it back in only if it is known before "
+                                   "the campaign."})
     if not features:
         raise DataValidationError(
             "No usable feature columns remain after excluding identifiers, personal data, constants and leaks. "
             "Add behaviour or profile columns to the file."
         )
     return features, excluded, warnings
+
+
+# Fewer labelled rows of a class than this and a holdout cannot say anything honest about the model.
+MIN_CLASS_ROWS = 20
 
 
 def train_propensity(
@@ -316,7 +251,7 @@ def train_propensity(
     validation: str = "stratified holdout",
     leakage: list[dict] | None = None,
 ) -> PropensityResult:
-    """Train the XGBoost pipeline and the logistic baseline on the same split and score every row.
+    """Train the model and the logistic baseline on the same split and score every row.
 
     Parameters
     ----------
@@ -337,31 +272,38 @@ def train_propensity(
     labelled = y_all.notna().to_numpy()
     y = y_all.to_numpy()[labelled].astype(int)
     positives = int(y.sum())
-    if positives < 2 or (len(y) - positives) < 2:
+    negatives = len(y) - positives
+    if min(positives, negatives) < MIN_CLASS_ROWS:
         raise DataValidationError(
-            f"Target '{target}' has {positives} positive and {len(y) - positives} negative labelled rows; a model "
-            "needs at least a few of each (50+ positives to be trusted)."
+            f"Target '{target}' has {positives:,} positive ('{positive_label}') and {negatives:,} other labelled "
+            f"rows. Honest validation needs at least {MIN_CLASS_ROWS} of each (and {MIN_POSITIVES}+ positives "
+            "before the scores can be trusted): add more history, or choose a target with more outcomes."
         )
     feats, excluded, warnings = choose_features(frame, schema, target, y_all, features, exclude, allow, leakage)
     say(f"Preparing {len(feats)} features for {len(frame):,} rows")
-    spec = fit_feature_spec(frame, feats)
-    categorical = categorical_features(spec)
-    x_all = model_frame(frame, feats, spec)
+    x_all = frame[feats]
     x = x_all[labelled]
     idx = np.arange(len(x))
     if split is not None:
         test_mask = np.asarray(split)[labelled]
         tr_idx, te_idx = idx[~test_mask], idx[test_mask]
-        if len(np.unique(y[te_idx])) < 2 or len(np.unique(y[tr_idx])) < 2:
-            raise DataValidationError("The validation window has only one class; choose another cutoff or horizon.")
+        for part, rows in (("validation window", te_idx), ("training window", tr_idx)):
+            pos = int(y[rows].sum())
+            if min(pos, len(rows) - pos) < 2:
+                raise DataValidationError(
+                    f"The {part} has {pos} customers who bought again and {len(rows) - pos} who did not; both "
+                    "are needed. Choose another cutoff or horizon."
+                )
     else:
         tr_idx, te_idx = train_test_split(idx, test_size=holdout, stratify=y, random_state=seed)
     # Early stopping needs a validation fold that is large enough to be stable, not one of 100k+
     # rows re-scored after every tree.
     val_size = min(0.15, VALIDATION_MAX_ROWS / len(tr_idx))
     fit_idx, val_idx = train_test_split(tr_idx, test_size=val_size, stratify=y[tr_idx], random_state=seed)
-    x_fit, x_val, x_te = x.iloc[fit_idx], x.iloc[val_idx], x.iloc[te_idx]
-    y_fit, y_val, y_te = y[fit_idx], y[val_idx], y[te_idx]
+    rate = y.mean()
+    # Rare positives: up-weight them (square root of the imbalance keeps probabilities sane before
+    # calibration, which restores them exactly).
+    spw = float(np.sqrt((1 - rate) / rate)) if 0 < rate < 0.2 else 1.0
 
     cv_auc: list[float] = []
     if cv_folds and cv_folds > 1 and len(tr_idx) <= CV_MAX_ROWS and positives >= 2 * cv_folds:
@@ -369,28 +311,25 @@ def train_propensity(
         skf = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
         for k, (a, b) in enumerate(skf.split(tr_idx, y[tr_idx])):
             a_idx, b_idx = tr_idx[a], tr_idx[b]
-            enc, model = _fit_xgb(x.iloc[a_idx], y[a_idx], x.iloc[b_idx], y[b_idx], y, categorical, seed + k)
-            p = model.predict_proba(enc.transform(x.iloc[b_idx]))[:, 1]
-            cv_auc.append(float(roc_auc_score(y[b_idx], p)))
+            fold = PropensityModel(tuple(feats), seed + k, spw).fit(
+                x.iloc[a_idx], y[a_idx], eval_set=(x.iloc[b_idx], y[b_idx]))
+            cv_auc.append(float(roc_auc_score(y[b_idx], fold.decision_function(x.iloc[b_idx]))))
 
     say(f"Training XGBoost on {len(fit_idx):,} rows (early stopping on {len(val_idx):,})")
-    encoder, model = _fit_xgb(x_fit, y_fit, x_val, y_val, y, categorical, seed)
-    pipeline = Pipeline([("encode", encoder), ("model", model)])
-    margin_val = model.predict(encoder.transform(x_val), output_margin=True)
-    a, b = _platt(margin_val, y_val)
+    model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
+                                                         eval_set=(x.iloc[val_idx], y[val_idx]))
     say("Training the logistic baseline")
-    baseline = Pipeline([("encode", _encoder(x_fit, categorical, scale=True)),
-                         ("model", LogisticRegression(max_iter=1000, class_weight="balanced"))])
     base_idx = tr_idx
     if len(tr_idx) > BASELINE_MAX_ROWS:  # a linear model has learnt all it can long before this
         base_idx, _ = train_test_split(tr_idx, train_size=BASELINE_MAX_ROWS, stratify=y[tr_idx], random_state=seed)
-    baseline.fit(x.iloc[base_idx], y[base_idx])
+    baseline = logistic_baseline(model.column_specs).fit(x.iloc[base_idx], y[base_idx])
 
     say("Scoring every customer")
-    margins = _margins(pipeline, x_all)
-    scores = _sigmoid(a * margins + b)
+    margins = model.decision_function(x_all)
+    scores = model.calibrate(margins)
     p_te = scores[labelled][te_idx]
-    p_base = baseline.predict_proba(x_te)[:, 1]
+    p_base = baseline.predict_proba(x.iloc[te_idx])[:, 1]
+    y_te = y[te_idx]
     metrics = _metrics(y_te, p_te)
     base_metrics = _metrics(y_te, p_base)
     gate = []
@@ -402,69 +341,40 @@ def train_propensity(
         gate.append(
             f"The model (AUC {metrics.roc_auc:.3f}) is not better than the simple baseline (AUC {base_metrics.roc_auc:.3f})."
         )
-    encoded = tuple(encoder.get_feature_names_out())
     return PropensityResult(
-        pipeline=pipeline, baseline=baseline, target=target, positive=str(positive_label),
-        features=tuple(feats), encoded_features=encoded, encoded_to_original=_encoded_mapping(encoder, x_fit),
+        model=model, baseline=baseline, target=target, positive=str(positive_label), features=tuple(feats),
         excluded_features=tuple(excluded), warnings=tuple(warnings), metrics=metrics,
         baseline_metrics=base_metrics, cv_auc=tuple(cv_auc), lift=lift_table(y_te, p_te),
         calibration=calibration_table(y_te, p_te), holdout_scores=p_te, holdout_labels=y_te,
-        scores=scores, margins=margins, platt=(a, b), n_train=len(tr_idx), n_holdout=len(te_idx),
-        positives=positives, best_iteration=int(model.best_iteration_), validation=validation,
-        train_seconds=time.perf_counter() - t0, seed=seed, gate_reasons=tuple(gate), feature_spec=spec,
+        scores=scores, margins=margins, n_train=len(tr_idx), n_holdout=len(te_idx), positives=positives,
+        validation=validation, train_seconds=time.perf_counter() - t0, seed=seed, gate_reasons=tuple(gate),
     )
+
+
+def logistic_baseline(specs: tuple[ColumnSpec, ...]) -> Pipeline:
+    """The simple model every propensity model must beat: the same encoding, median-imputed and
+    standardised numbers, and a class-balanced logistic regression."""
+    numeric = [s.name for s in specs if s.kind != "category"]
+    categorical = [s for s in specs if s.kind == "category"]
+    parts: list = []
+    if numeric:
+        parts.append(("num", Pipeline([
+            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
+            ("scale", StandardScaler())]), numeric))
+    if categorical:
+        parts.append(("cat", OneHotEncoder(categories=[list(range(s.slots)) for s in categorical],
+                                           handle_unknown="ignore", sparse_output=False, dtype=np.float32),
+                      [s.name for s in categorical]))
+    return Pipeline([
+        ("frame", FrameEncoder(tuple(s.name for s in specs))),
+        ("encode", ColumnTransformer(parts, verbose_feature_names_out=False)),
+        ("model", LogisticRegression(max_iter=1000, class_weight="balanced")),
+    ])
 
 
 def _positive_of(s: pd.Series, y: pd.Series) -> str:
     vals = s[y == 1].dropna()
     return str(vals.iloc[0]) if len(vals) else "1"
-
-
-def _fit_xgb(x_fit, y_fit, x_val, y_val, y_all, categorical, seed):
-    encoder = _encoder(x_fit, categorical, scale=False)
-    xf = encoder.fit_transform(x_fit)
-    xv = encoder.transform(x_val)
-    rate = y_all.mean()
-    # Rare positives: up-weight them (square root of the imbalance keeps probabilities sane before
-    # calibration, which restores them exactly).
-    spw = float(np.sqrt((1 - rate) / rate)) if 0 < rate < 0.2 else 1.0
-    model = XGBClassifier(**XGB_PARAMS, random_state=seed, scale_pos_weight=spw)
-    model.fit(xf, y_fit, eval_set=[(xv, y_val)], verbose=False)
-    return encoder, _truncate(model)
-
-
-def _truncate(model: XGBClassifier) -> XGBClassifier:
-    """Keep only the trees up to the best iteration, so scores, SHAP values and saved models all
-    describe the same trees (XGBoost would otherwise keep the trees grown after the best one and use
-    them in pred_contribs)."""
-    best = int(model.best_iteration)
-    booster = model.get_booster()[: best + 1]
-    final = XGBClassifier()
-    final.load_model(booster.save_raw("json"))
-    final.set_params(n_jobs=XGB_PARAMS["n_jobs"])
-    final.best_iteration_ = best  # kept for the report
-    return final
-
-
-def _margins(pipeline: Pipeline, x: pd.DataFrame) -> np.ndarray:
-    enc = pipeline.named_steps["encode"].transform(x)
-    return pipeline.named_steps["model"].predict(enc, output_margin=True).astype("float64")
-
-
-def _platt(margin: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(margin.reshape(-1, 1), y)
-    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def score_new(result: PropensityResult, frame: pd.DataFrame) -> np.ndarray:
-    """Calibrated scores for new rows with the same columns."""
-    x = model_frame(frame, list(result.features), result.feature_spec)
-    a, b = result.platt
-    return _sigmoid(a * _margins(result.pipeline, x) + b)
 
 
 # --- money ----------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from lib import plots
 from lib.campaigns import labels_from_results, list_campaigns, measure_lift
 from lib.io import SUPPORTED_EXTENSIONS, load_table
 from lib.targeting import to_csv_bytes
-from pages import common
+from pages import ui
 
 st.title("Campaigns & results")
-with common.guarded("reading the campaign history"):
+with ui.guarded("reading the campaign history"):
     history = list_campaigns()
 if history.empty:
     st.info("No campaigns yet. Download a list on the Target list page: it is recorded here automatically.")
@@ -23,7 +23,7 @@ st.write("Upload the results: a file with the customer id and whether they respo
 results = st.file_uploader("Results file", type=list(SUPPORTED_EXTENSIONS), key="results_upload")
 if results is None:
     st.stop()
-with common.guarded("reading the results"):
+with ui.guarded("reading the results"):
     frame = load_table(results.getvalue(), results.name).frame
 cols = list(frame.columns)
 c1, c2, c3 = st.columns(3)
@@ -32,7 +32,7 @@ outcome = c2.selectbox("Responded column", [None] + cols, index=next(
     (i + 1 for i, c in enumerate(cols) if any(w in c.lower() for w in ("respon", "convert", "outcome"))), 0),
     format_func=lambda c: "none: every listed id responded" if c is None else c)
 revenue = c3.selectbox("Revenue column (optional)", [None] + cols, format_func=lambda c: "none" if c is None else c)
-with common.guarded("measuring lift"):
+with ui.guarded("measuring lift"):
     report = measure_lift(name, frame, id_col, outcome, revenue)
 
 (st.success if report.uplift_ci[0] > 0 else st.info)(report.verdict)
@@ -48,7 +48,7 @@ if not report.by_decile.empty:
     st.plotly_chart(plots.lift_by_decile(report.by_decile), width="stretch")
 if report.unmatched_results:
     st.caption(f"{report.unmatched_results:,} ids in the results file were not in this campaign and were ignored.")
-with common.guarded("preparing labels"):
+with ui.guarded("preparing labels"):
     labels = labels_from_results(name, frame, id_col, outcome)
 st.download_button("Download these outcomes as labels for the next model (CSV)", lambda: to_csv_bytes(labels),
                    f"{name} labels.csv", "text/csv")

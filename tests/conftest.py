@@ -51,4 +51,4 @@ def shop_model(shop_loaded):
 def shop_explanation(shop_model, shop_loaded):
     from lib.explain import explain
 
-    return explain(shop_model, shop_loaded.frame)
+    return explain(shop_model.model, shop_loaded.frame)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lib.explain import explain, reason_codes
-from lib.pipeline import RunOptions, run_pipeline
+from lib.pipeline import RunSettings, SegmentSettings, UnderstandSettings, run
 from lib.propensity import train_propensity
 from lib.quality import assess_quality
 from lib.schema import infer_schema
@@ -25,7 +25,7 @@ def test_no_lib_function_mutates_its_input_frame(shop_loaded):
     segment_clusters(frame, ["recency_days", "orders", "total_spend"], k=3, stability_runs=0)
     segment_rfm(frame, "recency_days", "orders", "total_spend")
     model = train_propensity(frame, schema, "responded", "yes", cv_folds=0)
-    expl = explain(model, frame)
+    expl = explain(model.model, frame)
     reason_codes(expl, frame)
     scored = pd.DataFrame({"id": frame["customer_id"].astype(str), "score": model.scores})
     scored_before = _digest(scored)
@@ -35,8 +35,9 @@ def test_no_lib_function_mutates_its_input_frame(shop_loaded):
 
 
 def test_same_file_and_settings_give_identical_results(shop_loaded):
-    opts = RunOptions(target="responded", top_pct=10, control_pct=20, seed=5)
-    one = run_pipeline(shop_loaded, opts)
-    two = run_pipeline(shop_loaded, opts)
-    pd.testing.assert_frame_equal(one.customers, two.customers)
+    settings = RunSettings(understand=UnderstandSettings(target="responded"), segment=SegmentSettings(seed=5),
+                           target_list=ListSpec(top_pct=10, control_pct=20, seed=5))
+    one = run(shop_loaded, settings)
+    two = run(shop_loaded, settings)
+    pd.testing.assert_frame_equal(one.table, two.table)
     pd.testing.assert_frame_equal(one.targets.table, two.targets.table)

@@ -23,9 +23,9 @@ def test_additivity_base_plus_contributions_equals_the_margin_on_every_row(shop_
 
 
 def test_fast_path_agrees_with_xgboost_reference_on_every_row(shop_model, shop_loaded):
-    x = encoded_matrix(shop_model, shop_loaded.frame)
-    ref = reference_contributions(shop_model, x)[:, :-1]
-    fast = woodelf_contributions(shop_model, x)
+    x = encoded_matrix(shop_model.model, shop_loaded.frame)
+    ref = reference_contributions(shop_model.model, x)[:, :-1]
+    fast = woodelf_contributions(shop_model.model, x)
     assert fast.shape == ref.shape
     assert np.abs(fast - ref).max() < 1e-4
 
@@ -38,11 +38,12 @@ def test_auto_method_uses_the_fast_exact_path(shop_explanation):
 def test_one_hot_contributions_map_back_to_the_original_column(shop_model, shop_loaded, shop_explanation):
     assert shop_explanation.features == shop_model.features
     assert "region" in shop_model.features
-    encoded_region = [e for e in shop_model.encoded_features if shop_model.encoded_to_original[e] == "region"]
+    model = shop_model.model
+    encoded_region = [e for e, owner in zip(model.encoded_features, model.encoded_owner) if owner == "region"]
     assert len(encoded_region) > 1
-    x = encoded_matrix(shop_model, shop_loaded.frame)
-    ref = reference_contributions(shop_model, x)
-    cols = [shop_model.encoded_features.index(e) for e in encoded_region]
+    x = encoded_matrix(shop_model.model, shop_loaded.frame)
+    ref = reference_contributions(shop_model.model, x)
+    cols = [model.encoded_features.index(e) for e in encoded_region]
     j = shop_model.features.index("region")
     assert np.allclose(shop_explanation.values[:, j], ref[:, cols].sum(axis=1), atol=1e-4)
 
@@ -53,7 +54,7 @@ def test_planted_drivers_rank_at_the_top(shop_explanation):
 
 
 def test_reference_path_is_used_when_asked(shop_model, shop_loaded, shop_explanation):
-    ref = explain(shop_model, shop_loaded.frame.iloc[:300], method="xgboost")
+    ref = explain(shop_model.model, shop_loaded.frame.iloc[:300], method="xgboost")
     assert ref.method == "xgboost pred_contribs"
     assert np.abs(ref.values - shop_explanation.values[:300]).max() < 1e-4
 
@@ -114,8 +115,8 @@ def test_shap_tree_explainer_works_with_the_pinned_xgboost(depth):
 
 
 def test_parallel_workers_give_exactly_the_same_values_and_reasons(shop_model, shop_loaded, shop_explanation):
-    x = encoded_matrix(shop_model, shop_loaded.frame)
-    assert np.array_equal(woodelf_contributions(shop_model, x, workers=2), woodelf_contributions(shop_model, x))
+    x = encoded_matrix(shop_model.model, shop_loaded.frame)
+    assert np.array_equal(woodelf_contributions(shop_model.model, x, workers=2), woodelf_contributions(shop_model.model, x))
     one = reason_codes(shop_explanation, shop_loaded.frame, workers=1)
     two = reason_codes(shop_explanation, shop_loaded.frame, workers=2)
     pd.testing.assert_frame_equal(one, two)

@@ -1,0 +1,286 @@
+"""One propensity model object: the user's columns in, a calibrated probability out.
+
+``PropensityModel`` is a scikit-learn estimator (``fit`` / ``predict_proba`` / ``decision_function``)
+that owns every step between a customer table and a score, fitted together:
+
+1. ``FrameEncoder``: dates become "days before the training data's latest date", text becomes level
+   numbers (the most frequent ``MAX_CATEGORIES - 1`` levels, the rest and unseen levels "other"),
+   numbers become float32. Its fitted state is plain data (lists, strings), so it can be saved as JSON.
+2. A ``ColumnTransformer``: numbers pass through (XGBoost handles gaps), level numbers are one-hot
+   encoded with the categories given explicitly, so the encoder is fully described by its constructor.
+3. ``XGBClassifier``: depth-4 trees, early stopping on a validation fold, truncated at the best tree.
+4. Platt scaling of the margin on that validation fold: ``score = expit(a * margin + b)``. Calibrating
+   the margin keeps SHAP's log-odds scale linear in the score's logit.
+
+No Python object serialisation here (loading it would run code): ``to_state`` / ``from_state`` turn the model into JSON plus the booster's own
+JSON, and back (see ``lib.model_file``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import OneHotEncoder
+from xgboost import XGBClassifier
+
+MAX_CATEGORIES = 20
+MISSING_LEVEL = "(missing)"
+XGB_PARAMS = dict(
+    n_estimators=600, max_depth=4, learning_rate=0.08, subsample=0.8, colsample_bytree=0.8,
+    min_child_weight=5, reg_lambda=1.0, tree_method="hist", max_bin=256, eval_metric="logloss",
+    early_stopping_rounds=25, n_jobs=2,
+)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """How one of the user's columns becomes a model input. ``kind``: number, flag, date or category."""
+
+    name: str
+    kind: str
+    levels: tuple[str, ...] = ()  # category: kept levels, most frequent first
+    has_other: bool = False  # category: rarer levels were seen in training and share one "other" slot
+    reference: str | None = None  # date: ISO timestamp the days are counted back from
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "levels": list(self.levels), "has_other": self.has_other,
+                "reference": self.reference}
+
+    @staticmethod
+    def from_dict(d: dict) -> ColumnSpec:
+        return ColumnSpec(str(d["name"]), str(d["kind"]), tuple(str(v) for v in d.get("levels") or ()),
+                          bool(d.get("has_other", False)), d.get("reference"))
+
+    @property
+    def slots(self) -> int:
+        """One-hot columns of a category (its levels, plus "other" when there is one)."""
+        return len(self.levels) + int(self.has_other)
+
+
+def as_level_text(s: pd.Series) -> pd.Series:
+    """A column's values as the text its levels are matched by ("(missing)" for gaps)."""
+    return s.astype("str").str.strip().where(s.notna(), MISSING_LEVEL)
+
+
+def column_kind(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s):
+        return "flag"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "date"
+    if pd.api.types.is_numeric_dtype(s):
+        return "number"
+    return "category"
+
+
+def fit_column_spec(name: str, s: pd.Series) -> ColumnSpec:
+    kind = column_kind(s)
+    if kind == "date":
+        latest = s.max()
+        return ColumnSpec(name, kind, reference=None if pd.isna(latest) else pd.Timestamp(latest).isoformat())
+    if kind != "category":
+        return ColumnSpec(name, kind)
+    counts = as_level_text(s).value_counts(sort=True)
+    # Ties in frequency are broken by the text itself, so the same data always gives the same levels.
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    levels = [str(v) for v, _ in ordered]
+    if len(levels) > MAX_CATEGORIES:
+        return ColumnSpec(name, kind, tuple(levels[:MAX_CATEGORIES - 1]), has_other=True)
+    return ColumnSpec(name, kind, tuple(levels))
+
+
+class FrameEncoder(TransformerMixin, BaseEstimator):
+    """The user's columns -> numbers the trees can split on (see the module docstring)."""
+
+    def __init__(self, features: tuple[str, ...] = ()):
+        self.features = features
+
+    def fit(self, X: pd.DataFrame, y=None) -> FrameEncoder:
+        self.specs_ = tuple(fit_column_spec(c, X[c]) for c in self.features)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = {}
+        for spec in self.specs_:
+            s = X[spec.name]
+            if spec.kind == "category":
+                codes = pd.Categorical(as_level_text(s), categories=list(spec.levels)).codes.astype(np.int32)
+                if spec.has_other:
+                    codes = np.where(codes < 0, len(spec.levels), codes).astype(np.int32)
+                out[spec.name] = codes  # -1: a level never seen in training and no "other" slot (all zeros)
+            elif spec.kind == "date":
+                dates = _as_dates(s)
+                ref = pd.Timestamp(spec.reference) if spec.reference else dates.max()
+                if dates.dt.tz is not None and ref.tzinfo is None:
+                    ref = ref.tz_localize(dates.dt.tz)
+                out[spec.name] = (ref - dates).dt.days.astype("float32")
+            else:
+                out[spec.name] = pd.to_numeric(s, errors="coerce").astype("float32")
+        return pd.DataFrame(out, index=X.index)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.array(self.features, dtype=object)
+
+
+def one_hot_encoder(specs: tuple[ColumnSpec, ...]) -> ColumnTransformer:
+    """Numbers pass through; categories one-hot with explicit categories (0..slots-1), unknown -> zeros."""
+    numeric = [s.name for s in specs if s.kind != "category"]
+    categorical = [s for s in specs if s.kind == "category"]
+    parts: list = []
+    if numeric:
+        parts.append(("num", "passthrough", numeric))
+    if categorical:
+        parts.append(("cat", OneHotEncoder(categories=[list(range(s.slots)) for s in categorical],
+                                           handle_unknown="ignore", sparse_output=False, dtype=np.float32),
+                      [s.name for s in categorical]))
+    return ColumnTransformer(parts, verbose_feature_names_out=False)
+
+
+def encoded_names(specs: tuple[ColumnSpec, ...]) -> tuple[list[str], list[str]]:
+    """Names of the encoded columns in the encoder's output order, and the user column of each."""
+    names, owners = [], []
+    for s in specs:
+        if s.kind != "category":
+            names.append(s.name)
+            owners.append(s.name)
+    for s in specs:
+        if s.kind == "category":
+            labels = [*s.levels, "(other)"] if s.has_other else list(s.levels)
+            names += [f"{s.name} = {lv}" for lv in labels]
+            owners += [s.name] * len(labels)
+    return names, owners
+
+
+class PropensityModel(ClassifierMixin, BaseEstimator):
+    """Frame encoding + one-hot + XGBoost + Platt calibration, fitted together as one estimator.
+
+    ``fit(X, y, eval_set=(X_val, y_val))``: the validation rows stop the boosting early and calibrate
+    the scores; without them 15% of ``X`` is set aside for that.
+    """
+
+    def __init__(self, features: tuple[str, ...] = (), seed: int = 42, scale_pos_weight: float = 1.0):
+        self.features = features
+        self.seed = seed
+        self.scale_pos_weight = scale_pos_weight
+
+    # --- fitting ----------------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y, eval_set: tuple[pd.DataFrame, np.ndarray] | None = None) -> PropensityModel:
+        y = np.asarray(y).astype(int)
+        if eval_set is None:
+            from sklearn.model_selection import train_test_split
+
+            fit_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.15, stratify=y, random_state=self.seed)
+            X, eval_set, y = X.iloc[fit_idx], (X.iloc[val_idx], y[val_idx]), y[fit_idx]
+        x_val, y_val = eval_set[0], np.asarray(eval_set[1]).astype(int)
+        self.frame_encoder_ = FrameEncoder(tuple(self.features)).fit(X)
+        self.one_hot_ = _fitted_one_hot(self.frame_encoder_.specs_)
+        xf, xv = self.encode(X), self.encode(x_val)
+        booster = XGBClassifier(**XGB_PARAMS, random_state=self.seed, scale_pos_weight=self.scale_pos_weight)
+        booster.fit(xf, y, eval_set=[(xv, y_val)], verbose=False)
+        self.best_iteration_ = int(booster.best_iteration)
+        self.booster_ = _load_booster(booster.get_booster()[: self.best_iteration_ + 1].save_raw("json"))
+        lr = LogisticRegression(C=1e6, max_iter=1000).fit(self._margin_of(xv).reshape(-1, 1), y_val)
+        self.platt_ = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
+        self.classes_ = np.array([0, 1])
+        return self
+
+    # --- using it ---------------------------------------------------------------------------------
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        """The matrix the trees see (float32): what exact SHAP is computed on."""
+        return np.asarray(self.one_hot_.transform(self.frame_encoder_.transform(X)), dtype=np.float32)
+
+    def _margin_of(self, x_enc: np.ndarray) -> np.ndarray:
+        return self.booster_.predict(x_enc, output_margin=True).astype("float64")
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Log-odds before calibration (the scale of the SHAP values)."""
+        return self._margin_of(self.encode(X))
+
+    def calibrate(self, margin: np.ndarray) -> np.ndarray:
+        a, b = self.platt_
+        return expit(a * np.asarray(margin, dtype="float64") + b)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.calibrate(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    # --- what it is -------------------------------------------------------------------------------
+    @property
+    def column_specs(self) -> tuple[ColumnSpec, ...]:
+        return self.frame_encoder_.specs_
+
+    @property
+    def encoded_features(self) -> tuple[str, ...]:
+        return tuple(encoded_names(self.column_specs)[0])
+
+    @property
+    def encoded_owner(self) -> tuple[str, ...]:
+        """For each encoded column, the user's column it came from (one-hot columns sum back to it)."""
+        return tuple(encoded_names(self.column_specs)[1])
+
+    def rebase_dates(self, frame: pd.DataFrame) -> PropensityModel:
+        """A copy whose date columns count days back from ``frame``'s own latest dates, so next month's
+        export is read as "days before its snapshot", like the training file was. The same file gives
+        the same model (and the same scores)."""
+        specs, changed = [], False
+        for spec in self.column_specs:
+            if spec.kind == "date" and spec.name in frame.columns:
+                moved = fit_column_spec(spec.name, _as_dates(frame[spec.name]))
+                if moved.reference is not None and moved.reference != spec.reference:
+                    spec, changed = replace(spec, reference=moved.reference), True
+            specs.append(spec)
+        if not changed:
+            return self
+        rebased = copy.copy(self)
+        rebased.frame_encoder_ = FrameEncoder(tuple(self.features))
+        rebased.frame_encoder_.specs_ = tuple(specs)
+        return rebased
+
+    def to_state(self) -> tuple[dict, bytes]:
+        """(JSON-ready description, booster JSON bytes): everything needed to rebuild this model."""
+        state = {
+            "features": list(self.features), "seed": int(self.seed), "scale_pos_weight": float(self.scale_pos_weight),
+            "columns": [s.to_dict() for s in self.column_specs], "platt": list(self.platt_),
+            "best_iteration": self.best_iteration_,
+        }
+        return state, bytes(self.booster_.get_booster().save_raw("json"))
+
+    @classmethod
+    def from_state(cls, state: dict, booster_json: bytes) -> PropensityModel:
+        model = cls(tuple(state["features"]), int(state["seed"]), float(state["scale_pos_weight"]))
+        enc = FrameEncoder(tuple(state["features"]))
+        enc.specs_ = tuple(ColumnSpec.from_dict(c) for c in state["columns"])
+        model.frame_encoder_ = enc
+        model.one_hot_ = _fitted_one_hot(enc.specs_)
+        model.booster_ = _load_booster(booster_json)
+        model.platt_ = (float(state["platt"][0]), float(state["platt"][1]))
+        model.best_iteration_ = int(state["best_iteration"])
+        model.classes_ = np.array([0, 1])
+        return model
+
+
+def _as_dates(s: pd.Series) -> pd.Series:
+    return s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s, errors="coerce", format="mixed")
+
+
+def _fitted_one_hot(specs: tuple[ColumnSpec, ...]) -> ColumnTransformer:
+    """The one-hot step, fitted. Its categories are explicit, so fitting it on one made-up row gives
+    exactly the encoder training had: the same code rebuilds it when a model file is loaded."""
+    row = pd.DataFrame({s.name: [0 if s.kind == "category" else 0.0] for s in specs})
+    return one_hot_encoder(specs).fit(row)
+
+
+def _load_booster(raw: bytes | bytearray) -> XGBClassifier:
+    model = XGBClassifier()
+    model.load_model(bytearray(raw))
+    model.set_params(n_jobs=XGB_PARAMS["n_jobs"])
+    return model

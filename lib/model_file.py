@@ -1,0 +1,221 @@
+"""The model file (``.bullseye``): train once, score next month's export, and know months later what the
+model was trained on and how good it was.
+
+A zip with two members and nothing else:
+- ``booster.json``: the trees in XGBoost's own JSON format;
+- ``manifest.json``: everything else, as plain JSON: the model's columns with their kinds, category
+  levels and date references; the calibration; the target and its positive class; the segmentation
+  (so new customers get a segment); the training data's profile for the drift check; the holdout
+  metrics and top drivers (the model card); the training file's digest, rows and date; the library
+  versions; and the sha256 of ``booster.json``.
+Never a serialised Python object (loading one runs code), never a customer row.
+
+Loading refuses, each with a message saying what is wrong: a file that is not a zip or not ours, a
+format version this Bullseye does not know, member names that would escape the folder, a file that
+would unpack to an absurd size, and a booster whose digest does not match the manifest (a damaged or
+edited file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from lib.errors import DataValidationError
+from lib.model import PropensityModel
+
+FORMAT = "bullseye-model"
+FORMAT_VERSION = 1
+SUFFIX = ".bullseye"
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # a model of 600 depth-4 trees is a few MB; 512 MB is no model
+MEMBERS = ("manifest.json", "booster.json")
+_LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "scipy", "woodelf-explainer")
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A trained model and what it needs to score and explain a new file, and to be trusted later.
+
+    ``card``: what a person reads (target, training data, metrics, drivers); ``data``: how a new file
+    becomes the table the model scores (id column, roll-up settings for a transaction log, roles);
+    ``segmentation``: the state that assigns new customers to the training segments (or None);
+    ``drift``: the training profile of every model column."""
+
+    model: PropensityModel
+    card: dict
+    data: dict
+    segmentation: dict | None
+    drift: dict
+    model_id: str  # sha256 of the model's content: the same trees and settings give the same id
+
+    @property
+    def target(self) -> str:
+        return self.card["target"]
+
+
+def model_id_of(model: PropensityModel) -> str:
+    state, booster = model.to_state()
+    digest = hashlib.sha256(booster)
+    digest.update(json.dumps(state, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def to_bytes(bundle: ModelBundle) -> bytes:
+    """The model file's bytes (a zip; the same bundle gives the same bytes but for ``saved_at``)."""
+    state, booster = bundle.model.to_state()
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model_id": bundle.model_id,
+        "libraries": library_versions(),
+        "files": {"booster.json": hashlib.sha256(booster).hexdigest()},
+        "model": state,
+        "card": bundle.card,
+        "data": bundle.data,
+        "segmentation": bundle.segmentation,
+        "drift": bundle.drift,
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, payload in (("manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")),
+                              ("booster.json", booster)):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # fixed: no clock in the bytes
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, payload)
+    return buf.getvalue()
+
+
+def save(bundle: ModelBundle, path: str | Path) -> Path:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(to_bytes(bundle))
+    except OSError as exc:
+        raise DataValidationError(f"Cannot write the model file {path}: {exc.strerror}.") from None
+    return path
+
+
+def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
+    """Read a model file (a path or its bytes), checking that it is ours and intact."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        name = name or path.name
+        if not path.exists():
+            raise DataValidationError(f"Model file not found: {path}.")
+        data = path.read_bytes()
+    else:
+        data, name = source, name or "the model file"
+    not_ours = (f"{name} is not a Bullseye model file. Save one with the Save model button or `run --save-model` "
+                "and use that file.")
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise DataValidationError(not_ours)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        infos = z.infolist()
+        for info in infos:
+            parts = Path(info.filename).parts
+            if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
+                raise DataValidationError(f"{name} holds a path outside itself ('{info.filename}'): refused.")
+        if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES or len(infos) > 16:
+            raise DataValidationError(f"{name} would unpack to more than {MAX_UNPACKED_BYTES >> 20} MB: refused; "
+                                      "no Bullseye model is that large.")
+        names = {i.filename for i in infos}
+        if "manifest.json" not in names:
+            raise DataValidationError(not_ours)
+        try:
+            manifest = json.loads(z.read("manifest.json").decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise DataValidationError(f"{name}: its manifest is not readable JSON; the file is damaged.") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise DataValidationError(not_ours)
+        found = manifest.get("format_version")
+        if not isinstance(found, int) or found > FORMAT_VERSION or found < 1:
+            raise DataValidationError(
+                f"{name} is a Bullseye model file of format version {found}; this Bullseye reads version "
+                f"{FORMAT_VERSION}. Update Bullseye, or retrain the model here.")
+        if "booster.json" not in names:
+            raise DataValidationError(f"{name} has no trees (booster.json is missing); the file is damaged.")
+        booster = z.read("booster.json")
+    expected = (manifest.get("files") or {}).get("booster.json")
+    if hashlib.sha256(booster).hexdigest() != expected:
+        raise DataValidationError(f"{name} has been changed since it was saved (its trees do not match their "
+                                  "checksum): refused. Use the file as Bullseye saved it.")
+    try:
+        model = PropensityModel.from_state(manifest["model"], booster)
+        bundle = ModelBundle(model=model, card=dict(manifest["card"]), data=dict(manifest["data"]),
+                             segmentation=manifest.get("segmentation"), drift=dict(manifest["drift"]),
+                             model_id=str(manifest["model_id"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataValidationError(f"{name}: its manifest lacks or garbles '{exc}'; the file is damaged.") from None
+    if model_id_of(model) != bundle.model_id:
+        raise DataValidationError(f"{name} has been changed since it was saved (its settings do not match the "
+                                  "model id): refused. Use the file as Bullseye saved it.")
+    return bundle
+
+
+def model_card(bundle: ModelBundle) -> dict:
+    """What the model is, flat, for report.json and campaign records: target, training data, quality."""
+    return flat_card(bundle.card, bundle.model_id)
+
+
+def flat_card(c: dict, model_id: str) -> dict:
+    """A model's card (``lib.pipeline.training_card``) as one flat dict."""
+    training, metrics = c.get("training", {}), c.get("metrics", {})
+    return {
+        "model_id": model_id,
+        "kind": c.get("kind", "propensity"),
+        "target": c.get("target"),
+        "positive_class": c.get("positive_class"),
+        "trained_at": c.get("trained_at"),
+        "training_file": training.get("file"),
+        "training_sha256": training.get("sha256"),
+        "training_rows": training.get("rows"),
+        "training_customers": training.get("customers"),
+        "validation": c.get("validation"),
+        "holdout_auc": metrics.get("holdout_auc"),
+        "baseline_auc": metrics.get("baseline_auc"),
+        "pr_auc": metrics.get("pr_auc"),
+        "lift_top_decile": metrics.get("lift_top_decile"),
+        "quality_gate": metrics.get("quality_gate"),
+        "quality_gate_reasons": metrics.get("quality_gate_reasons", []),
+        "top_drivers": c.get("top_drivers", []),
+        "features": c.get("features", []),
+    }
+
+
+def card_lines(card: dict) -> list[tuple[str, str]]:
+    """The model card in words, for a person: (what, says) pairs."""
+    from lib.explain import pretty_name
+
+    rows = card.get("training_rows")
+    lines = [
+        ("Predicts", f"{card['target']} = {card['positive_class']}"),
+        ("Trained on", f"{card.get('training_file') or 'a file'}"
+                       + (f" ({rows:,} rows" if isinstance(rows, int) else " (")
+                       + f", {card.get('training_customers') or 0:,} customers), "
+                       + f"{str(card.get('trained_at') or '')[:10]}"),
+        ("How good", f"holdout AUC {card.get('holdout_auc')} against {card.get('baseline_auc')} for the simple "
+                     f"baseline ({card.get('validation')})"),
+        ("Quality gate", "passed" if card.get("quality_gate") == "passed"
+         else "failed: " + " ".join(card.get("quality_gate_reasons") or [])),
+        ("Top drivers", ", ".join(pretty_name(f) for f in card.get("top_drivers") or []) or "not recorded"),
+        ("Model id", str(card.get("model_id", ""))[:12]),
+    ]
+    return lines

@@ -1,0 +1,173 @@
+"""Streamlit caching of ``lib.pipeline``'s steps, one cached wrapper per step (this module: the file the
+user trained on, from reading it to the model; ``pages.scored``: scores, explanations and lists).
+
+Each step's cache key is built by ``key``: the key of the steps it depends on plus its own settings
+(frozen dataclasses, so their repr is the settings). The chain starts at the sha256 of the uploaded
+bytes: never a DataFrame (Streamlit would hash only a sample of a large one), never ``id()`` of an
+object. Results live in ``st.cache_resource`` (one shared, read-only copy per file + settings): they are
+never mutated, and a session only asks for the digest of its own upload, so no session reaches
+another's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from lib import model_file
+from lib import pipeline as p
+from lib.explain import Explanation
+from lib.io import DEFAULT_MAX_BYTES, LoadResult, load_table
+from lib.model import PropensityModel
+from lib.propensity import PropensityResult
+from lib.schema import Schema
+from lib.segment import SegmentationResult, rename_segments
+from pages import state
+
+
+def key(*parts) -> str:
+    """One cache key for a step: its inputs' keys and its own settings."""
+    return hashlib.sha256("|".join(map(repr, parts)).encode()).hexdigest()[:32]
+
+
+# --- the trained file -----------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _load(k: str, name: str, sep, encoding, sheet, _data: bytes) -> LoadResult:
+    return load_table(_data, name, sep=sep, encoding=encoding, sheet=sheet, max_bytes=DEFAULT_MAX_BYTES)
+
+
+def load_key() -> str | None:
+    src = state.source()
+    return None if src is None else key(src["digest"], state.read_settings())
+
+
+def loaded() -> LoadResult | None:
+    src = state.source()
+    if src is None:
+        return None
+    return _load(load_key(), src["name"], *state.read_settings(), _data=src["data"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _customers(k: str, settings: p.CustomerSettings, _loaded: LoadResult) -> p.Customers:
+    return p.customers(_loaded, settings)
+
+
+def customers_key() -> str:
+    return key(load_key(), state.customer_settings())
+
+
+def customers() -> p.Customers | None:
+    lr = loaded()
+    return None if lr is None else _customers(customers_key(), state.customer_settings(), lr)
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _infer_roles(k: str, _cust: p.Customers) -> Schema:
+    return p.infer_roles(_cust)
+
+
+def inferred_roles() -> Schema:
+    return _infer_roles(customers_key(), customers())
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _understand(k: str, settings: p.UnderstandSettings, _cust: p.Customers, _inferred: Schema) -> p.Understanding:
+    return p.understand(_cust, settings, _inferred)
+
+
+def understand_settings() -> p.UnderstandSettings:
+    """The user's settings with "auto" resolved, so choosing what "auto" picked does not recompute."""
+    return p.resolve(state.understand_settings(), customers(), inferred_roles())
+
+
+def understanding_key() -> str:
+    return key(customers_key(), understand_settings())
+
+
+def understanding() -> p.Understanding | None:
+    cust = customers()
+    if cust is None:
+        return None
+    return _understand(understanding_key(), understand_settings(), cust, inferred_roles())
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _segment(k: str, settings: p.SegmentSettings, _cust: p.Customers, _und: p.Understanding) -> SegmentationResult:
+    return p.segment(_cust, _und, settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _rename(k: str, names: tuple, _seg: SegmentationResult) -> SegmentationResult:
+    return rename_segments(_seg, dict(names))
+
+
+def segmentation_key(settings: p.SegmentSettings | None = None) -> str:
+    return key(understanding_key(), settings or state.segment_settings())
+
+
+def run_segmentation(settings: p.SegmentSettings) -> SegmentationResult:
+    return _segment(segmentation_key(settings), settings, customers(), understanding())
+
+
+def segmentation() -> SegmentationResult | None:
+    """The segmentation the user asked for, with their names, or None before they asked."""
+    settings = state.segment_settings()
+    if settings is None:
+        return None
+    seg = run_segmentation(settings)
+    names = state.segment_names()
+    return _rename(key(segmentation_key(), names), names, seg) if names else seg
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _train(k: str, settings: p.TrainSettings, _cust: p.Customers, _und: p.Understanding) -> PropensityResult:
+    return p.train(_cust, _und, settings)
+
+
+def model_key(settings: p.TrainSettings | None = None) -> str:
+    return key(understanding_key(), settings or state.train_settings())
+
+
+def train(settings: p.TrainSettings) -> PropensityResult:
+    return _train(model_key(settings), settings, customers(), understanding())
+
+
+def model() -> PropensityResult | None:
+    settings = state.train_settings()
+    return None if settings is None else train(settings)
+
+
+def named_segmentation_key() -> str | None:
+    return None if state.segment_settings() is None else key(segmentation_key(), state.segment_names())
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _explain(k: str, _model: PropensityModel, _frame: pd.DataFrame) -> Explanation:
+    return p.explain_scores(_model, _frame)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _bundle_bytes(k: str, source: tuple, _cust, _und, _result, _seg, _expl) -> bytes:
+    bundle = p.model_bundle(_cust, _und, _result, _seg, _expl, dict(source))
+    return model_file.to_bytes(bundle)
+
+
+def model_file_bytes() -> bytes:
+    """The trained model as a .bullseye file (segments included when the user made them)."""
+    src, seg = state.source(), segmentation()
+    source = (("file", src["name"]), ("sha256", src["digest"]), ("rows", customers().source_rows))
+    return _bundle_bytes(key(model_key(), named_segmentation_key()), source, customers(), understanding(), model(), seg, _explain(model_key(), model().model,
+                                                                                     customers().frame))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _score_by_segment(k: str, _scores: np.ndarray, _names: np.ndarray):
+    from lib import plots
+
+    return plots.score_by_segment(_scores, _names)

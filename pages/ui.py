@@ -1,0 +1,78 @@
+"""Layout helpers every page shares: the error guard, the guard clause for data, links, the model card."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+
+import streamlit as st
+
+from lib.errors import DataValidationError
+from lib.model_file import card_lines
+from pages import scored as scored_steps
+from pages import state, steps
+
+log = logging.getLogger("bullseye.app")
+
+
+@contextlib.contextmanager
+def guarded(action: str = "this step"):
+    """Show a user's mistake as a clear message, and a bug as an apology with an error id (the
+    traceback goes to the log, never to the page)."""
+    try:
+        yield
+    except DataValidationError as exc:
+        st.error(str(exc))
+        st.stop()
+    except Exception:  # st.stop()/rerun are BaseExceptions and pass through untouched
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("error %s during %s", error_id, action)
+        st.error(
+            f"Something went wrong during {action} (error id {error_id}). Your data is safe; try again, "
+            "and if it happens again send us the error id."
+        )
+        st.stop()
+
+
+def automatic_or(value) -> str:
+    """Label for reading options where None means "detect it"."""
+    from lib.io import DELIMITER_NAMES
+
+    return "automatic" if value is None else DELIMITER_NAMES.get(value, str(value))
+
+
+def require_data():
+    """Guard clause for every page after Upload: (customers, understanding) or stop with a pointer."""
+    if state.source() is None:
+        st.info("Start by loading data on the **Upload** page (or try a sample there).")
+        st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload:")
+        st.stop()
+    with guarded("loading your file"):
+        return steps.customers(), steps.understanding()
+
+
+def require_scores() -> scored_steps.Scored:
+    """Guard clause for Explain and Target list: the scored customers on screen, or stop with a pointer."""
+    if not state.scoring_new_file():
+        require_data()
+    with guarded("scoring"):
+        scored = scored_steps.scored()
+    if scored is None:
+        st.info("Train a propensity model first, or score a new file with a saved model.")
+        st.page_link("pages/propensity.py", label="Go to Propensity model", icon=":material/trending_up:")
+        st.stop()
+    if state.scoring_new_file():
+        st.caption(f"Showing **{scored.label}**. Go back to the trained file on the Score a new file page.")
+    return scored
+
+
+def model_card(card: dict) -> None:
+    """What the model is, in words (from the manifest of a saved model, or the run just trained)."""
+    for what, says in card_lines(card):
+        st.markdown(f"**{what}:** {says}")
+
+
+def next_step(page: str, label: str) -> None:
+    st.divider()
+    st.page_link(page, label=f"Next: {label}", icon=":material/arrow_forward:")

@@ -616,7 +616,7 @@ def _finish_frame(
     if len(frame) == 0:
         raise DataValidationError("The file has a header but no data rows. Export the data again with its rows.")
     frame = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
-    warnings += [f"{sentence} Correct them in the source if they are typos; models treat them as unknown."
+    warnings += [f"{sentence} Fix the source if these are typos; until then models treat them as unknown."
                  for _, _, sentence in fix_sentences([f for f in fixes if f.kind in _VALUE_KINDS])]
     return frame, warnings, tuple(fixes)
 

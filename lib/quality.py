@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
+from lib.io import FIXES_ATTR, CellFix, fix_sentences
 from lib.schema import ROLE_LABELS, Schema, binary_target
 
 SENTINEL_TEXT = ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "not available", "other", "未知")
 SENTINEL_NUMBERS = (-1, 999, 9999, 99999, -999, -9999)
 MIN_ROWS_FOR_MODEL = 100
 LEAKAGE_AUC = 0.95
-# Names of columns usually filled in only after the outcome (call length, refund date...).
+# "Necessary condition" outcomes: a column set (non-zero, filled in, or one of a flag's two values) for
+# at least 99% of the positives but at most half of the others is a step on the way to the outcome,
+# like a site visit before a purchase. Its AUC can sit well below 0.95 (visit: 1.0 vs 0.15 gives
+# 0.93), so the AUC rule alone misses it. An ordinary feature almost never reaches 99% of positives
+# while staying under 50% of the rest; the minimum count of positives keeps chance out of it.
+NECESSARY_POSITIVE_SHARE = 0.99
+NECESSARY_NEGATIVE_SHARE = 0.5
+NECESSARY_MIN_POSITIVES = 20
+# Names of columns usually filled in only after the outcome (call length, refund date, spend after
+# the campaign...), matched on the snake_case form of the name.
 _POST_OUTCOME = re.compile(
-    r"duration|call_?length|after|refund|cancel(l)?ed_?(at|date|on)|churn_?date|response_?date|"
-    r"converted_?(at|on|date)|result|outcome_?date|days_?since_?(response|purchase)_?after",
+    r"duration|call_?(length|time|minutes|seconds|secs)|talk_?time|"
+    r"(after|post)_?(campaign|mailing|mail|offer|promo|promotion|contact|call|send|email|treatment|outcome|"
+    r"response|period)|_(after|post)$|"
+    r"refund|cancel(l)?ed_?(at|date|on)|churn(ed)?_?date|respon(se|ded)_?(date|time|at|on|channel)|"
+    r"convert(ed)?_?(at|on|date)|conversion_?(date|time|value|amount)|outcome_?date|(call|contact)_?(result|outcome)",
+    re.I,
+)
+# ...unless the name says it describes the past or an average (bank-full's 'poutcome' is the previous
+# campaign's outcome; 'avg_session_duration' is behaviour before the campaign).
+_PRE_OUTCOME = re.compile(
+    r"prev|past|last_?campaign|history|historic|before|pre_?(campaign|period)|^p_?(outcome|days)|"
+    r"tenure|membership|contract|account|avg|average|mean|typical",
     re.I,
 )
 
@@ -41,7 +62,7 @@ class QualityReport:
     duplicate_rows: int
     duplicate_ids: int
     class_balance: dict[str, float] | None
-    leakage_suspects: tuple[dict, ...]  # {column, auc, reason}
+    leakage_suspects: tuple[dict, ...]  # {column, kind, reason, auc}: see find_leakage
 
     def to_dict(self) -> dict:
         return {
@@ -68,14 +89,22 @@ def assess_quality(
     schema: Schema,
     target: str | None = None,
     positive: str | None = None,
+    fixes: Sequence[CellFix] | None = None,
 ) -> QualityReport:
-    """Check every column and the dataset as a whole. ``frame`` is not modified."""
+    """Check every column and the dataset as a whole. ``frame`` is not modified.
+
+    ``fixes``: the cells the loader read as missing (``LoadResult.fixes``); by default those the
+    loader left on ``frame.attrs``, so a frame straight from ``load_table`` reports them either way.
+    """
     n = len(frame)
     problems: list[Problem] = []
     rows = []
+    if fixes is None:
+        fixes = frame.attrs.get(FIXES_ATTR, ())
+    said = _fix_problems([f for f in fixes if f.column in frame.columns])
     for col in frame.columns:
         role = schema.roles.get(col, "categorical")
-        col_problems = _column_problems(col, frame[col], role, n)
+        col_problems = said.get(col, []) + _column_problems(col, frame[col], role, n)
         problems += col_problems
         non_null = frame[col].dropna()
         rows.append(
@@ -122,7 +151,8 @@ def assess_quality(
         leakage = tuple(find_leakage(frame, schema, target, y))
         for item in leakage:
             problems.append(Problem(item["column"], "warning", item["reason"],
-                                    "Exclude it from the model unless you know it is available before the campaign."))
+                                    "It is left out of the model; re-include it only if its value is known "
+                                    "before the campaign is sent."))
     return QualityReport(
         rows=n,
         columns=len(frame.columns),
@@ -133,6 +163,22 @@ def assess_quality(
         class_balance=class_balance,
         leakage_suspects=leakage,
     )
+
+
+def _fix_problems(fixes: list[CellFix]) -> dict[str, list[Problem]]:
+    """The loader's fixes as problems, per column: codes read as missing are information, impossible
+    numbers set to missing are warnings (a typo or a broken export upstream)."""
+    out: dict[str, list[Problem]] = {}
+    for col, what, sentence in fix_sentences(fixes):
+        if what == "codes":
+            problem = Problem(col, "info", sentence,
+                              "Nothing to do if they mean \"no value\"; if one stands for something real "
+                              "(e.g. 'NA' for North America), recode it in the source.")
+        else:
+            problem = Problem(col, "warning", sentence,
+                              "Fix the source if these are typos; until then models treat them as unknown.")
+        out.setdefault(col, []).append(problem)
+    return out
 
 
 def _type_name(s: pd.Series) -> str:
@@ -208,8 +254,14 @@ def _column_problems(col: str, s: pd.Series, role: str, n: int) -> list[Problem]
 
 
 def find_leakage(frame: pd.DataFrame, schema: Schema, target: str, y: pd.Series | None = None) -> list[dict]:
-    """Columns that predict the target almost perfectly on their own (single-column AUC ≥ 0.95), and
-    columns whose names say they are known only after the outcome."""
+    """Feature columns that would leak the outcome into a model, each ``{column, kind, reason, auc}``.
+
+    Kinds: "predicts_target" (on its own it separates the outcomes almost perfectly, AUC ≥ 0.95),
+    "necessary_condition" (nearly every positive has it, most others do not: a step on the way to the
+    outcome, e.g. a visit before a purchase) and "after_outcome" (the name says it is recorded after
+    the outcome, e.g. call duration). Callers leave every one of them out of the model unless the
+    user re-includes it, so only real suspects are returned, each with a reason a marketer can judge.
+    """
     if y is None:
         y = binary_target(frame[target], column=target)
     mask = y.notna().to_numpy()
@@ -217,17 +269,61 @@ def find_leakage(frame: pd.DataFrame, schema: Schema, target: str, y: pd.Series 
     out = []
     if len(np.unique(yk)) < 2:
         return out
+    positives = yk == 1
+    n_pos = int(positives.sum())
     for col in schema.feature_columns():
         if col == target:
             continue
-        auc = single_column_auc(frame[col][mask], yk)
+        s = frame[col][mask]
+        auc = single_column_auc(s, yk)
+        rounded = None if auc is None else round(auc, 4)
+        necessary = (
+            _necessary_condition(s, positives, schema.roles.get(col))
+            if n_pos >= NECESSARY_MIN_POSITIVES and len(yk) - n_pos >= NECESSARY_MIN_POSITIVES else None
+        )
+        name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(col))
+        name = re.sub(r"[\s.\-]+", "_", name).lower()
         if auc is not None and auc >= LEAKAGE_AUC:
-            out.append({"column": col, "auc": round(auc, 4), "kind": "predicts_target",
-                        "reason": f"'{col}' alone predicts the target almost perfectly (AUC {auc:.3f}): it is probably a copy of the outcome or recorded after it."})
-        elif _POST_OUTCOME.search(str(col)):
-            out.append({"column": col, "auc": None if auc is None else round(auc, 4), "kind": "after_outcome",
-                        "reason": f"'{col}' looks like something known only after the outcome (e.g. call duration); a model using it will look better than it is."})
+            out.append({"column": col, "auc": rounded, "kind": "predicts_target",
+                        "reason": f"'{col}' on its own separates positive from negative '{target}' almost perfectly "
+                                  f"(AUC {auc:.3f}, where 0.5 is guessing and 1 is perfect): it is probably a copy "
+                                  "of the outcome or recorded after it."})
+        elif necessary is not None:
+            what, pos_share, neg_share = necessary
+            out.append({"column": col, "auc": rounded, "kind": "necessary_condition",
+                        "reason": f"'{col}' is {what} for {pos_share:.0%} of the {n_pos:,} positive '{target}' rows "
+                                  f"but only {neg_share:.0%} of the others: almost no one reaches the outcome "
+                                  "without it, so it is probably a step on the way there (like a site visit "
+                                  "before a purchase) and only known after the campaign."})
+        elif _POST_OUTCOME.search(name) and not _PRE_OUTCOME.search(name):
+            word = _POST_OUTCOME.search(name).group(0).strip("_")
+            out.append({"column": col, "auc": rounded, "kind": "after_outcome",
+                        "reason": f"'{col}' sounds like something recorded after the outcome (its name mentions "
+                                  f"'{word}', e.g. the length of the sales call); a model using it would look "
+                                  "better in testing than it can be when scoring customers before a campaign."})
     return out
+
+
+def _necessary_condition(s: pd.Series, positives: np.ndarray, role: str | None) -> tuple[str, float, float] | None:
+    """``(what, share of positives, share of others)`` when the column is set for nearly every positive
+    and at most half of the others; else None. "Set" is non-zero for numbers, each of the two values
+    for a text flag, filled in for dates and other text."""
+    if pd.api.types.is_bool_dtype(s):
+        candidates = [("true", s.fillna(False).to_numpy(dtype=bool))]
+    elif pd.api.types.is_numeric_dtype(s):
+        x = s.to_numpy(dtype="float64", na_value=np.nan)
+        candidates = [("non-zero", ~np.isnan(x) & (x != 0))]
+    elif role == "binary":
+        values = s.dropna().unique()[:2]
+        candidates = [(f"'{v}'", (s == v).fillna(False).to_numpy(dtype=bool)) for v in values]
+    else:
+        candidates = [("filled in", s.notna().to_numpy(dtype=bool))]
+    for what, is_set in candidates:
+        pos_share = float(is_set[positives].mean())
+        neg_share = float(is_set[~positives].mean())
+        if pos_share >= NECESSARY_POSITIVE_SHARE and neg_share <= NECESSARY_NEGATIVE_SHARE:
+            return what, pos_share, neg_share
+    return None
 
 
 def fast_auc(y: np.ndarray, x: np.ndarray) -> float:

@@ -287,6 +287,12 @@ def _reason_codes(
     return pd.DataFrame(out)
 
 
+def reasons_in_words(reasons: list[str]) -> str:
+    """One customer's reasons as one line, saying so when nothing pushes the score up."""
+    kept = [r for r in reasons if r]
+    return "; ".join(kept) if kept else "none: nothing pushes this score up"
+
+
 def segment_importance(explanation: Explanation, labels: np.ndarray, names: dict[int, str]) -> pd.DataFrame:
     """Mean |SHAP| per feature for each segment (rows: features, columns: segment names)."""
     df = pd.DataFrame(np.abs(explanation.values), columns=list(explanation.features))

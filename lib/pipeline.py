@@ -36,7 +36,7 @@ from lib.model import PropensityModel
 from lib.model_file import ModelBundle, model_id_of
 from lib.propensity import PropensityResult, score_ranks, train_propensity
 from lib.quality import QualityReport, assess_quality
-from lib.schema import Schema, binary_target, ids_as_text, infer_schema
+from lib.schema import Schema, binary_target, ids_as_text, infer_schema, target_note
 from lib.segment import SegmentationResult, default_cluster_features, rename_segments, segment_clusters, segment_rfm
 from lib.targeting import ListSpec, TargetList, build_list
 
@@ -214,6 +214,8 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
             target_problem = str(exc)
     id_col = pick_id_column(frame, schema, settings.id_col)
     warnings = []
+    if target is not None and not target_problem and (note := target_note(judged[target], positive, target)):
+        warnings.append(note)
     if settings.id_col:
         schema = schema.with_role(settings.id_col, "identifier")
     if id_col is None:

@@ -191,6 +191,7 @@ def binary_target(s: pd.Series, positive: str | None = None, column: str = "targ
     values = text.dropna().unique().tolist()
     if len(values) == 0:
         raise DataValidationError(f"Target column '{column}' has no values. Choose a column that records the outcome.")
+    chosen = positive is not None
     if positive is None:
         positive = guess_positive_class(text)
     positive = str(positive).strip()
@@ -203,11 +204,12 @@ def binary_target(s: pd.Series, positive: str | None = None, column: str = "targ
             f"The positive class '{positive}' does not occur in target column '{column}' (its values: {shown}). "
             "Pick one of those values."
         )
-    if len(set(canon.values())) > 2:
+    if len(set(canon.values())) > 2 and not chosen:
         shown = ", ".join(sorted(map(str, values))[:10])
         raise DataValidationError(
             f"Target column '{column}' has {len(values)} different values ({shown}{'...' if len(values) > 10 else ''}); "
-            "a response/churn target needs exactly two (e.g. yes/no). Choose another column or recode it."
+            "a response/churn target needs two (e.g. yes/no). Name the positive class to model that value against "
+            "all the others, choose another column, or recode it."
         )
     if len(set(canon.values())) < 2:
         raise DataValidationError(
@@ -217,6 +219,18 @@ def binary_target(s: pd.Series, positive: str | None = None, column: str = "targ
     # Map each distinct value once (a dict lookup per row, not a Python call per row).
     lookup = {v: float(c == pos_canon) for v, c in canon.items()}
     return text.map(lookup).astype("float64")
+
+
+def target_note(s: pd.Series, positive: str | None, column: str) -> str | None:
+    """A warning when a target with more than two values is modelled as one value against the rest."""
+    text = s.dropna().astype("str").str.strip()
+    canon = {_canon(v) for v in text.unique() if v != "" and v.lower() != "nan"}
+    if len(canon) <= 2 or positive is None:
+        return None
+    others = sorted(v for v in text.unique() if _canon(v) != _canon(positive) and v)
+    shown = ", ".join(others[:5]) + ("..." if len(others) > 5 else "")
+    return (f"Target '{column}' has {len(canon)} values: modelling '{positive}' against all the others ({shown}) "
+            "counted as negatives. Recode the column if some of them should not count.")
 
 
 def ids_as_text(ids: pd.Series) -> pd.Series:

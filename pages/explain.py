@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from lib import plots
-from lib.explain import pretty_name, segment_importance, strongest_interaction
+from lib.explain import pretty_name, reasons_in_words, segment_importance, strongest_interaction
 from pages import state, ui
 
 st.title("Explain the scores")
@@ -49,8 +49,7 @@ with customer:
         st.metric("Score", f"{scored.scores[row]:.1%}")
         a, b = scored.model.platt_
         st.plotly_chart(plots.waterfall(expl, row, frame, a, b), width="stretch")
-        reasons = [r for r in scored.reasons().iloc[row].tolist() if r]
-        st.write("**Top reasons:** " + ("; ".join(reasons) if reasons else "none: nothing pushes this score up"))
+        st.write("**Top reasons:** " + reasons_in_words(scored.reasons().iloc[row].tolist()))
 
 with reasons_tab:
     st.write("For every customer, the three features pushing the score up most, in words. Mark features the "

@@ -116,6 +116,30 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path, args, words):
     assert_bad_input(cli(*[a.replace("{tmp}", str(tmp_path)) for a in args]), *words)
 
 
+def test_a_usage_mistake_names_the_help_command_once():
+    proc = cli("run", "--input", "x.csv", "--out", "o", "--top", "many")
+    assert_bad_input(proc, "Run 'python -m lib.cli run --help' for usage.")
+    assert "lib.cli lib.cli" not in proc.stderr
+    assert "Run 'python -m lib.cli --help' for usage." in cli("--bogus").stderr
+
+
+def test_formula_cells_are_neutralised_in_every_exported_file(tmp_path):
+    """Ids are exported in customers.csv and targets.csv: ids that a spreadsheet would run as formulas
+    come out with a leading apostrophe."""
+    frame = pd.read_csv(SAMPLES / "shop_customers.csv").head(400)
+    frame["customer_id"] = [f"=HYPERLINK(\"http://evil/{i}\")" if i % 4 == 0 else f"+{i}cmd" if i % 4 == 1 else
+                            f"@SUM({i})" if i % 4 == 2 else f"-{i}+3" for i in range(400)]
+    path = tmp_path / "inject.csv"
+    frame.to_csv(path, index=False)
+    proc = cli("run", "--input", str(path), "--out", str(tmp_path / "o"), "--target", "responded", "--id",
+               "customer_id", "--top", "100")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("customers.csv", "targets.csv"):
+        ids = pd.read_csv(tmp_path / "o" / name, dtype={"id": str})["id"]
+        assert ids.str.startswith("'").all(), name
+        assert set(ids.str[1]) <= {"=", "+", "@", "-"}
+
+
 def test_unreadable_file_exits_2(tmp_path):
     bad = tmp_path / "fake.csv"
     bad.write_bytes(b"\x00\x01binary" * 100)

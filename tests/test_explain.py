@@ -120,3 +120,20 @@ def test_parallel_workers_give_exactly_the_same_values_and_reasons(shop_model, s
     one = reason_codes(shop_explanation, shop_loaded.frame, workers=1)
     two = reason_codes(shop_explanation, shop_loaded.frame, workers=2)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_xgboost_reference_takes_over_when_woodelf_is_unavailable(shop_model, shop_loaded, shop_explanation,
+                                                                  monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "woodelf", None)  # "import woodelf" now fails, as when it is missing
+    fallback = explain(shop_model.model, shop_loaded.frame.iloc[:400])
+    assert fallback.method == "xgboost pred_contribs"
+    assert np.abs(fallback.values - shop_explanation.values[:400]).max() < 1e-4
+
+
+def test_a_customer_with_nothing_pushing_the_score_up_reads_none():
+    from lib.explain import reasons_in_words
+
+    assert reasons_in_words(["web visits: 12 (+8.0 pts)", "", ""]) == "web visits: 12 (+8.0 pts)"
+    assert reasons_in_words(["", "", ""]) == "none: nothing pushes this score up"

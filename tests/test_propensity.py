@@ -80,13 +80,46 @@ def test_rows_without_a_target_are_scored_but_not_trained_on(shop_loaded):
     assert len(result.scores) == len(frame) and np.isfinite(result.scores[:500]).all()
 
 
-def test_quality_gate_fails_a_model_on_noise():
+def test_quality_gate_fails_a_model_that_ranks_no_better_than_chance():
+    """Plenty of positives (so only the AUC rules can trip): pure noise must fail on AUC."""
     rng = np.random.default_rng(1)
-    frame = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600),
-                          "target": np.where(rng.random(600) < 0.06, "yes", "no")})
+    frame = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000),
+                          "target": np.where(rng.random(3000) < 0.3, "yes", "no")})
     result = train_propensity(frame, infer_schema(frame), "target", "yes", cv_folds=0)
+    assert result.positives > 500
     assert not result.gate_passed
-    assert any("50" in r for r in result.gate_reasons)
+    assert any("below 0.6" in r for r in result.gate_reasons)
+    assert not any("positive outcomes" in r for r in result.gate_reasons)
+
+
+def test_quality_gate_fails_a_model_with_too_few_positives_to_trust():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=1500)
+    frame = pd.DataFrame({"x": x, "z": rng.normal(size=1500),
+                          "target": np.where(x > np.quantile(x, 0.975), "yes", "no")})
+    result = train_propensity(frame, infer_schema(frame), "target", "yes", cv_folds=0)
+    assert 20 <= result.positives < 50
+    assert any(f"Only {result.positives} positive outcomes" in r for r in result.gate_reasons)
+
+
+def test_a_handful_of_positives_stops_with_how_many_there_are_and_how_many_are_needed():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(size=400), "target": ["yes"] * 7 + ["no"] * 393})
+    with pytest.raises(DataValidationError, match=r"7 positive \('yes'\).*at least 20 of each"):
+        train_propensity(frame, infer_schema(frame), "target", "yes")
+
+
+def test_a_three_valued_target_with_a_positive_class_is_that_class_against_the_rest():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=3000)
+    latent = x + rng.normal(size=3000)
+    answer = np.where(latent > 1.0, "yes", np.where(latent < -0.5, "no", "maybe"))
+    frame = pd.DataFrame({"x": x, "noise": rng.normal(size=3000), "answer": answer})
+    result = train_propensity(frame, infer_schema(frame), "answer", "yes", cv_folds=0)
+    assert result.positives == int((answer == "yes").sum())
+    assert result.metrics.roc_auc > 0.75 and "x" in result.features
+    with pytest.raises(DataValidationError, match="Name the positive class"):
+        train_propensity(frame, infer_schema(frame), "answer")
 
 
 def test_target_problems_are_user_errors(shop_loaded):

@@ -102,6 +102,19 @@ def test_lift_on_a_planted_example_matches_the_truth_within_its_interval(tmp_pat
     assert report.control_n == pytest.approx(10_000, abs=10)
 
 
+def test_revenue_in_the_results_gives_the_extra_revenue_the_campaign_made(tmp_path):
+    tl, results = _planted_campaign(tmp_path, n=4000, seed=2)
+    treated = (tl.table["group"] == "target").to_numpy()
+    # Responders spend 100; targeted customers also spend 5 more on average whatever they did.
+    results["revenue"] = np.where(results["responded"] == "yes", 100.0, 0.0) + 5.0 * treated
+    report = measure_lift("Spring", results, "customer_id", "responded", "revenue", data_dir=tmp_path)
+    per_customer = results["revenue"][treated].mean() - results["revenue"][~treated].mean()
+    assert report.incremental_revenue == pytest.approx(per_customer * treated.sum())
+    assert report.to_dict()["incremental_revenue"] > 0
+    with pytest.raises(DataValidationError, match="no revenue column 'sales'"):
+        measure_lift("Spring", results, "customer_id", "responded", "sales", data_dir=tmp_path)
+
+
 def test_no_effect_gets_an_honest_verdict(tmp_path):
     _, results = _planted_campaign(tmp_path, effect=0.0, seed=4)
     report = measure_lift("Spring", results, data_dir=tmp_path)

@@ -139,6 +139,8 @@ with ui.guarded("checking data quality"):
     und = steps.understanding()
 if und.target_problem:
     st.error(und.target_problem)
+for w in und.warnings:
+    st.warning(w)
 report = und.quality
 
 st.subheader("Data quality")

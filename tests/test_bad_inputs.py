@@ -38,6 +38,16 @@ def _csv(df: pd.DataFrame, **kw) -> bytes:
     return df.to_csv(index=False, **kw).encode(kw.pop("encoding", "utf-8") if "encoding" in kw else "utf-8")
 
 
+def _with_cells(df: pd.DataFrame, column: str, cells: dict[int, str]) -> pd.DataFrame:
+    """A copy of ``df`` with ``column`` as text and the given rows overwritten (bad cells in a real export)."""
+    out = df.copy()
+    values = out[column].astype(str).tolist() if column in out else [""] * len(out)
+    for row, value in cells.items():
+        values[row] = value
+    out[column] = values
+    return out
+
+
 def _xlsx_corrupt() -> bytes:
     buf = io.BytesIO()
     _customers(20).to_excel(buf, index=False)
@@ -92,6 +102,19 @@ CORPUS = {
     "a column copying the target": ("copy.csv", _csv(_customers().assign(flag=lambda d: d["responded"].eq("yes").astype(int))),
                                     ["--target", "responded"], ("ok", ["flag"])),
     "corrupt xlsx": ("broken.xlsx", _xlsx_corrupt(), [], ("error", ["Excel workbook"])),
+    "missing-value codes in a number column": ("codes.csv", _csv(_with_cells(_customers(), "spend", {
+        i: ["N/A", "-", "unknown"][i // 9 % 3] for i in range(0, 300, 9)})), ["--target", "responded"],
+        ("ok", ["held 'N/A'", "held '-'", "held 'unknown'", "read as missing"])),
+    "infinite, absurd and impossible numbers": ("absurd.csv", _csv(_with_cells(
+        _with_cells(_customers().assign(age=lambda d: 20 + d["visits"] * 5), "age", {4: "-3"}),
+        "spend", {7: "inf", 8: "1e308"})), ["--target", "responded"],
+        ("ok", ["1 infinite value (data row 8)", "1 absurdly large value", "impossible age", "set to missing"])),
+    "bare CR line ends": ("mac.csv", _csv(_customers()).replace(b"\n", b"\r"), ["--target", "responded"], ("ok", None)),
+    "spreadsheet residue": ("residue.csv", _csv(_customers().assign(blank=None)).replace(b",blank", b",", 1)
+                            .replace(b"\n5,", b"\n,,,,,\n5,", 1) + b",,,,,\n" * 12,
+                            ["--target", "responded"], ("ok", ["Dropped 13 empty rows and 1 empty unnamed column"])),
+    "a 200,000-character text cell": ("thread.csv", _csv(_with_cells(_customers(), "notes", {
+        i: "short" for i in range(300)} | {5: "> quoted, reply\n" * 500 + "<p>long, unbroken html</p>" * 8_000})), ["--target", "responded"], ("ok", None)),
     "formula injection cells": ("inject.csv", _csv(_customers().assign(
         note=["=HYPERLINK(\"http://evil\",\"x\")", "+SUM(A1:A9)", "@cmd", "-2+3"] * 75)),
         ["--target", "responded", "--top", "50"], ("ok", None)),

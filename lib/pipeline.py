@@ -75,12 +75,14 @@ class Customers:
     split: np.ndarray | None = None  # True for ``training`` rows of the latest (validation) window
     out_of_time: dict | None = None
     warnings: tuple[str, ...] = ()
+    fixes: tuple = ()  # cells the loader read as missing (codes, impossible numbers), for the quality report
 
 
 def customers(loaded: LoadResult, settings: CustomerSettings) -> Customers:
     raw = loaded.frame
     if not settings.transactions:
-        return Customers(raw, len(raw), len(raw.columns), settings, warnings=tuple(loaded.warnings))
+        return Customers(raw, len(raw), len(raw.columns), settings, warnings=tuple(loaded.warnings),
+                         fixes=tuple(loaded.fixes))
     cols = (settings.customer_col, settings.date_col, settings.amount_col)
     if settings.horizon is None:
         table = customers_from_transactions(raw, *cols, as_of=settings.cutoff)
@@ -224,7 +226,8 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
         ids = np.arange(1, len(frame) + 1).astype(str).astype(object)
     else:
         ids = ids_as_text(frame[id_col]).to_numpy(dtype=object)
-    quality = assess_quality(judged, schema, None if target_problem else target, positive)
+    # A log's fixes concern its order lines, not the customer table (the load warnings report them).
+    quality = assess_quality(judged, schema, None if target_problem else target, positive, fixes=cust.fixes)
     return Understanding(schema=schema, id_col=id_col, ids=ids, target=target, positive=positive, labels=labels,
                          quality=quality, settings=settings, warnings=tuple(warnings), target_problem=target_problem)
 

@@ -112,15 +112,15 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from lib.quality import assess_quality
-    from lib.schema import infer_schema
+    from lib import pipeline as p
 
     t0 = time.perf_counter()
     loaded = _load(args)
-    schema = infer_schema(loaded.frame)
-    if args.target and args.target not in loaded.frame.columns:
-        raise DataValidationError(f"--target names column '{args.target}', which is not in the file.")
-    quality = assess_quality(loaded.frame, schema, args.target, args.positive)
+    und = p.understand(p.customers(loaded, p.CustomerSettings()),
+                       p.UnderstandSettings(target=args.target, positive=args.positive))
+    if und.target_problem:
+        raise DataValidationError(und.target_problem)
+    schema, quality = und.schema, und.quality
     out = {
         "file": loaded.source_name,
         "format": loaded.file_format,
@@ -135,7 +135,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         "positive_classes": schema.positive_classes,
         "excluded_features": schema.excluded(),
         "quality": quality.to_dict(),
-        "warnings": list(loaded.warnings),
+        "target": und.target,
+        "positive": und.positive,
+        "warnings": list(loaded.warnings) + list(und.warnings),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     json.dump(out, sys.stdout, indent=2, default=_json_default, ensure_ascii=False)

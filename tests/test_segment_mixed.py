@@ -280,9 +280,18 @@ def test_profile_for_people_shows_percentages_words_and_rounded_numbers(telco):
 def test_large_numbers_have_thousands_separators(shop):
     customers, _, _ = shop
     seg = segment_clusters(customers, ["recency_days", "orders", "total_spend"], k=4, seed=3, stability_runs=0)
-    spend = profile_for_people(seg).loc["Total spend"]
-    assert any("," in v for v in spend)
+    table = profile_for_people(seg)
+    assert any("," in v for v in table.loc["Total spend"])
+    assert "Recency (days)" in table.index
     assert human_number(1457.55) == "1,460" and human_number(0.1621) == "0.16" and human_number(4.0) == "4"
+
+
+def test_a_chosen_date_column_counts_as_days_ago(telco):
+    frame, _, _ = telco
+    seg = segment_clusters(frame, ["signup_date", "tenure"], k=3, seed=1, stability_runs=0)
+    assert seg.feature_kinds["signup_date"] == "date"
+    assert "Signup date (days ago)" in profile_for_people(seg).index
+    assert any("days ago (vs" in f for s in seg.segments for f in distinguishing_facts(seg, s.id))
 
 
 def test_distinguishing_facts_name_the_dominant_category(telco):

@@ -91,7 +91,13 @@ CORPUS = {
     "target missing": ("t.csv", _csv(_customers()), ["--target", "bought"], ("error", ["bought", "not in the file"])),
     "target with one class": ("one.csv", _csv(_customers(target=["no"])), ["--target", "responded"],
                               ("error", ["only one class"])),
-    "target with many values": ("many.csv", _csv(_customers()), ["--target", "region"], ("error", ["exactly two"])),
+    "target with many values": ("many.csv", _csv(_customers()), ["--target", "region"],
+                                ("error", ["region", "Name the positive class"])),
+    "three values with a positive class": ("maybe.csv", _csv(_customers(target=["yes", "no", "maybe", "no"])),
+                                           ["--target", "responded", "--positive", "yes"],
+                                           ("ok", ["modelling 'yes' against all the others (maybe, no)"])),
+    "a handful of positives": ("few.csv", _csv(_customers(target=["yes"] + ["no"] * 59)), ["--target", "responded"],
+                               ("error", ["5 positive", "at least 20 of each"])),
     "target spelled Y/N with blanks": ("yn.csv", _csv(_customers(target=["Y", "N", "", "N"])), ["--target", "responded"],
                                        ("ok", None)),
     "target spelled 1.0/0.0 with blanks": ("f.csv", _csv(_customers(target=[1.0, 0.0, None, 0.0])),
@@ -144,25 +150,59 @@ def test_corpus_through_the_cli(case, tmp_path):
             assert w in text, w
         customers = pd.read_csv(out / "customers.csv")
         assert len(customers) == report["customers"]
+        CONTENT.get(case, lambda r, c: None)(report, customers)
 
 
-def test_copied_target_is_excluded_in_the_report(tmp_path):
-    path = tmp_path / "copy.csv"
-    path.write_bytes(CORPUS["a column copying the target"][1])
-    proc = subprocess.run([sys.executable, "-m", "lib.cli", "run", "--input", str(path), "--out", str(tmp_path / "o"),
-                           "--target", "responded"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    excluded = json.loads((tmp_path / "o" / "report.json").read_text())["excluded_features"]
-    assert any(e["column"] == "flag" and e["reason"].startswith("leakage") for e in excluded)
+def _balance(report: dict) -> dict:
+    return report["quality"]["class_balance"]
 
 
-def test_formula_cells_are_neutralised_in_the_target_file(tmp_path):
-    path = tmp_path / "inject.csv"
-    path.write_bytes(CORPUS["formula injection cells"][1])
-    assert subprocess.run([sys.executable, "-m", "lib.cli", "run", "--input", str(path), "--out", str(tmp_path / "o"),
-                           "--target", "responded", "--top", "50"], cwd=ROOT, timeout=300).returncode == 0
-    text = (tmp_path / "o" / "targets.csv").read_text()
-    assert "\n=" not in text and ",=" not in text and ",+" not in text and ",@" not in text
+# What each "ok" case must have produced, beyond not failing: the roles, counts and numbers.
+CONTENT = {
+    "ragged rows": lambda r, c: r["rows"] == 299 or pytest.fail(f"rows {r['rows']}"),
+    "semicolons and decimal commas": lambda r, c: (
+        r["roles"]["spend"] == "numeric" and "spend" in r["model"]["features"] and r["rows"] == 300
+    ) or pytest.fail(str(r["roles"])),
+    "gbk with chinese columns": lambda r, c: (
+        r["roles"]["消费金额"] == "numeric" and _balance(r)["positive"] == 50 and r["id_column"] == "客户编号"
+    ) or pytest.fail(str(r["roles"])),
+    "latin-1": lambda r, c: (
+        r["input"]["encoding"] in ("cp1252", "latin-1") and r["roles"]["region"] == "categorical"
+    ) or pytest.fail(str(r["input"])),
+    "utf-8 bom": lambda r, c: (r["id_column"] == "customer_id" and "customer_id" in r["roles"]) or pytest.fail(
+        str(r["roles"])),
+    "thousands separators": lambda r, c: r["roles"]["spend"] == "numeric" or pytest.fail(str(r["roles"])),
+    "mixed date formats": lambda r, c: r["roles"]["joined"] == "date" or pytest.fail(str(r["roles"])),
+    "duplicate column names": lambda r, c: (len(r["roles"]) == 5 and {"visits", "visits_2"} <= set(r["roles"])
+                                            ) or pytest.fail(str(r["roles"])),
+    "all-empty and constant columns": lambda r, c: (
+        {e["column"] for e in r["excluded_features"]} >= {"empty", "same"}
+        and not {"empty", "same"} & set(r["model"]["features"])) or pytest.fail(str(r["excluded_features"])),
+    "target spelled Y/N with blanks": lambda r, c: (_balance(r)["unlabelled"] == 75 and _balance(r)["positive"] == 75
+                                                    ) or pytest.fail(str(_balance(r))),
+    "target spelled 1.0/0.0 with blanks": lambda r, c: (
+        _balance(r)["unlabelled"] == 75 and _balance(r)["positive"] == 75) or pytest.fail(str(_balance(r))),
+    "target spelled True/False": lambda r, c: _balance(r)["positive"] == 100 or pytest.fail(str(_balance(r))),
+    "three values with a positive class": lambda r, c: (
+        _balance(r)["positive"] == 75 and _balance(r)["negative"] == 225) or pytest.fail(str(_balance(r))),
+    "a column copying the target": lambda r, c: any(
+        e["column"] == "flag" and e["reason"].startswith("leakage") for e in r["excluded_features"]) or pytest.fail(
+        str(r["excluded_features"])),
+    "missing-value codes in a number column": lambda r, c: (
+        r["roles"]["spend"] == "numeric" and "spend" in r["model"]["features"]) or pytest.fail(str(r["roles"])),
+    "infinite, absurd and impossible numbers": lambda r, c: (
+        r["roles"]["spend"] == "numeric" and r["roles"]["age"] == "numeric") or pytest.fail(str(r["roles"])),
+    "bare CR line ends": lambda r, c: (r["rows"] == 300 and r["columns"] == 5) or pytest.fail(f"{r['rows']}"),
+    "spreadsheet residue": lambda r, c: (r["rows"] == 300 and r["columns"] == 5) or pytest.fail(f"{r['rows']}"),
+    "a 200,000-character text cell": lambda r, c: (r["rows"] == 300 and r["columns"] == 6 and "notes" in r["roles"]
+                                                   ) or pytest.fail(str(r["roles"])),
+    "formula injection cells": lambda r, c: r["model"] is not None or pytest.fail("no model"),
+}
+
+
+def test_every_ok_case_has_a_content_check():
+    ok = {name for name, case in CORPUS.items() if case[3][0] == "ok"}
+    assert ok - set(CONTENT) == set()
 
 
 def test_thousand_columns_load_and_run():

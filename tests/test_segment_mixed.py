@@ -262,6 +262,15 @@ def test_same_seed_gives_the_same_segments_names_and_reason(telco):
     pd.testing.assert_frame_equal(again.k_table, seg.k_table)
 
 
+def test_large_tables_without_crisp_types_segment_the_same_way_twice():
+    # Above 50,000 rows the final fit is MiniBatchKMeans on a sample: seeded, it repeats exactly.
+    frame = telecom(n=60_000, seed=4)
+    features = ["tenure", "MonthlyCharges", "Contract", "InternetService", "PaymentMethod", "SeniorCitizen"]
+    one = segment_clusters(frame, features, k=4, seed=9, stability_runs=0)
+    two = segment_clusters(frame, features, k=4, seed=9, stability_runs=0)
+    assert np.array_equal(one.labels, two.labels)
+
+
 # --- profiles and facts for people ----------------------------------------------------------------
 
 

@@ -221,9 +221,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         explain_method=args.explain_method,
         target_list=spec,
     )
-    if args.save_model and not args.target and not args.horizon:
-        raise DataValidationError("--save-model needs a model: give --target (or --transactions with --horizon).")
+    no_model = "--save-model needs a model: give --target (or --transactions with --horizon)."
+    if args.save_model and not args.target and not (args.transactions and args.horizon):
+        raise DataValidationError(no_model)
     result = p.run(loaded, settings, progress=lambda m: logging.getLogger("bullseye").info(m))
+    if args.save_model and result.model is None:
+        raise DataValidationError(no_model)
     t_write = time.perf_counter()
     model_report = result.model.to_report() if result.model else None
     if args.save_model:

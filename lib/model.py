@@ -65,7 +65,15 @@ class ColumnSpec:
 
 
 def as_level_text(s: pd.Series) -> pd.Series:
-    """A column's values as the text its levels are matched by ("(missing)" for gaps)."""
+    """A column's values as the text its levels are matched by ("(missing)" for gaps). Whole numbers
+    read as floats (a code column with a gap) print as 12, not 12.0, so next month's file matches."""
+    if pd.api.types.is_float_dtype(s):
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        whole = np.isfinite(v) & (np.abs(v) < 2**53)
+        whole[whole] = np.mod(v[whole], 1) == 0
+        text = s.astype("str").to_numpy(dtype=object)
+        text[whole] = v[whole].astype("int64").astype("str")
+        return pd.Series(text, index=s.index).where(s.notna(), MISSING_LEVEL)
     return s.astype("str").str.strip().where(s.notna(), MISSING_LEVEL)
 
 
@@ -82,7 +90,7 @@ def column_kind(s: pd.Series) -> str:
 def fit_column_spec(name: str, s: pd.Series) -> ColumnSpec:
     kind = column_kind(s)
     if kind == "date":
-        latest = s.max()
+        latest = _as_dates(s).max()
         return ColumnSpec(name, kind, reference=None if pd.isna(latest) else pd.Timestamp(latest).isoformat())
     if kind != "category":
         return ColumnSpec(name, kind)
@@ -101,8 +109,12 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
     def __init__(self, features: tuple[str, ...] = ()):
         self.features = features
 
-    def fit(self, X: pd.DataFrame, y=None) -> FrameEncoder:
+    def fit(self, X: pd.DataFrame, y=None, reference: pd.DataFrame | None = None) -> FrameEncoder:
+        """``reference``: the frame whose latest dates the date columns count back from (the whole frame
+        being scored; by default ``X``), so scoring that frame again later gives the same numbers."""
         self.specs_ = tuple(fit_column_spec(c, X[c]) for c in self.features)
+        if reference is not None:
+            self.specs_ = _rebased(self.specs_, reference)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -117,8 +129,6 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
             elif spec.kind == "date":
                 dates = _as_dates(s)
                 ref = pd.Timestamp(spec.reference) if spec.reference else dates.max()
-                if dates.dt.tz is not None and ref.tzinfo is None:
-                    ref = ref.tz_localize(dates.dt.tz)
                 out[spec.name] = (ref - dates).dt.days.astype("float32")
             else:
                 out[spec.name] = pd.to_numeric(s, errors="coerce").astype("float32")
@@ -170,7 +180,9 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         self.scale_pos_weight = scale_pos_weight
 
     # --- fitting ----------------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y, eval_set: tuple[pd.DataFrame, np.ndarray] | None = None) -> PropensityModel:
+    def fit(self, X: pd.DataFrame, y, eval_set: tuple[pd.DataFrame, np.ndarray] | None = None,
+            reference: pd.DataFrame | None = None) -> PropensityModel:
+        """``reference``: the frame the model will score (see ``FrameEncoder.fit``)."""
         y = np.asarray(y).astype(int)
         if eval_set is None:
             from sklearn.model_selection import train_test_split
@@ -178,7 +190,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
             fit_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.15, stratify=y, random_state=self.seed)
             X, eval_set, y = X.iloc[fit_idx], (X.iloc[val_idx], y[val_idx]), y[fit_idx]
         x_val, y_val = eval_set[0], np.asarray(eval_set[1]).astype(int)
-        self.frame_encoder_ = FrameEncoder(tuple(self.features)).fit(X)
+        self.frame_encoder_ = FrameEncoder(tuple(self.features)).fit(X, reference=reference)
         self.one_hot_ = _fitted_one_hot(self.frame_encoder_.specs_)
         xf, xv = self.encode(X), self.encode(x_val)
         booster = XGBClassifier(**XGB_PARAMS, random_state=self.seed, scale_pos_weight=self.scale_pos_weight)
@@ -231,14 +243,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         """A copy whose date columns count days back from ``frame``'s own latest dates, so next month's
         export is read as "days before its snapshot", like the training file was. The same file gives
         the same model (and the same scores)."""
-        specs, changed = [], False
-        for spec in self.column_specs:
-            if spec.kind == "date" and spec.name in frame.columns:
-                moved = fit_column_spec(spec.name, _as_dates(frame[spec.name]))
-                if moved.reference is not None and moved.reference != spec.reference:
-                    spec, changed = replace(spec, reference=moved.reference), True
-            specs.append(spec)
-        if not changed:
+        specs = _rebased(self.column_specs, frame)
+        if specs == self.column_specs:
             return self
         rebased = copy.copy(self)
         rebased.frame_encoder_ = FrameEncoder(tuple(self.features))
@@ -269,7 +275,23 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
 
 def _as_dates(s: pd.Series) -> pd.Series:
-    return s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s, errors="coerce", format="mixed")
+    """Dates as naive UTC timestamps (a file with "Z" times and one without compare like for like)."""
+    dates = s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s, errors="coerce", format="mixed")
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_convert("UTC").dt.tz_localize(None)
+    return dates
+
+
+def _rebased(specs: tuple[ColumnSpec, ...], frame: pd.DataFrame) -> tuple[ColumnSpec, ...]:
+    """``specs`` with each date column counting back from ``frame``'s latest date (when it has one)."""
+    out = []
+    for spec in specs:
+        if spec.kind == "date" and spec.name in frame.columns:
+            latest = fit_column_spec(spec.name, _as_dates(frame[spec.name])).reference
+            if latest is not None:
+                spec = replace(spec, reference=latest)
+        out.append(spec)
+    return tuple(out)
 
 
 def _fitted_one_hot(specs: tuple[ColumnSpec, ...]) -> ColumnTransformer:

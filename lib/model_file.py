@@ -23,6 +23,7 @@ import io
 import json
 import platform
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -35,6 +36,7 @@ FORMAT = "bullseye-model"
 FORMAT_VERSION = 1
 SUFFIX = ".bullseye"
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # a model of 600 depth-4 trees is a few MB; 512 MB is no model
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
 MEMBERS = ("manifest.json", "booster.json")
 _LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "scipy", "woodelf-explainer")
 
@@ -62,13 +64,27 @@ class ModelBundle:
 
 def model_id_of(model: PropensityModel) -> str:
     state, booster = model.to_state()
+    return _model_id(state, booster)
+
+
+def _model_id(state: dict, booster: bytes) -> str:
+    """The model's identity: its trees as stored and its settings. A file is checked against the bytes it
+    holds, so a newer XGBoost (which writes its own version into fresh JSON) still reads an old file."""
     digest = hashlib.sha256(booster)
     digest.update(json.dumps(state, sort_keys=True).encode())
     return digest.hexdigest()
 
 
+def _content_sha256(manifest: dict) -> str:
+    """Checksum of everything in the manifest a person or the scorer relies on (all but the checksum)."""
+    parts = {k: manifest.get(k) for k in ("model_id", "model", "card", "data", "segmentation", "drift")}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
 def library_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
+    import xgboost
+
+    out = {"python": platform.python_version(), "xgboost": xgboost.__version__}
     for name in _LIBRARIES:
         try:
             out[name] = version(name)
@@ -93,6 +109,8 @@ def to_bytes(bundle: ModelBundle) -> bytes:
         "segmentation": bundle.segmentation,
         "drift": bundle.drift,
     }
+    manifest = json.loads(json.dumps(manifest, default=_plain))  # exactly what a reader will see
+    manifest["content_sha256"] = _content_sha256(manifest)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, payload in (("manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")),
@@ -101,6 +119,17 @@ def to_bytes(bundle: ModelBundle) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, payload)
     return buf.getvalue()
+
+
+def _plain(o):
+    """numpy and pandas values as plain JSON."""
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
 
 
 def save(bundle: ModelBundle, path: str | Path) -> Path:
@@ -118,11 +147,36 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
     if isinstance(source, (str, Path)):
         path = Path(source)
         name = name or path.name
-        if not path.exists():
-            raise DataValidationError(f"Model file not found: {path}.")
+        if not path.is_file():
+            raise DataValidationError(f"Model file not found: {path} (give the path of a .bullseye file).")
         data = path.read_bytes()
     else:
         data, name = source, name or "the model file"
+    try:
+        manifest, booster = _read_members(data, name)
+    except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError, EOFError):
+        raise DataValidationError(f"{name} is damaged (its zip cannot be read). Save the model again.") from None
+    changed = (f"{name} has been changed since it was saved (its content does not match its checksum): refused. "
+               "Use the file as Bullseye saved it.")
+    if hashlib.sha256(booster).hexdigest() != (manifest.get("files") or {}).get("booster.json"):
+        raise DataValidationError(changed)
+    if manifest.get("content_sha256") != _content_sha256(manifest):
+        raise DataValidationError(changed)
+    try:
+        if _model_id(manifest["model"], booster) != manifest["model_id"]:
+            raise DataValidationError(changed)
+        model = PropensityModel.from_state(manifest["model"], booster)
+        bundle = ModelBundle(model=model, card=dict(manifest["card"]), data=dict(manifest["data"]),
+                             segmentation=manifest.get("segmentation"), drift=dict(manifest["drift"]),
+                             model_id=str(manifest["model_id"]))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, DataValidationError):
+            raise
+        raise DataValidationError(f"{name}: its manifest lacks or garbles '{exc}'; the file is damaged.") from None
+    return bundle
+
+
+def _read_members(data: bytes, name: str) -> tuple[dict, bytes]:
     not_ours = (f"{name} is not a Bullseye model file. Save one with the Save model button or `run --save-model` "
                 "and use that file.")
     if not zipfile.is_zipfile(io.BytesIO(data)):
@@ -133,12 +187,16 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
             parts = Path(info.filename).parts
             if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
                 raise DataValidationError(f"{name} holds a path outside itself ('{info.filename}'): refused.")
-        if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES or len(infos) > 16:
+        if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES or any(i.file_size > MAX_MEMBER_BYTES for i in infos):
             raise DataValidationError(f"{name} would unpack to more than {MAX_UNPACKED_BYTES >> 20} MB: refused; "
                                       "no Bullseye model is that large.")
-        names = {i.filename for i in infos}
+        names = [i.filename for i in infos]
         if "manifest.json" not in names:
             raise DataValidationError(not_ours)
+        extra = [n for n in names if n not in MEMBERS]
+        if extra:
+            raise DataValidationError(f"{name} holds files a Bullseye model file does not ({', '.join(extra[:3])}): "
+                                      "refused.")
         try:
             manifest = json.loads(z.read("manifest.json").decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -152,23 +210,7 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
                 f"{FORMAT_VERSION}. Update Bullseye, or retrain the model here.")
         if "booster.json" not in names:
             raise DataValidationError(f"{name} has no trees (booster.json is missing); the file is damaged.")
-        booster = z.read("booster.json")
-    expected = (manifest.get("files") or {}).get("booster.json")
-    if hashlib.sha256(booster).hexdigest() != expected:
-        raise DataValidationError(f"{name} has been changed since it was saved (its trees do not match their "
-                                  "checksum): refused. Use the file as Bullseye saved it.")
-    try:
-        model = PropensityModel.from_state(manifest["model"], booster)
-        bundle = ModelBundle(model=model, card=dict(manifest["card"]), data=dict(manifest["data"]),
-                             segmentation=manifest.get("segmentation"), drift=dict(manifest["drift"]),
-                             model_id=str(manifest["model_id"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataValidationError(f"{name}: its manifest lacks or garbles '{exc}'; the file is damaged.") from None
-    if model_id_of(model) != bundle.model_id:
-        raise DataValidationError(f"{name} has been changed since it was saved (its settings do not match the "
-                                  "model id): refused. Use the file as Bullseye saved it.")
-    return bundle
-
+        return manifest, z.read("booster.json")
 
 def model_card(bundle: ModelBundle) -> dict:
     """What the model is, flat, for report.json and campaign records: target, training data, quality."""

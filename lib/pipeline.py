@@ -425,7 +425,9 @@ def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = No
     else:
         cust = customers(loaded, CustomerSettings())
     frame = cust.frame
-    missing = [c for c in bundle.model.features if c not in frame.columns]
+    needed = list(bundle.model.features) + [c for c in (bundle.segmentation or {}).get("features", [])
+                                            if c not in bundle.model.features]
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataValidationError(
             f"The file lacks {'a column' if len(missing) == 1 else 'columns'} the model needs: "
@@ -503,6 +505,8 @@ class RunResult:
                 "method": s.method, "k": s.k, "features": list(s.features),
                 "stability": None if s.stability is None else round(s.stability, 4),
                 "silhouette_by_k": {str(k): round(v, 4) for k, v in s.silhouette_by_k.items()},
+                "k_reason": s.k_reason,
+                "k_table": None if s.k_table is None else s.k_table.round(4).to_dict("records"),
             }
             rep["segments"] = s.to_report()
         if self.model is not None:

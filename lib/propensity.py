@@ -316,8 +316,10 @@ def train_propensity(
             cv_auc.append(float(roc_auc_score(y[b_idx], fold.decision_function(x.iloc[b_idx]))))
 
     say(f"Training XGBoost on {len(fit_idx):,} rows (early stopping on {len(val_idx):,})")
+    # Dates count back from the latest date of every row scored here, so scoring this file again
+    # (``lib.pipeline.prepare_new``) gives these same scores.
     model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
-                                                         eval_set=(x.iloc[val_idx], y[val_idx]))
+                                                         eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
     say("Training the logistic baseline")
     base_idx = tr_idx
     if len(tr_idx) > BASELINE_MAX_ROWS:  # a linear model has learnt all it can long before this

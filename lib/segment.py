@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,8 @@ class SegmentationResult:
     k_reason: str = ""  # why this many segments, in plain words
     k_table: pd.DataFrame | None = None  # per k tried: silhouette, stability, smallest_share, usable, note
     feature_kinds: dict[str, str] = field(default_factory=dict)  # feature -> number / date / flag / category
+    scaling: tuple[dict, ...] = ()  # clustering: how each feature became matrix columns (see ``_fit_scaling``)
+    rfm_edges: dict[str, list[float]] | None = None  # RFM: the quintile edges of R, F and M
 
     def names(self) -> pd.Series:
         lookup = {s.id: s.name for s in self.segments}
@@ -186,10 +188,75 @@ def segment_rfm(
         for name in order
     )
     rules = pd.DataFrame([{"group": r[0], "rule": r[1], "meaning": r[2]} for r in RFM_RULES])
+    edges = {}
+    for key, col in zip("RFM", feats):
+        v = frame[col].to_numpy(dtype="float64", na_value=np.nan)
+        edges[key] = np.nanquantile(v, [0.2, 0.4, 0.6, 0.8]).tolist() if np.isfinite(v).any() else [0.0] * 4
     return SegmentationResult(
         method="rfm", k=len(order), labels=labels, segments=segs, profile=profile, distinctive=distinctive,
         features=tuple(feats), centroids=None, silhouette_by_k={}, stability=None, rules=rules, seed=0,
-        rfm_scores=scores, feature_kinds={c: "number" for c in feats},
+        rfm_scores=scores, feature_kinds={c: "number" for c in feats}, rfm_edges=edges,
+    )
+
+
+# --- saved segments for new customers -------------------------------------------------------------
+
+
+def segmentation_state(result: SegmentationResult) -> dict:
+    """What a model file keeps of a segmentation so new customers get a segment: plain JSON."""
+    segments = [{"id": s.id, "name": s.name, "description": s.description} for s in result.segments]
+    if result.method == "rfm":
+        return {"method": "rfm", "features": list(result.features), "edges": result.rfm_edges, "segments": segments}
+    return {"method": "kmeans", "features": list(result.features), "scaling": list(result.scaling),
+            "centroids": np.asarray(result.centroids, dtype="float64").tolist(), "segments": segments}
+
+
+def assign_segments(state: dict, frame: pd.DataFrame) -> SegmentationResult:
+    """Put the customers of a new file into the saved segments: each to its nearest training centroid
+    (clustering), or by the training quintile edges of R, F and M (RFM). Names and descriptions are the
+    saved ones; sizes and profiles are the new file's."""
+    feats = list(state["features"])
+    missing = [f for f in feats if f not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"The file lacks {', '.join(repr(m) for m in missing)}, which the saved segments are built on. "
+            "Export it with the same columns as the training file.")
+    saved = [Segment(int(d["id"]), str(d["name"]), str(d["description"]), 0, 0.0, None) for d in state["segments"]]
+    if state["method"] == "rfm":
+        edges = state["edges"]
+        values = [frame[c].to_numpy(dtype="float64", na_value=np.nan) for c in feats]
+        r = np.clip(5 - np.searchsorted(edges["R"], np.nan_to_num(values[0], nan=np.inf), side="left"), 1, 5)
+        f = np.clip(1 + np.searchsorted(edges["F"], np.nan_to_num(values[1], nan=-np.inf), side="right"), 1, 5)
+        m = np.clip(1 + np.searchsorted(edges["M"], np.nan_to_num(values[2], nan=-np.inf), side="right"), 1, 5)
+        scores = pd.DataFrame({"R": r, "F": f, "M": m})
+        groups = rfm_group(scores).to_numpy()
+        ids = {s.name: s.id for s in saved}
+        for name in dict.fromkeys(groups):  # a group no training customer was in gets a new id
+            if name not in ids:
+                ids[name] = len(ids)
+                saved.append(Segment(ids[name], name, next(r[2] for r in RFM_RULES if r[0] == name).capitalize()
+                                     + ".", 0, 0.0, None))
+        labels = np.array([ids[g] for g in groups], dtype="int64")
+        columns = [_Column(c, "number", v) for c, v in zip(feats, values)]
+        centroids, embedding, kinds = None, None, {c: "number" for c in feats}
+    else:
+        scaling = tuple(state["scaling"])
+        columns = [_read_as(frame[sp["name"]], sp) for sp in scaling]
+        x = _matrix(columns, scaling).matrix.astype("float64")  # chunks of 20k rows keep memory flat below
+        centroids = np.asarray(state["centroids"], dtype="float64")
+        labels = np.concatenate([((x[i:i + 20_000, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)
+                                 for i in range(0, len(x), 20_000)] or [np.zeros(0, dtype="int64")])
+        embedding, kinds = _pca_2d(x), {c.name: c.kind for c in columns}
+        scores = None
+    k = len(saved)
+    profile, distinctive = _profile([_with_new_level(c) for c in columns], labels, k)
+    sizes = np.bincount(labels, minlength=k)
+    segs = tuple(replace(s, size=int(sizes[s.id]), share=float(sizes[s.id] / max(len(labels), 1))) for s in saved)
+    return SegmentationResult(
+        method=state["method"], k=k, labels=labels, segments=segs, profile=profile, distinctive=distinctive,
+        features=tuple(feats), centroids=centroids, silhouette_by_k={}, stability=None, rules=None, seed=0,
+        embedding=embedding, rfm_scores=scores, feature_kinds=kinds,
+        scaling=tuple(state.get("scaling") or ()), rfm_edges=state.get("edges"),
     )
 
 
@@ -298,6 +365,7 @@ def _read_columns(frame: pd.DataFrame, features: list[str]) -> list[_Column]:
 class _Prepared:
     matrix: np.ndarray
     columns: list[str]
+    scaling: tuple[dict, ...] = ()  # per feature, what turns it into matrix columns (for new customers)
 
 
 def prepare_features(frame: pd.DataFrame, features: list[str]) -> _Prepared:
@@ -312,42 +380,96 @@ def prepare_features(frame: pd.DataFrame, features: list[str]) -> _Prepared:
     return _matrix(_read_columns(frame, features))
 
 
-def _matrix(columns: list[_Column]) -> _Prepared:
-    widths = [len(c.levels) if c.kind == "category" else 1 for c in columns]
+def _matrix(columns: list[_Column], scaling: tuple[dict, ...] | None = None) -> _Prepared:
+    """The clustering matrix; its parameters are fitted on ``columns`` unless ``scaling`` (fitted on the
+    training customers) is given, which places new customers in the same space."""
+    fitting = scaling is None
+    specs = [_fit_scaling(c) for c in columns] if fitting else list(scaling)
+    widths = [len(sp["levels"]) if sp["kind"] == "category" else 1 for sp in specs]
     if not columns or sum(widths) == 0:
         raise DataValidationError("No usable features to cluster on: choose at least one number or category column.")
     n = len(columns[0].values)
     x = np.zeros((n, sum(widths)), dtype="float32")
     names: list[str] = []
     at = 0
-    for col, width in zip(columns, widths):
-        if col.kind in ("number", "date"):
-            x[:, at] = _scaled_number(col.values)
+    for col, sp, width in zip(columns, specs, widths):
+        if sp["kind"] in ("number", "date"):
+            x[:, at] = _apply_number(col.values, sp)
             names.append(col.name)
-        elif col.kind == "flag":
+        elif sp["kind"] == "flag":
             yes = (col.values == 1).astype("float32")
             missing = col.values < 0
-            if missing.any():  # unknown counts as the average customer, not as "no"
-                yes[missing] = yes[~missing].mean() if (~missing).any() else 0.0
+            yes[missing] = sp["fill"]  # unknown counts as the average customer, not as "no"
             x[:, at] = yes * CATEGORY_DISTANCE
-            names.append(f"{col.name} = {col.levels[0]}")
+            names.append(f"{col.name} = {sp['levels'][0]}")
         else:
-            x[np.arange(n), at + col.values] = CATEGORY_DISTANCE / np.sqrt(2.0)
-            names += [f"{col.name} = {level}" for level in col.levels]
+            known = col.values >= 0  # a level training never saw, with no "(other)" to join: all zeros
+            x[np.flatnonzero(known), at + col.values[known]] = CATEGORY_DISTANCE / np.sqrt(2.0)
+            names += [f"{col.name} = {level}" for level in sp["levels"]]
         at += width
-    return _Prepared(x, names)
+    return _Prepared(x, names, tuple(specs))
 
 
-def _scaled_number(values: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(values)
-    x = np.where(finite, values, np.nanmedian(values[finite]) if finite.any() else 0.0)
-    if _skew(x) > 1.0:
+def _fit_scaling(col: _Column) -> dict:
+    """What turns one column into matrix columns, as plain data (saved with a model)."""
+    if col.kind in ("number", "date"):
+        values = col.values
+        finite = np.isfinite(values)
+        fill = float(np.nanmedian(values[finite])) if finite.any() else 0.0
+        x = np.where(finite, values, fill)
         # Money and counts are right-skewed: on the log scale "2 vs 20 orders" weighs like "20 vs 200".
+        log = bool(_skew(x) > 1.0)
+        if log:
+            x = np.sign(x) * np.log1p(np.abs(x))
+        return {"name": col.name, "kind": col.kind, "fill": fill, "log": log, "mean": float(x.mean()),
+                "scale": float(x.std() or 1.0)}
+    if col.kind == "flag":
+        ok = col.values >= 0
+        fill = float((col.values[ok] == 1).mean()) if ok.any() else 0.0
+        return {"name": col.name, "kind": "flag", "levels": list(col.levels), "fill": fill}
+    return {"name": col.name, "kind": "category", "levels": list(col.levels)}
+
+
+def _apply_number(values: np.ndarray, sp: dict) -> np.ndarray:
+    x = np.where(np.isfinite(values), values, sp["fill"])
+    if sp["log"]:
         x = np.sign(x) * np.log1p(np.abs(x))
     # Standardise, then clip at ±5 sd: outliers cannot dominate the distances (robust), and unlike
     # median/IQR scaling a tightly bunched column is not blown up into a fake split.
-    scale = x.std() or 1.0
-    return np.clip((x - x.mean()) / scale, -5, 5)
+    return np.clip((x - sp["mean"]) / sp["scale"], -5, 5)
+
+
+def _with_new_level(col: _Column) -> _Column:
+    """For profiles: values training never saw (slot -1) counted as one level of their own."""
+    if col.kind != "category" or not (col.values < 0).any():
+        return col
+    return replace(col, values=np.where(col.values < 0, len(col.levels), col.values).astype("int32"),
+                   levels=(*col.levels, "(new value)"))
+
+
+def _read_as(s: pd.Series, sp: dict) -> _Column:
+    """A new file's column read the way the training column was (its kind and levels), so new
+    customers land in the training segments' space."""
+    name, kind = sp["name"], sp["kind"]
+    if kind == "date":
+        dates = s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s, errors="coerce", format="mixed")
+        # Days before the file's own latest date, as in training ("days ago" at each snapshot).
+        return _Column(name, kind, (dates.max() - dates).dt.days.to_numpy(dtype="float64", na_value=np.nan))
+    if kind == "number":
+        return _Column(name, kind, pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan))
+    codes, uniques = pd.factorize(s)  # each distinct value is turned into text once
+    texts = np.array([_level_text(u) for u in uniques] + [None], dtype=object)
+    text = pd.Series(texts[codes], index=s.index)
+    if kind == "flag":
+        yes = sp["levels"][0].strip().lower()
+        lower = text.str.lower()
+        values = np.where(text.isna(), -1, (lower == yes).astype("int8")).astype("int8")
+        return _Column(name, kind, values, tuple(sp["levels"]))
+    where = {level: i for i, level in enumerate(sp["levels"])}
+    other = where.get(OTHER, -1)
+    slots = text.map(where).fillna(other).to_numpy(dtype="int64").copy()
+    slots[text.isna().to_numpy()] = where.get(MISSING, other)
+    return _Column(name, kind, slots.astype("int32"), tuple(sp["levels"]))
 
 
 def _skew(x: np.ndarray) -> float:
@@ -618,7 +740,8 @@ def _segment_clusters(
     if not 2 <= lo <= hi <= 20:
         raise DataValidationError(f"The range of segment counts must lie within 2-20, smallest first; got {lo}-{hi}.")
     columns = _read_columns(frame, features)
-    x = _matrix(columns).matrix
+    prepared = _matrix(columns)
+    x = prepared.matrix
     choice: KChoice | None = None
     if k is None:
         choice = choose_k(x, seed, (lo, hi), stability_runs, min_segment_share)
@@ -655,7 +778,7 @@ def _segment_clusters(
         method="kmeans", k=k, labels=labels, segments=tuple(segs), profile=profile, distinctive=distinctive,
         features=tuple(features), centroids=centers, silhouette_by_k=choice.silhouettes if choice else {},
         stability=stability, rules=None, seed=seed, embedding=_pca_2d(x), k_reason=reason, k_table=table,
-        feature_kinds=kinds,
+        feature_kinds=kinds, scaling=prepared.scaling,
     )
 
 

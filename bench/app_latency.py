@@ -48,13 +48,13 @@ def main() -> None:
     at.switch_page("pages/targets.py")
     first["target page, first"] = timed(at)
     rounds = {"top N": [], "segment filter": [], "control %": [], "profit inputs (propensity page)": []}
-    segments = at.multiselect(key="tgt_segments").options
+    segments = at.multiselect(key="w_cfg_tgt_segments").options
     for i in range(5):
-        at.number_input(key="tgt_top_n").set_value(1000 + 500 * i)
+        at.number_input(key="w_cfg_tgt_top_n").set_value(1000 + 500 * i)
         rounds["top N"].append(timed(at))
-        at.multiselect(key="tgt_segments").set_value(segments[: 1 + i % max(len(segments), 1)])
+        at.multiselect(key="w_cfg_tgt_segments").set_value(segments[: 1 + i % max(len(segments), 1)])
         rounds["segment filter"].append(timed(at))
-        at.slider(key="tgt_control").set_value(5 + i)
+        at.slider(key="w_cfg_tgt_control").set_value(5 + i)
         rounds["control %"].append(timed(at))
     at.switch_page("pages/propensity.py").run()
     for i in range(5):

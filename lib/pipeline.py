@@ -220,6 +220,10 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
         warnings.append(note)
     if settings.id_col:
         schema = schema.with_role(settings.id_col, "identifier")
+    if settings.id_col and not frame[settings.id_col].is_unique:
+        repeats = int(frame[settings.id_col].duplicated().sum())
+        warnings.append(f"The id column '{settings.id_col}' repeats a value in {repeats:,} rows: lists and results "
+                        "cannot tell those customers apart. Choose a column with one value per customer.")
     if id_col is None:
         warnings.append("No unique customer id column found; rows are numbered 1..N in the outputs (choose the "
                         "id column to keep your own ids).")

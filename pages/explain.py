@@ -54,6 +54,8 @@ with customer:
 with reasons_tab:
     st.write("For every customer, the three features pushing the score up most, in words. Mark features the "
              "campaign cannot act on (age, gender, region...) to get reasons from the others only.")
+    if set(st.session_state.get("cfg_actionable") or ()) - set(expl.features):  # chosen for another model
+        st.session_state.pop("cfg_actionable", None), st.session_state.pop("w_cfg_actionable", None)
     actionable = state.setting(st.multiselect, "Features reasons may use", "cfg_actionable",
                                default=list(expl.features), options=list(expl.features), format_func=pretty_name)
     if not actionable:

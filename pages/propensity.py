@@ -30,7 +30,7 @@ previous = state.train_settings()
 features = st.multiselect("Features", candidates, default=[f for f in (previous.features if previous and
                                                                           previous.features else candidates)
                                                            if f in candidates])
-seed = int(st.number_input("Random seed", value=42, step=1))
+seed = int(state.setting(st.number_input, "Random seed", "cfg_model_seed", default=42, step=1))
 settings = TrainSettings(features=tuple(features), allow=previous.allow if previous else (), seed=seed)
 if not features:
     st.info("Choose at least one feature.")

@@ -17,12 +17,13 @@ from lib.explain import Explanation
 from lib.io import LoadResult
 from lib.model import PropensityModel
 from lib.propensity import PropensityResult
-from lib.schema import Schema, infer_schema
 from lib.segment import SegmentationResult
 from pages import state
 from pages.steps import (
     _explain,
     _load,
+    _roles,
+    _score_new,
     customers,
     key,
     model,
@@ -87,15 +88,17 @@ class Scored:
         return list(self.card.get("quality_gate_reasons") or [])
 
     def reasons(self) -> pd.DataFrame:
-        return _reasons(key(self.key, state.actionable()), state.actionable(), self.explanation, self.frame)
+        chosen = state.actionable(self.explanation.features)
+        return _reasons(key(self.key, chosen), chosen, self.explanation, self.frame)
 
     def table(self) -> pd.DataFrame:
         """id, segment, score, rank, decile, reasons (built once per settings; read-only)."""
-        return _table(key(self.key, self.seg_key, state.actionable()), self.ids, self.segmentation, self.scores,
-                      self.reasons())
+        k = key(self.key, self.seg_key, state.actionable(self.explanation.features))
+        return _table(k, self.ids, self.segmentation, self.scores, self.reasons())
 
     def list_base(self) -> pd.DataFrame:
-        return _list_base(key(self.key, self.seg_key, state.actionable(), "base"), self.table(), self.frame)
+        k = key(self.key, self.seg_key, state.actionable(self.explanation.features), "base")
+        return _list_base(k, self.table(), self.frame)
 
     def sorted_scores(self) -> np.ndarray:
         return _sorted(self.key, self.scores)
@@ -121,12 +124,18 @@ def trained_scored() -> Scored | None:
         return None
     cust, und, k, src = customers(), understanding(), model_key(), state.source()
     expl = _explain(k, result.model, cust.frame)
-    source = {"file": src["name"], "sha256": src["digest"], "rows": cust.source_rows}
-    card = model_file.flat_card(p.training_card(cust, result, expl, source), model_file.model_id_of(result.model))
+    card = _card(k, (("file", src["name"]), ("sha256", src["digest"]), ("rows", cust.source_rows)), cust, result, expl)
     return Scored(key=k, label=f"{src['name']} (the file the model was trained on)", frame=cust.frame,
                   model=result.model, result=result, card=card, scores=_score(k, result, cust), explanation=expl,
                   segmentation=segmentation(), ids=und.ids, id_col=und.id_col, roles=dict(und.schema.roles),
                   seg_key=named_segmentation_key())
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _card(k: str, source: tuple, _cust, _result, _expl) -> dict:
+    """The trained model's card, made once (its training time is when training happened, not now)."""
+    return model_file.flat_card(p.training_card(_cust, _result, _expl, dict(source)),
+                                model_file.model_id_of(_result.model))
 
 
 # --- a new file scored by a saved model -----------------------------------------------------------
@@ -137,16 +146,22 @@ def _load_model(k: str, name: str, _data: bytes) -> model_file.ModelBundle:
     return model_file.load(_data, name)
 
 
-def bundle() -> model_file.ModelBundle | None:
-    """The saved model chosen on the Score page (an uploaded file, or the one just trained)."""
-    active = state.scoring_new_file()
-    if not active:
-        return None
-    m = active["model"]
+def _model_source() -> tuple[str, str, bytes]:
+    """(sha256, name, bytes) of the model file chosen on the Score page: an upload, or the one just
+    trained (with its current segments). Keys below use the file's digest, which covers segments too."""
+    m = state.scoring_new_file()["model"]
     if m == "trained":
         data = model_file_bytes()
-        return _load_model(key("trained", hashlib.sha256(data).hexdigest()), "the model just trained", data)
-    return _load_model(key(m["digest"]), m["name"], m["data"])
+        return hashlib.sha256(data).hexdigest(), "the model just trained", data
+    return m["digest"], m["name"], m["data"]
+
+
+def bundle() -> model_file.ModelBundle | None:
+    """The saved model chosen on the Score page, or None when no new file is being scored."""
+    if not state.scoring_new_file():
+        return None
+    digest, name, data = _model_source()
+    return _load_model(key(digest), name, data)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -160,28 +175,18 @@ def new_file() -> p.NewFile | None:
         return None
     f = active["file"]
     lr = _load(key(f["digest"]), f["name"], None, None, None, _data=f["data"])
-    return _prepare(key(b.model_id, f["digest"]), b, lr)
+    return _prepare(key(_model_source()[0], f["digest"]), b, lr)
 
 
 def new_file_scored() -> Scored:
     b, new, f = bundle(), new_file(), state.scoring_new_file()["file"]
-    k = key(b.model_id, f["digest"], "scored")
+    model_digest = _model_source()[0]
+    k = key(model_digest, f["digest"], "scored")
     frame = new.customers.frame
     return Scored(key=k, label=f"{f['name']} (scored by a saved model)", frame=frame, model=new.model, result=None,
                   card=model_file.model_card(b), scores=_score_new(k, new.model, frame),
                   explanation=_explain(k, new.model, frame), segmentation=new.segmentation, ids=new.ids,
-                  id_col=new.id_col, roles=dict(_roles(key(f["digest"]), frame).roles), seg_key=b.model_id)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _roles(k: str, _frame: pd.DataFrame) -> Schema:
-    """Roles of a scored file's columns (the Target list offers its consent and contact columns)."""
-    return infer_schema(_frame)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _score_new(k: str, _model: PropensityModel, _frame: pd.DataFrame) -> np.ndarray:
-    return _model.predict_proba(_frame)[:, 1]
+                  id_col=new.id_col, roles=dict(_roles(key(f["digest"]), frame).roles), seg_key=model_digest)
 
 
 def score_by_segment_chart(scored: Scored):

@@ -28,8 +28,9 @@ if method == "RFM":
         st.error(str(exc))
         st.stop()
     boxes = st.columns(3)
-    picked = tuple(box.selectbox(label, numeric, index=numeric.index(g)) for box, label, g in zip(
-        boxes, ("Recency (days since last order)", "Frequency (number of orders)", "Monetary (money spent)"), guess))
+    picked = tuple(state.setting(box.selectbox, label, f"cfg_rfm_{i}", default=g, options=numeric) for i, (box, label, g)
+                   in enumerate(zip(boxes, ("Recency (days since last order)", "Frequency (number of orders)",
+                                            "Monetary (money spent)"), guess)))
     settings = SegmentSettings(method="rfm", rfm_columns=picked)
 else:
     candidates = und.feature_columns
@@ -38,10 +39,13 @@ else:
     features = st.multiselect("Features to cluster on", candidates, default=[c for c in default if c in candidates],
                               help="Behaviour, categories and flags. Ids and personal data are never offered.")
     c1, c2 = st.columns(2)
-    auto = c1.toggle("Choose the number of segments for me", value=True,
-                     help="Tries 3 to 8 segments and keeps the best-separated, stable one with no tiny segment.")
-    k = None if auto else c1.slider("Number of segments", 2, 12, 5)
-    seed = int(c2.number_input("Random seed", value=42, step=1, help="Same seed, same segments."))
+    auto = state.setting(c1.toggle, "Choose the number of segments for me", "cfg_seg_auto", default=True,
+                         help="Tries 3 to 8 segments and keeps a stable number with no tiny segment that explains "
+                              "clearly more than one fewer would.")
+    k = None if auto else state.setting(c1.slider, "Number of segments", "cfg_seg_k", default=5, min_value=2,
+                                        max_value=12)
+    seed = int(state.setting(c2.number_input, "Random seed", "cfg_seg_seed", default=42, step=1,
+                             help="Same seed, same segments."))
     if not features:
         st.info("Choose at least one feature.")
         st.stop()
@@ -51,6 +55,8 @@ if st.button("Find segments", type="primary") or previous == settings:
     with st.status("Segmenting customers…", expanded=False) as status, ui.guarded("segmenting"):
         found = steps.run_segmentation(settings)
         status.update(label=f"{found.k} segments found", state="complete")
+    if previous != settings:  # names belong to the segments they were given to
+        st.session_state.pop("seg_names", None)
     st.session_state["seg_settings"] = settings
 else:
     st.info("Choose the method and features, then press **Find segments**.")
@@ -66,6 +72,9 @@ if seg.silhouette_by_k:
     c.metric("Separation (silhouette)", f"{seg.silhouette_by_k.get(seg.k, float('nan')):.2f}")
 if seg.k_reason:
     st.caption(seg.k_reason)
+if seg.k_table is not None:
+    with st.expander("How the number of segments was chosen"):
+        st.dataframe(seg.k_table, hide_index=True, width="stretch")
 if und.target_problem:
     st.warning(f"No target rate per segment: {und.target_problem}")
 
@@ -76,9 +85,10 @@ st.subheader("Who is in each segment")
 st.caption("Names are generated from what sets each segment apart. Rename any segment by editing its name.")
 edited = st.data_editor(table, key=f"seg_rename_{steps.segmentation_key()}", hide_index=True, width="stretch",
                         disabled=[col for col in table.columns if col != "name"])
-renames = {int(r.id): r.name for r in edited.itertuples()}
-if renames != {s.id: s.name for s in seg.segments}:
-    st.session_state["seg_names"] = renames
+renames = {int(r.id): (r.name or "").strip() for r in edited.itertuples()}
+renames = {i: n for i, n in renames.items() if n}  # a cleared name goes back to the generated one
+if renames and renames != {s.id: s.name for s in seg.segments if s.id in renames}:
+    st.session_state["seg_names"] = {**st.session_state.get("seg_names", {}), **renames}
     st.rerun()
 
 if seg.rules is not None:

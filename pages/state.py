@@ -111,8 +111,9 @@ def train_settings() -> TrainSettings | None:
     return st.session_state.get("model_settings")
 
 
-def actionable() -> tuple[str, ...] | None:
-    chosen = st.session_state.get("cfg_actionable")
+def actionable(features: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The features reasons may use, among ``features`` (a choice made for another model is dropped)."""
+    chosen = [f for f in st.session_state.get("cfg_actionable") or () if f in features]
     return tuple(chosen) if chosen else None
 
 

@@ -23,7 +23,7 @@ from lib.explain import Explanation
 from lib.io import DEFAULT_MAX_BYTES, LoadResult, load_table
 from lib.model import PropensityModel
 from lib.propensity import PropensityResult
-from lib.schema import Schema
+from lib.schema import Schema, infer_schema
 from lib.segment import SegmentationResult, rename_segments
 from pages import state
 
@@ -171,3 +171,14 @@ def _score_by_segment(k: str, _scores: np.ndarray, _names: np.ndarray):
     from lib import plots
 
     return plots.score_by_segment(_scores, _names)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _roles(k: str, _frame: pd.DataFrame) -> Schema:
+    """Roles of a scored file's columns (the Target list offers its consent and contact columns)."""
+    return infer_schema(_frame)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _score_new(k: str, _model: PropensityModel, _frame: pd.DataFrame) -> np.ndarray:
+    return _model.predict_proba(_frame)[:, 1]

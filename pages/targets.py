@@ -33,30 +33,36 @@ st.subheader("Who may be on the list")
 c1, c2 = st.columns(2)
 segments = ()
 if "segment_name" in table.columns:
-    segments = tuple(c1.multiselect("Segments (none = all)", sorted(table["segment_name"].unique()), key="tgt_segments"))
-lo, hi = c2.slider("Score range", 0.0, 1.0, (0.0, 1.0), 0.01) if has_score else (0.0, 1.0)
+    names = sorted(table["segment_name"].unique())
+    if not set(st.session_state.get("cfg_tgt_segments", ())) <= set(names):  # segments were re-run
+        st.session_state.pop("cfg_tgt_segments", None), st.session_state.pop("w_cfg_tgt_segments", None)
+    segments = tuple(state.setting(c1.multiselect, "Segments (none = all)", "cfg_tgt_segments", options=names))
+lo, hi = state.setting(c2.slider, "Score range", "cfg_tgt_range", default=(0.0, 1.0), min_value=0.0, max_value=1.0,
+                       step=0.01) if has_score else (0.0, 1.0)
 text_cols = [c for c, r in roles.items() if r in ("binary", "categorical", "pii") and c in base.columns]
-consent = c1.selectbox("Consent column (customers with 'no' are left out)", [None] + text_cols,
-                       index=next((i + 1 for i, c in enumerate(text_cols) if "consent" in c.lower()), 0),
-                       key="tgt_consent")
-contact_cols = c2.multiselect("Contact columns to include (rows missing them are left out)",
-                              [c for c, r in roles.items() if r == "pii" and c in base.columns])
+consent = state.setting(c1.selectbox, "Consent column (customers with 'no' are left out)", "cfg_tgt_consent",
+                        default=next((c for c in text_cols if "consent" in c.lower()), None), options=[None] + text_cols)
+pii = [c for c, r in roles.items() if r == "pii" and c in base.columns]
+contact_cols = [c for c in state.setting(c2.multiselect, "Contact columns to include (rows missing them are left out)",
+                                         "cfg_tgt_contacts", default=[], options=pii) if c in pii]
 
 st.subheader("How many")
-mode = st.radio("Size", ["Top N", "Top %", "Budget", "Everyone who passes the filters"], horizontal=True, key="tgt_mode")
+mode = state.setting(st.radio, "Size", "cfg_tgt_mode", options=["Top N", "Top %", "Budget",
+                     "Everyone who passes the filters"], horizontal=True)
 k1, k2, k3 = st.columns(3)
 top_n = top_pct = budget = None
 cost = state.setting(k2.number_input, "Cost per contact", "cfg_cost", default=1.0, min_value=0.0, step=0.1)
 value = state.setting(k3.number_input, "Value per conversion", "cfg_value", default=25.0, min_value=0.01, step=1.0)
 if mode == "Top N":
-    top_n = int(k1.number_input("N", min_value=1, value=min(1000, len(table)), step=100, key="tgt_top_n"))
+    top_n = int(state.setting(k1.number_input, "N", "cfg_tgt_top_n", default=min(1000, len(table)), min_value=1,
+                              step=100))
 elif mode == "Top %":
-    top_pct = k1.slider("Percent", 1, 100, 10)
+    top_pct = state.setting(k1.slider, "Percent", "cfg_tgt_pct", default=10, min_value=1, max_value=100)
 elif mode == "Budget":
-    budget = k1.number_input("Budget", min_value=0.0, value=1000.0, step=100.0)
-control_pct = st.slider("Control group (% of the list kept out of the send, to measure lift later)", 0, 50, 10,
-                        key="tgt_control")
-seed = int(st.number_input("Random seed for the control group", value=42, step=1))
+    budget = state.setting(k1.number_input, "Budget", "cfg_tgt_budget", default=1000.0, min_value=0.0, step=100.0)
+control_pct = state.setting(st.slider, "Control group (% of the list kept out of the send, to measure lift later)",
+                            "cfg_tgt_control", default=10, min_value=0, max_value=50)
+seed = int(state.setting(st.number_input, "Random seed for the control group", "cfg_tgt_seed", default=42, step=1))
 
 spec = ListSpec(segments=segments, min_score=lo if has_score and lo > 0 else None,
                 max_score=hi if has_score and hi < 1 else None, top_n=top_n, top_pct=top_pct, budget=budget,

@@ -76,3 +76,21 @@ def model_card(card: dict) -> None:
 def next_step(page: str, label: str) -> None:
     st.divider()
     st.page_link(page, label=f"Next: {label}", icon=":material/arrow_forward:")
+
+
+def rollup_column_boxes(cols, names: list[str]) -> None:
+    """Customer, date and amount columns of a transaction log's roll-up, each changeable (and undone by
+    "Go back to the detected columns" when a choice makes the roll-up impossible)."""
+    qxp = "(quantity × unit price)"
+    boxes = st.columns(3)
+    for box, label, k, options, current in (
+        (boxes[0], "Customer id", "cfg_customer_col", names, cols.customer),
+        (boxes[1], "Date", "cfg_date_col", names, cols.date),
+        (boxes[2], "Amount", "cfg_amount_col", [qxp] * bool(cols.quantity and cols.unit_price) + names,
+         cols.amount or qxp),
+    ):
+        picked = box.selectbox(label, options, index=options.index(current),
+                               key=f"rollup_{k}_{st.session_state.get('rollup_version', 0)}")
+        if picked != current:
+            st.session_state[k] = None if picked == qxp else picked
+            st.rerun()

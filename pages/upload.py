@@ -77,20 +77,7 @@ if state.is_transactions():
     for w in table.warnings:
         st.info(w)
     with st.expander("Columns used for the roll-up"):
-        qxp = "(quantity × unit price)"
-        names = list(lr.frame.columns)
-        boxes = st.columns(3)
-        for box, label, k, options, current in (
-            (boxes[0], "Customer id", "cfg_customer_col", names, cols.customer),
-            (boxes[1], "Date", "cfg_date_col", names, cols.date),
-            (boxes[2], "Amount", "cfg_amount_col", [qxp] * bool(cols.quantity and cols.unit_price) + names,
-             cols.amount or qxp),
-        ):
-            picked = box.selectbox(label, options, index=options.index(current),
-                                   key=f"rollup_{k}_{st.session_state.get('rollup_version', 0)}")
-            if picked != current:
-                st.session_state[k] = None if picked == qxp else picked
-                st.rerun()
+        ui.rollup_column_boxes(cols, list(lr.frame.columns))
     state.setting(st.number_input, "Predict who buys again within this many days (0 = no target)", "cfg_horizon",
                   default=90, min_value=0, max_value=730, step=30,
                   help="The label is built from the log itself: did the customer buy in the N days after a "
@@ -116,7 +103,10 @@ if overrides:
     st.session_state["cfg_roles"] = {**st.session_state.get("cfg_roles", {}), **overrides}
     st.rerun()
 
-st.subheader("Target (what you want to predict)")
+st.subheader("Customer id and target (what you want to predict)")
+ids = [None] + schema.columns_with_role("identifier") + [c for c in frame.columns if schema.roles[c] != "identifier"]
+state.setting(st.selectbox, "Customer id column (kept in every export)", "cfg_id", default=und.id_col,
+              options=ids, format_func=lambda c: "none: number the rows" if c is None else c)
 if state.horizon():
     st.write(f"**Bought again within {state.horizon()} days**, built from the transaction log.")
 else:

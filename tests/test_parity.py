@@ -25,14 +25,14 @@ def _app_walk(sample: str) -> dict[str, pd.DataFrame]:
     at.switch_page("pages/segments.py").run()
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    segments = at.dataframe[0].value  # "Who is in each segment" (editable table)
+    segments = next(d.value for d in at.dataframe if "description" in d.value.columns)  # "Who is in each segment"
     at.switch_page("pages/propensity.py").run()
     at.button[0].click().run()
     at.switch_page("pages/explain.py").run()
     reasons = at.dataframe[-1].value  # reason codes tab: the 500 best customers
     at.switch_page("pages/targets.py").run()
-    at.selectbox(key="tgt_consent").select_index(0).run()  # "None": the CLI applies no consent filter
-    assert at.selectbox(key="tgt_consent").value is None
+    at.selectbox(key="w_cfg_tgt_consent").select_index(0).run()  # "None": the CLI applies no consent filter
+    assert at.selectbox(key="w_cfg_tgt_consent").value is None
     assert not at.exception and not at.error, [e.value for e in at.error]
     send = at.dataframe[-1].value
     return {"segments": segments, "reasons": reasons, "list": send}

@@ -188,3 +188,52 @@ def test_roll_up_columns_can_be_changed_and_a_bad_choice_undone():
     [b for b in at.button if b.label == "Go back to the detected columns"][0].click().run()
     no_errors(at)
     assert [b for b in at.selectbox if b.label == "Date"][0].value == "order_date"
+
+
+def test_score_a_new_file_with_a_saved_model_then_target_from_it(tmp_path):
+    """Score page: an uploaded model file and next month's export -> model card, drift per column, scores;
+    the Target list then builds the list from the new scores and records the model's id."""
+    import json
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    model_path = tmp_path / "shop.bullseye"
+    proc = subprocess.run([sys.executable, "-m", "lib.cli", "run", "--input", str(ROOT / "sample_data" /
+                           "shop_customers.csv"), "--out", str(tmp_path / "o"), "--target", "responded",
+                           "--save-model", str(model_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    new = pd.read_csv(ROOT / "sample_data" / "shop_customers.csv").head(1500)
+    new["region"] = new["region"].where(new.index % 4 > 0, "Atlantis")
+    at = new_app()
+    at.switch_page("pages/score.py").run()
+    no_errors(at)
+    assert at.radio(key="score_which").options == ["A saved model file"]  # nothing trained in this session
+    at.file_uploader(key="score_model").upload("shop.bullseye", model_path.read_bytes(), "application/zip").run()
+    at.file_uploader(key="score_file").upload("next.csv", new.to_csv(index=False).encode(), "text/csv").run()
+    [b for b in at.button if b.label == "Score this file"][0].click().run()
+    no_errors(at)
+    assert any("**Predicts:** responded = yes" in m.value for m in at.markdown)
+    assert any("'region'" in w.value and "Atlantis" in w.value for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Customers scored"] == "1,500"
+    at.switch_page("pages/targets.py").run()
+    no_errors(at)
+    assert any("scored by a saved model" in c.value for c in at.caption)
+    assert int({m.label: m.value for m in at.metric}["To send"].replace(",", "")) == 900
+    card = json.loads((tmp_path / "o" / "report.json").read_text())["model"]
+    assert card["model_id"]
+    at.switch_page("pages/score.py").run()
+    [b for b in at.button if b.label == "Back to the trained file"][0].click().run()
+    no_errors(at)
+    assert "Score this file" in at.info[0].value and not at.metric  # nothing scored on screen any more
+
+
+def test_a_foreign_model_file_is_refused_on_the_score_page():
+    at = new_app()
+    at.switch_page("pages/score.py").run()
+    at.file_uploader(key="score_model").upload("fake.bullseye", b"PK not a model", "application/zip").run()
+    at.file_uploader(key="score_file").upload("next.csv", b"id,a\n1,2\n2,3\n", "text/csv").run()
+    [b for b in at.button if b.label == "Score this file"][0].click().run()
+    assert not at.exception
+    assert "not a Bullseye model file" in at.error[0].value

@@ -110,7 +110,7 @@ st.caption("Counts on the holdout customers (never seen in training).")
 st.subheader("Keep this model")
 with st.expander("Model card: what this model is", expanded=False):
     ui.model_card(scored.card)
-st.download_button("Save model (.bullseye file)", steps.model_file_bytes, f"{state.source()['name'].split('.')[0]}"
+st.download_button("Save model (.bullseye file)", steps.model_file_maker(), f"{state.source()['name'].split('.')[0]}"
                    ".bullseye", "application/zip", help="One file with the trees, the encoding, the segments and "
                    "the model card: score next month's export with it on the Score a new file page or with "
                    "`python -m lib.cli score`. It holds no customer rows.")

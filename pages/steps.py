@@ -158,12 +158,18 @@ def _bundle_bytes(k: str, source: tuple, _cust, _und, _result, _seg, _expl) -> b
     return model_file.to_bytes(bundle)
 
 
+def model_file_maker():
+    """A function making the trained model's .bullseye file (segments included when the user made them).
+    Everything is read now: a download's deferred callable runs outside the page, without session state."""
+    src, seg, cust, und, result = state.source(), segmentation(), customers(), understanding(), model()
+    source = (("file", src["name"]), ("sha256", src["digest"]), ("rows", cust.source_rows))
+    expl = _explain(model_key(), result.model, cust.frame)
+    k = key(model_key(), named_segmentation_key())
+    return lambda: _bundle_bytes(k, source, cust, und, result, seg, expl)
+
+
 def model_file_bytes() -> bytes:
-    """The trained model as a .bullseye file (segments included when the user made them)."""
-    src, seg = state.source(), segmentation()
-    source = (("file", src["name"]), ("sha256", src["digest"]), ("rows", customers().source_rows))
-    return _bundle_bytes(key(model_key(), named_segmentation_key()), source, customers(), understanding(), model(), seg, _explain(model_key(), model().model,
-                                                                                     customers().frame))
+    return model_file_maker()()
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -18,6 +18,9 @@ pages = {
         st.Page("pages/targets.py", title="5. Target list", icon=":material/checklist:"),
         st.Page("pages/campaigns.py", title="6. Campaigns & results", icon=":material/history:"),
     ],
+    "Transaction logs": [
+        st.Page("pages/recommend.py", title="Recommendations", icon=":material/shopping_cart:"),
+    ],
     "Reuse a model": [
         st.Page("pages/score.py", title="Score a new file", icon=":material/upload_file:"),
     ],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -352,8 +352,91 @@ def list_base(table: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     return base
 
 
-def target(base: pd.DataFrame, spec: ListSpec) -> TargetList:
-    return build_list(base, spec)
+def target(base: pd.DataFrame, spec: ListSpec, score_col: str = "score") -> TargetList:
+    """The list: filters, then the best by ``score_col`` (the propensity score, or the uplift)."""
+    return build_list(base, spec, score_col=score_col)
+
+
+# --- what to offer, and what customers are worth (transaction logs) -------------------------------
+
+
+def _log_only(cust: Customers, what: str) -> None:
+    if not cust.settings.transactions:
+        raise DataValidationError(
+            f"{what} need a transaction log (one row per order line, with customer, date, product and amount "
+            "columns); this file is a customer table. Load the order lines and mark the file as a transaction log.")
+
+
+def recommend(loaded: LoadResult, cust: Customers, settings):
+    """Top products per customer, in the mode asked ("all" or "new"), with the honest evaluation
+    (``lib.recommend``). ``settings``: ``lib.recommend.RecommendSettings``."""
+    from lib.recommend import recommend as run_recommender
+
+    _log_only(cust, "Recommendations")
+    c = cust.settings
+    return run_recommender(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
+
+
+def value(loaded: LoadResult, cust: Customers, settings):
+    """Predicted spend, churn risk and 12-month value per customer, validated out of time
+    (``lib.value``). ``settings``: ``lib.value.ValueSettings``."""
+    from lib.value import customer_value
+
+    _log_only(cust, "Customer value predictions")
+    c = cust.settings
+    return customer_value(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
+
+
+def uplift(cust: Customers, und: Understanding, settings):
+    """Who the campaign changes: an uplift model learned from a randomised control group
+    (``lib.uplift``). ``settings``: ``lib.uplift.UpliftSettings``; the treatment column is never a
+    feature, and outcomes of the target are kept out as leaks."""
+    from lib.uplift import train_uplift
+
+    if und.target is None:
+        raise DataValidationError("Uplift needs a target (the outcome the campaign should change), and a treatment "
+                                  "column saying who got the campaign.")
+    judged = cust.training if cust.training is not None else cust.frame
+    return train_uplift(judged, und.schema, und.target, und.positive, settings,
+                        leakage=list(und.quality.leakage_suspects))
+
+
+def with_uplift(table: pd.DataFrame, uplift_result) -> pd.DataFrame:
+    """customers.csv with each customer's predicted change (uplift) and their probability with and
+    without the campaign."""
+    if uplift_result is None:
+        return table
+    out = table.copy()
+    for col in ("uplift", "p_treated", "p_control"):
+        out[col] = np.round(uplift_result.table[col].to_numpy(), 6)
+    return out
+
+
+VALUE_COLUMNS = ("predicted_orders", "predicted_value", "churn_risk", "clv_12m")
+
+
+def with_value(table: pd.DataFrame, value_result) -> pd.DataFrame:
+    """customers.csv with each customer's predicted orders, value, churn risk and 12-month value."""
+    if value_result is None:
+        return table
+    v = value_result.table.set_index("customer_id")
+    out = table.copy()
+    for col in VALUE_COLUMNS:
+        out[col] = v[col].reindex(out["id"].to_numpy()).to_numpy()
+    return out
+
+
+def with_offers(list_table: pd.DataFrame, recommendations) -> pd.DataFrame:
+    """A target list with the top three offers of each customer (recommended_1..3)."""
+    if recommendations is None:
+        return list_table
+    from lib.recommend import offers_for
+
+    offers = offers_for(recommendations, n=3).set_index("id")
+    out = list_table.copy()
+    for col in ("recommended_1", "recommended_2", "recommended_3"):
+        out[col] = offers[col].reindex(out["id"].to_numpy()).to_numpy() if col in offers else None
+    return out
 
 
 # --- the model file -------------------------------------------------------------------------------
@@ -467,6 +550,9 @@ class RunSettings:
     train: TrainSettings = field(default_factory=TrainSettings)
     explain_method: str = "auto"
     target_list: ListSpec | None = None  # None: no list
+    recommend: object | None = None  # lib.recommend.RecommendSettings, or None: no recommendations
+    value: object | None = None  # lib.value.ValueSettings, or None: no value predictions
+    uplift: object | None = None  # lib.uplift.UpliftSettings, or None: no uplift model
 
 
 @dataclass(frozen=True)
@@ -480,6 +566,9 @@ class RunResult:
     targets: TargetList | None
     warnings: tuple[str, ...]
     timings: dict[str, float]
+    recommendations: object | None = None  # lib.recommend.Recommendations
+    value: object | None = None  # lib.value.ValueResult
+    uplift: object | None = None  # lib.uplift.UpliftResult
 
     def report(self) -> dict:
         und, cust = self.understanding, self.customers
@@ -521,6 +610,12 @@ class RunResult:
             rep["explain"] = self.explanation.to_report()
         if self.targets is not None:
             rep["targeting"] = targeting_report(self.targets)
+        if self.recommendations is not None:
+            rep["recommend"] = self.recommendations.to_report()
+        if self.value is not None:
+            rep["value"] = self.value.to_report()
+        if self.uplift is not None:
+            rep["uplift"] = self.uplift.to_report()
         return rep
 
 
@@ -555,7 +650,11 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
     cust = customers(loaded, settings.customers)
     lap("features")
     say("Understanding the columns and checking data quality")
-    und = understand(cust, settings.understand)
+    understand_settings = settings.understand
+    if settings.uplift is not None:  # who got the campaign is never a feature of any model
+        understand_settings = replace(understand_settings,
+                                      exclude=(*understand_settings.exclude, settings.uplift.treatment))
+    und = understand(cust, understand_settings)
     if und.target_problem:
         raise DataValidationError(und.target_problem)
     lap("quality")
@@ -578,14 +677,33 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
         expl = explain_scores(result.model, cust.frame, settings.explain_method)
         reason_table = reasons(expl, cust.frame)
         lap("explain")
-    table = customer_table(und.ids, seg, scores, reason_table)
+    worth = offers = persuaded = None
+    if settings.uplift is not None:
+        say("Learning who the campaign changes (uplift)")
+        persuaded = uplift(cust, und, settings.uplift)
+        warnings += list(persuaded.warnings)
+        lap("uplift")
+    if settings.value is not None:
+        say("Predicting each customer's value and churn risk")
+        worth = value(loaded, cust, settings.value)
+        warnings += list(getattr(worth, "warnings", ()))
+        lap("value")
+    if settings.recommend is not None:
+        say("Recommending products")
+        offers = recommend(loaded, cust, settings.recommend)
+        lap("recommend")
+    table = with_uplift(with_value(customer_table(und.ids, seg, scores, reason_table), worth), persuaded)
     targets = None
     if settings.target_list is not None:
         say("Building the target list")
-        targets = target(table, settings.target_list)
+        # With an uplift model the list takes the customers the campaign changes most, not the likeliest.
+        targets = target(table, settings.target_list, score_col="uplift" if persuaded is not None else "score")
+        if offers is not None:
+            targets = replace(targets, table=with_offers(targets.table, offers))
         lap("target")
     return RunResult(customers=cust, understanding=und, segmentation=seg, model=result, explanation=expl,
-                     table=table, targets=targets, warnings=tuple(warnings), timings=lap.timings)
+                     table=table, targets=targets, warnings=tuple(warnings), timings=lap.timings,
+                     recommendations=offers, value=worth, uplift=persuaded)
 
 
 @dataclass(frozen=True)

@@ -243,3 +243,28 @@ def lift_by_decile(by_decile: pd.DataFrame) -> go.Figure:
     fig = px.bar(long, x="decile", y="Response rate", color="Group", barmode="group")
     fig.update_layout(title="Response by score decile: did the ranking hold?", xaxis_title="Score decile (1 = top)")
     return fig
+
+
+def recommend_evaluation(evaluation: pd.DataFrame, mode: str) -> go.Figure:
+    """Hit rate, recall and NDCG at K per method on the held-out last days, for one mode."""
+    ev = evaluation[evaluation["mode"] == mode]
+    long = ev.melt(id_vars=["method"], value_vars=["hit_rate_at_k", "recall_at_k", "ndcg_at_k"],
+                   var_name="measure", value_name="value")
+    long["measure"] = long["measure"].map({"hit_rate_at_k": "hit rate", "recall_at_k": "recall", "ndcg_at_k": "NDCG"})
+    fig = px.bar(long, x="method", y="value", color="measure", barmode="group", text_auto=".2f")
+    fig.update_layout(title=f"Recommendations checked on the held-out last days ({mode} items)",
+                      yaxis_title="share (higher is better)", xaxis_title="", legend_title="")
+    return fig
+
+
+def revenue_forecast(monthly: pd.DataFrame, start: pd.Timestamp | str, days: int, total: float, low: float,
+                     high: float) -> go.Figure:
+    """Revenue by month, and the forecast for the next ``days`` days as a bar with its interval."""
+    fig = go.Figure(go.Bar(x=monthly["month"].astype(str), y=monthly["revenue"], name="Revenue"))
+    label = f"Next {days} days (forecast)"
+    fig.add_trace(go.Bar(x=[label], y=[total], name="Forecast", marker_color="#d62828",
+                         error_y=dict(type="data", symmetric=False, array=[max(high - total, 0)],
+                                      arrayminus=[max(total - low, 0)])))
+    fig.update_layout(title="Revenue by month and the forecast", yaxis_title="revenue", xaxis_title="",
+                      showlegend=False)
+    return fig

@@ -218,7 +218,8 @@ def to_xlsx_bytes(frame: pd.DataFrame, about: dict) -> bytes:
 
 def export_columns(table: pd.DataFrame, id_col: str, contact_cols: list[str]) -> pd.DataFrame:
     """The columns a send file carries, in a fixed order."""
-    wanted = [id_col, *contact_cols, "segment_name", "score", "rank", "reason_1", "reason_2", "reason_3", "group"]
+    wanted = [id_col, *contact_cols, "segment_name", "score", "rank", "reason_1", "reason_2", "reason_3",
+              "uplift", "predicted_value", "churn_risk", "recommended_1", "recommended_2", "recommended_3", "group"]
     cols = []
     for c in wanted:
         if c in table.columns and c not in cols:

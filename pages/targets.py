@@ -1,15 +1,16 @@
 """Step 5: build the list to send, with a control group, and download it (recorded as a campaign)."""
 
+from dataclasses import replace
 from datetime import date
 
 import streamlit as st
 
 from lib.campaigns import record_campaign
 from lib.errors import DataValidationError
-from lib.pipeline import target
+from lib.pipeline import target, with_offers
 from lib.targeting import ListSpec, export_columns, to_csv_bytes, to_xlsx_bytes
+from pages import log_steps, state, ui
 from pages import scored as scored_steps
-from pages import state, ui
 
 st.title("Target list")
 if state.scoring_new_file():
@@ -70,6 +71,9 @@ spec = ListSpec(segments=segments, min_score=lo if has_score and lo > 0 else Non
                 require_contact=tuple(contact_cols), control_pct=float(control_pct), seed=seed)
 with ui.guarded("building the list"):
     tl = target(base, spec)
+rec = None if state.scoring_new_file() else log_steps.recommendations()
+if rec is not None and st.checkbox("Add each customer's top three offers (from Recommendations)", value=True):
+    tl = replace(tl, table=with_offers(tl.table, rec))
 
 m = st.columns(4)
 m[0].metric("To send", f"{tl.selected:,}")

@@ -1,0 +1,41 @@
+"""Streamlit caching of the transaction-log steps of ``lib.pipeline``: recommendations and customer
+value (keyed like ``pages.steps``: the file's key chain plus the step's own settings)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import pipeline as p
+from lib.io import LoadResult
+from pages import state
+from pages.steps import customers, customers_key, key, loaded
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _recommend(k: str, settings, _loaded: LoadResult, _cust: p.Customers):
+    return p.recommend(_loaded, _cust, settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _value(k: str, settings, _loaded: LoadResult, _cust: p.Customers):
+    return p.value(_loaded, _cust, settings)
+
+
+def run_recommend(settings):
+    return _recommend(key(customers_key(), settings), settings, loaded(), customers())
+
+
+def recommendations():
+    """The recommendations the user asked for on the Recommendations page, or None."""
+    settings = st.session_state.get("rec_settings")
+    return None if settings is None or not state.is_transactions() else run_recommend(settings)
+
+
+def run_value(settings):
+    return _value(key(customers_key(), settings), settings, loaded(), customers())
+
+
+def customer_value():
+    """The value predictions the user asked for on the Customer value page, or None."""
+    settings = st.session_state.get("value_settings")
+    return None if settings is None or not state.is_transactions() else run_value(settings)

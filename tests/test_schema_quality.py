@@ -83,8 +83,10 @@ def test_binary_target_accepts_any_spelling_and_keeps_blanks_unlabelled(values, 
 def test_target_with_one_class_or_many_values_is_refused():
     with pytest.raises(DataValidationError, match="only one class"):
         binary_target(pd.Series(["yes"] * 10), "yes", column="t")
-    with pytest.raises(DataValidationError, match="exactly two"):
-        binary_target(pd.Series(["a", "b", "c"] * 5), "a", column="t")
+    with pytest.raises(DataValidationError, match="Name the positive class"):
+        binary_target(pd.Series(["a", "b", "c"] * 5), column="t")
+    # With the positive class named, a three-valued target is that value against the rest.
+    assert binary_target(pd.Series(["a", "b", "c"] * 5), "a", column="t").tolist() == [1.0, 0.0, 0.0] * 5
     with pytest.raises(DataValidationError, match="does not occur"):
         binary_target(pd.Series(["a", "b"] * 5), "z", column="t")
 

@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--campaign", help="record the target list as a campaign under this name")
     run.add_argument("--data-dir", help="where campaign history is kept (default ~/.bullseye)")
     run.add_argument("--save-model", metavar="PATH", help="write the trained model file (.bullseye) here")
+    run.add_argument("--recommend", type=int, metavar="K", help="transactions: K product recommendations per customer")
+    run.add_argument("--recommend-mode", choices=["all", "new"], default="all",
+                     help="all: what they will buy next, own items included; new: only items never bought")
+    run.add_argument("--treatment", metavar="COL",
+                     help="who got the campaign (sent/control): learn the uplift and target by it")
+    run.add_argument("--treated-value", metavar="V", help="the treatment column's value for those who got it")
 
     sc = sub.add_parser("score", help="score a new file with a saved model: customers.csv, targets.csv, report.json")
     sc.add_argument("--model", required=True, help="a model file written by run --save-model or the app")
@@ -202,6 +208,31 @@ def _segments_setting(value: str) -> int | None:
         raise DataValidationError(f"--segments must be 'auto' or a whole number of segments (2-20); got '{value}'.") from None
 
 
+def _recommend_settings(args: argparse.Namespace):
+    if args.recommend is None:
+        return None
+    if not args.transactions:
+        raise DataValidationError("--recommend needs a transaction log: add --transactions (one row per order line, "
+                                  "with a product column).")
+    if args.recommend < 1:
+        raise DataValidationError("--recommend must be 1 or more products per customer.")
+    from lib.recommend import RecommendSettings
+
+    return RecommendSettings(k=args.recommend, mode=args.recommend_mode, seed=args.seed)
+
+
+def _uplift_settings(args: argparse.Namespace):
+    if args.treatment is None:
+        if args.treated_value is not None:
+            raise DataValidationError("--treated-value goes with --treatment COL (the column saying who got the campaign).")
+        return None
+    if not args.target:
+        raise DataValidationError("--treatment needs --target: the outcome the campaign should change.")
+    from lib.uplift import UpliftSettings
+
+    return UpliftSettings(treatment=args.treatment, treated_value=args.treated_value, seed=args.seed)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from lib import pipeline as p
 
@@ -220,6 +251,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         train=p.TrainSettings(allow=tuple(args.allow), seed=args.seed),
         explain_method=args.explain_method,
         target_list=spec,
+        recommend=_recommend_settings(args),
+        uplift=_uplift_settings(args),
     )
     no_model = "--save-model needs a model: give --target (or --transactions with --horizon)."
     if args.save_model and not args.target and not (args.transactions and args.horizon):

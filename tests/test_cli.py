@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -173,3 +174,38 @@ def test_run_on_the_online_retail_log(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["customers"] == 4372
     assert report["model"]["holdout_auc"] > 0.7
+
+
+def _planted_campaign(path, n: int = 6000, seed: int = 0) -> None:
+    """A randomised e-mail test: it helps the young, hurts the old and does nothing for the rest."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 80, n)
+    visits = rng.poisson(3, n)
+    sent = rng.random(n) < 0.5
+    effect = np.where(age < 35, 0.12, np.where(age > 60, -0.05, 0.0))
+    bought = rng.random(n) < np.clip(0.1 + 0.02 * (visits > 3) + sent * effect, 0, 1)
+    pd.DataFrame({"customer_id": np.arange(1, n + 1), "age": age, "visits": visits,
+                  "region": rng.choice(["N", "S", "E"], n), "group": np.where(sent, "email", "control"),
+                  "converted": np.where(bought, "yes", "no")}).to_csv(path, index=False)
+
+
+def test_treatment_learns_the_uplift_and_targets_by_it(tmp_path):
+    _planted_campaign(tmp_path / "campaign.csv")
+    proc = cli("run", "--input", str(tmp_path / "campaign.csv"), "--out", str(tmp_path / "o"), "--target", "converted",
+               "--treatment", "group", "--top-pct", "20", "--control-pct", "10")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    uplift = report["uplift"]
+    assert {"method", "qini", "auuc", "ate", "ate_ci", "n_treated", "n_control", "verdict",
+            "uplift_by_decile"} <= set(uplift)
+    assert uplift["qini"] > 0.05 and uplift["verdict"].startswith("Targeting by uplift beats")
+    assert "group" not in report["model"]["features"]  # who got the campaign is never a feature
+    customers = pd.read_csv(tmp_path / "o" / "customers.csv")
+    assert {"uplift", "p_treated", "p_control"} <= set(customers.columns)
+    assert np.allclose(customers["uplift"], customers["p_treated"] - customers["p_control"], atol=2e-6)
+    frame = pd.read_csv(tmp_path / "campaign.csv")
+    targets = pd.read_csv(tmp_path / "o" / "targets.csv")
+    young = frame.set_index("customer_id").loc[targets["id"], "age"] < 35
+    assert young.mean() > 0.6  # the list is the persuadable young, not the likeliest buyers
+    assert_bad_input(cli("run", "--input", str(tmp_path / "campaign.csv"), "--out", str(tmp_path / "p"),
+                         "--treatment", "group"), "--target")

@@ -978,6 +978,11 @@ def recommend(
             f"The log has no product code column, so '{cols.product}' is used: these are categories to "
             "offer, not products."
         )
+    if final.candidates.sum() <= k:
+        warnings.append(
+            f"Only {int(final.candidates.sum())} different items were bought, no more than the {k} recommendations "
+            "asked for: every method lists the same items, so the evaluation cannot tell the methods apart."
+        )
     for mode in MODES:
         if selection[mode] == "evaluation":
             warnings.append(
@@ -1076,9 +1081,17 @@ def _table(ev: _Events, train: _Train, model, method: str, users: np.ndarray, it
         "rank": (slot + 1).astype(np.int64),
         "item": ev.items[i],
         "description": ev.descriptions[i],
-        "score": np.round(score, 4),
+        "score": _significant(score, 4),
         "reason": reason.astype(str),
     })
+
+
+def _significant(x: np.ndarray, digits: int) -> np.ndarray:
+    """Rounded to ``digits`` significant digits: a recency-weighted count of 0.00012 stays readable."""
+    x = np.asarray(x, dtype=np.float64)
+    mag = np.where(x != 0, np.floor(np.log10(np.abs(np.where(x != 0, x, 1.0)))), 0.0)
+    scale = 10.0 ** (digits - 1 - mag)
+    return np.round(x * scale) / scale
 
 
 def _times(n: np.ndarray) -> np.ndarray:

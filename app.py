@@ -18,7 +18,8 @@ pages = {
         st.Page("pages/targets.py", title="5. Target list", icon=":material/checklist:"),
         st.Page("pages/campaigns.py", title="6. Campaigns & results", icon=":material/history:"),
     ],
-    "Transaction logs": [
+    "Learn more": [
+        st.Page("pages/uplift.py", title="Uplift", icon=":material/call_split:"),
         st.Page("pages/recommend.py", title="Recommendations", icon=":material/shopping_cart:"),
     ],
     "Reuse a model": [

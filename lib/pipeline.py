@@ -412,6 +412,13 @@ def with_uplift(table: pd.DataFrame, uplift_result) -> pd.DataFrame:
     return out
 
 
+def uplift_by_id(base: pd.DataFrame, ids: np.ndarray, uplift_result) -> pd.DataFrame:
+    """A list base (any row order) with each customer's uplift, matched by id: to rank a list by it."""
+    lookup = pd.Series(uplift_result.table["uplift"].to_numpy(), index=ids)
+    lookup = lookup[~lookup.index.duplicated()]
+    return base.assign(uplift=lookup.reindex(base["id"].to_numpy()).to_numpy())
+
+
 VALUE_COLUMNS = ("predicted_orders", "predicted_value", "churn_risk", "clv_12m")
 
 

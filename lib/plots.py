@@ -268,3 +268,23 @@ def revenue_forecast(monthly: pd.DataFrame, start: pd.Timestamp | str, days: int
     fig.update_layout(title="Revenue by month and the forecast", yaxis_title="revenue", xaxis_title="",
                       showlegend=False)
     return fig
+
+
+def uplift_deciles(deciles: pd.DataFrame) -> go.Figure:
+    """Observed response of sent and control customers per predicted-uplift decile (holdout)."""
+    fig = go.Figure()
+    for col, name in (("response_treated", "sent the campaign"), ("response_control", "control group")):
+        fig.add_trace(go.Bar(x=deciles["decile"], y=deciles[col], name=name))
+    fig.update_layout(title="Response by predicted-uplift decile, on customers the model never saw",
+                      xaxis_title="decile of predicted uplift (1 = most persuadable)", yaxis_title="response rate",
+                      yaxis_tickformat=".0%", barmode="group")
+    return fig
+
+
+def persuadable(importance: pd.DataFrame, n: int = 12) -> go.Figure:
+    """Who is persuadable: mean |points of uplift| per feature."""
+    top = importance.head(n).iloc[::-1]
+    fig = go.Figure(go.Bar(x=top["mean_abs_uplift_pts"], y=[pretty_name(f) for f in top["feature"]],
+                           orientation="h"))
+    fig.update_layout(title="What moves the uplift most", xaxis_title="mean effect on the uplift (pts)")
+    return fig

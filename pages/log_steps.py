@@ -39,3 +39,35 @@ def customer_value():
     """The value predictions the user asked for on the Customer value page, or None."""
     settings = st.session_state.get("value_settings")
     return None if settings is None or not state.is_transactions() else run_value(settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _uplift(k: str, settings, _cust: p.Customers, _und: p.Understanding):
+    return p.uplift(_cust, _und, settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _uplift_explained(k: str, _result, _frame):
+    from lib.uplift import explain_uplift, persuadable_importance, uplift_reasons
+
+    ex = explain_uplift(_result, _frame)
+    return uplift_reasons(_result, _frame, explanation=ex), persuadable_importance(_result, _frame, explanation=ex)
+
+
+def run_uplift(settings):
+    from pages.steps import understanding, understanding_key
+
+    return _uplift(key(understanding_key(), settings), settings, customers(), understanding())
+
+
+def uplift():
+    """The uplift model the user asked for on the Uplift page, or None."""
+    settings = st.session_state.get("uplift_settings")
+    return None if settings is None else run_uplift(settings)
+
+
+def uplift_explained(result, settings):
+    """(reasons per customer, who-is-persuadable importance) of an uplift model."""
+    from pages.steps import understanding_key
+
+    return _uplift_explained(key(understanding_key(), settings, "explained"), result, customers().frame)

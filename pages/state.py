@@ -20,7 +20,7 @@ SAMPLES = {
     "UCI Bank Marketing: 45,211 calls, did they subscribe?": ROOT / "sample_data" / "bank_marketing.csv.gz",
 }
 # Settings that belong to one file: a new file starts from scratch.
-_PER_FILE = ("cfg_", "w_cfg_", "seg_", "model_", "tgt_", "score_")
+_PER_FILE = ("cfg_", "w_cfg_", "seg_", "model_", "tgt_", "score_", "rec_", "value_", "uplift_")
 
 
 def setting(widget, label: str, key: str, default=None, **kwargs):
@@ -91,9 +91,11 @@ def customer_settings() -> CustomerSettings:
 
 
 def understand_settings() -> UnderstandSettings:
+    uplift = st.session_state.get("uplift_settings")
     return UnderstandSettings(
         target=st.session_state.get("cfg_target", AUTO), positive=st.session_state.get("cfg_positive"),
         id_col=st.session_state.get("cfg_id"), roles=tuple(sorted(st.session_state.get("cfg_roles", {}).items())),
+        exclude=(uplift.treatment,) if uplift is not None else (),  # who got a campaign is never a feature
     )
 
 

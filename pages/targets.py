@@ -7,7 +7,7 @@ import streamlit as st
 
 from lib.campaigns import record_campaign
 from lib.errors import DataValidationError
-from lib.pipeline import target, with_offers
+from lib.pipeline import target, uplift_by_id, with_offers
 from lib.targeting import ListSpec, export_columns, to_csv_bytes, to_xlsx_bytes
 from pages import log_steps, state, ui
 from pages import scored as scored_steps
@@ -69,8 +69,14 @@ spec = ListSpec(segments=segments, min_score=lo if has_score and lo > 0 else Non
                 max_score=hi if has_score and hi < 1 else None, top_n=top_n, top_pct=top_pct, budget=budget,
                 cost_per_contact=cost, value_per_conversion=value, exclude_no_consent=consent,
                 require_contact=tuple(contact_cols), control_pct=float(control_pct), seed=seed)
+persuaded = None if state.scoring_new_file() else log_steps.uplift()
+rank_by = state.setting(st.radio, "Rank customers by", "cfg_tgt_rank", options=["score", "uplift"], horizontal=True,
+                        format_func={"score": "Score (likely to respond)", "uplift": "Uplift (changed by the "
+                                     "campaign, from the Uplift page)"}.get) if persuaded is not None else "score"
+if rank_by == "uplift":
+    base = uplift_by_id(base, scored.ids, persuaded)
 with ui.guarded("building the list"):
-    tl = target(base, spec)
+    tl = target(base, spec, score_col=rank_by)
 rec = None if state.scoring_new_file() else log_steps.recommendations()
 if rec is not None and st.checkbox("Add each customer's top three offers (from Recommendations)", value=True):
     tl = replace(tl, table=with_offers(tl.table, rec))
@@ -79,7 +85,8 @@ m = st.columns(4)
 m[0].metric("To send", f"{tl.selected:,}")
 m[1].metric("Control group", f"{tl.control:,}")
 if has_score:
-    m[2].metric("Expected responders", f"{tl.expected_responders:,.0f}")
+    m[2].metric("Expected extra responders" if rank_by == "uplift" else "Expected responders",
+                f"{tl.expected_responders:,.0f}")
     if tl.expected_profit is not None:
         m[3].metric("Expected profit", f"{tl.expected_profit:,.0f}", help=f"Cost {tl.cost:,.0f}")
 if tl.excluded_counts:

@@ -237,3 +237,33 @@ def test_a_foreign_model_file_is_refused_on_the_score_page():
     [b for b in at.button if b.label == "Score this file"][0].click().run()
     assert not at.exception
     assert "not a Bullseye model file" in at.error[0].value
+
+
+def test_uplift_page_learns_who_the_campaign_changes_and_the_list_ranks_by_it(tmp_path):
+    import pandas as pd
+
+    from .test_cli import _planted_campaign
+
+    _planted_campaign(tmp_path / "campaign.csv")
+    at = new_app()
+    at.file_uploader[0].upload("campaign.csv", (tmp_path / "campaign.csv").read_bytes(), "text/csv").run()
+    at.selectbox(key="w_cfg_target").set_value("converted").run()
+    at.switch_page("pages/uplift.py").run()
+    no_errors(at)
+    assert at.selectbox(key="w_cfg_treatment").value == "group"
+    [b for b in at.button if b.label == "Model the uplift"][0].click().run()
+    no_errors(at)
+    assert at.success[0].value.startswith("Targeting by uplift beats")
+    assert float({m.label: m.value for m in at.metric}["Qini (normalised)"]) > 0.05
+    at.switch_page("pages/propensity.py").run()
+    at.button[0].click().run()
+    assert "group" not in at.multiselect[0].value  # who got the campaign is no propensity feature either
+    at.switch_page("pages/targets.py").run()
+    if any(c.key == "tgt_use_anyway" for c in at.checkbox):
+        at.checkbox(key="tgt_use_anyway").check().run()  # the propensity gate may fail on this file
+    at.radio(key="w_cfg_tgt_rank").set_value("uplift").run()
+    no_errors(at)
+    assert "Expected extra responders" in {m.label for m in at.metric}
+    shown = at.dataframe[-1].value
+    ages = pd.read_csv(tmp_path / "campaign.csv").set_index("customer_id")["age"]
+    assert (ages.loc[shown["customer_id"].astype(int)] < 35).mean() > 0.6

@@ -12,9 +12,18 @@ A customer x product matrix is built from the log with cancellations, returns an
 Two modes: ``"all"`` (what they will buy next, their own items included: repeat purchases dominate
 retail, so hiding them loses to a trivial baseline) and ``"new"`` (discovery: never an owned item).
 
-Evaluation is honest and built in: the log is cut in time. Hyper-parameters and the method are chosen
-on an EARLIER split (train before T-2N, validate on [T-2N, T-N)); the reported numbers come from the
-untouched last N days (train before T-N, test [T-N, T)). The final lists are refitted on all the data.
+Evaluation is honest and built in: the log is cut in time (T = the day after its last line, N =
+``test_days``). Hit rate, recall and NDCG at K are measured on customers who bought in a window and
+had bought before it. Hyper-parameters (repeat half-life, neighbours k, ALS factors / regularisation /
+alpha, the blend's own-item slots) are tuned on an EARLIER split only: train before T-2N, validate on
+[T-2N, T-N). The reported numbers come from the untouched last N days: train before T-N, test
+[T-N, T). The final lists are then refitted on all the data.
+
+Method selection ("auto"), per mode: the method with the best validation hit rate@K (ties, to three
+decimals, go to the better NDCG, then to the simpler method in ``METHODS`` order). It is chosen on the
+earlier split, so the evaluation score of the chosen method is not inflated by the choice. If the log
+is too short for an earlier split, the evaluation window chooses (with a warning that its score is
+then optimistic); if nothing can be evaluated, "repeat" serves "all" and "neighbours" serves "new".
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ _DESCRIPTION_PATTERNS = [r"desc", r"product_?name", r"item_?name", r"article_?na
 # "FRENCH CARRIAGE LANTERN" or "PIGGY BANK" are products: there the fee-like word is not the head.
 _FEE_HEADS = {"postage", "carriage", "shipping", "delivery", "freight", "fee", "fees", "charge", "charges",
               "commission", "adjustment", "adjustments", "manual", "discount", "discounts", "voucher",
-              "vouchers", "samples", "surcharge", "handling", "debt", "tax", "vat", "deposit", "tip"}
+              "vouchers", "samples", "surcharge", "handling", "debt", "tax", "vat", "deposit"}
 _FEE_OPENERS = {"adjust", "adjustment", "manual", "discount", "postage", "carriage", "shipping", "delivery"}
 # Codes typed by hand per order (postage by weight, manual corrections) carry a different unit price on
 # almost every line; a real product keeps a handful of price points (list, tier, retail, sale).
@@ -235,24 +244,29 @@ def log_columns(
 
 
 def _description_column(frame: pd.DataFrame, product: str, used: set) -> str | None:
-    """A text column naming the product: by name ("Description", "product_name", ...), else by content
-    (free text with spaces, about as many distinct values as products: not a country or a channel)."""
+    """A text column naming the product: by name ("Description", "product_name", ...) first, else by
+    content (free text with spaces, about as many distinct values as products: not a country or a
+    channel). Either way it must describe the product: one text per product code on at least 80% of
+    the codes, so a customer-name column is never taken for one."""
+    sample = frame.head(50_000)
 
-    def is_text(c) -> bool:
-        return not pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_datetime64_any_dtype(frame[c])
+    def describes(c) -> bool:
+        if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_datetime64_any_dtype(frame[c]):
+            return False
+        pairs = sample[[product, c]].dropna()
+        return len(pairs) > 0 and bool((pairs.groupby(product)[c].nunique() == 1).mean() >= 0.8)
 
     by_name = _match(frame, _DESCRIPTION_PATTERNS, used)
-    if by_name is not None and is_text(by_name):
+    if by_name is not None and describes(by_name):
         return by_name
-    sample = frame.head(20_000)
     n_products = max(1, sample[product].nunique())
     for c in frame.columns:
-        if c in used or not is_text(c):
+        if c in used or c == by_name or pd.api.types.is_numeric_dtype(frame[c]):
             continue
         s = sample[c].dropna().astype("str")
-        if s.empty:
+        if s.empty or s.nunique() < 0.5 * n_products:
             continue
-        if s.nunique() >= 0.5 * n_products and s.str.len().mean() >= 8 and s.str.contains(" ").mean() >= 0.5:
+        if s.str.len().mean() >= 8 and s.str.contains(" ").mean() >= 0.5 and describes(c):
             return c
     return None
 
@@ -925,7 +939,11 @@ def recommend(
 
     test = _holdout(ev, end - days, days, hyper.half_life_days, seed)
     cache: dict = {}
-    test_metrics = {m: _evaluate(_fit(m, test.train, hyper, seed, cache), test, k) for m in METHODS}
+    nothing = {"hit_rate_at_k": np.nan, "recall_at_k": np.nan, "ndcg_at_k": np.nan, "customers": 0}
+    test_metrics = {
+        m: _evaluate(_fit(m, test.train, hyper, seed, cache), test, k) if len(test.users) else dict.fromkeys(MODES, nothing)
+        for m in METHODS
+    }
 
     chosen, selection = {}, {}
     for mode in MODES:
@@ -1058,6 +1076,9 @@ def _table(ev: _Events, train: _Train, model, method: str, users: np.ndarray, it
            scores: np.ndarray, valid: np.ndarray, days: int) -> pd.DataFrame:
     """The long table (id, rank, item, description, score, reason), one row per recommendation."""
     rows, slot = np.nonzero(valid)
+    if len(rows) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=d) for c, d in
+                             [("id", str), ("rank", np.int64), ("item", str), ("description", str), ("score", float), ("reason", str)]})
     u = users[rows]
     i = items[rows, slot]
     score = scores[rows, slot]

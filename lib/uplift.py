@@ -534,8 +534,8 @@ def _bootstrap(y: np.ndarray, t: np.ndarray, model_order, propensity_order, seed
     q, gain = [], []
     for _ in range(BOOTSTRAPS):
         w = np.zeros(len(y))
-        for rows in arms:
-            w[rows] = rng.multinomial(len(rows), np.full(len(rows), 1 / len(rows)))
+        for rows in arms:  # how many times each customer is drawn, with replacement, within the arm
+            w[rows] = np.bincount(rng.integers(0, len(rows), len(rows)), minlength=len(rows))
         qm = qini_score(y, None, t, w, order=model_order)
         qp = qini_score(y, None, t, w, order=propensity_order)
         q.append(qm)
@@ -769,7 +769,8 @@ def _verdict(beats_random: bool, beats_propensity: bool, qini: float, qini_ci: t
     top_txt = (f"the top 10% by uplift respond {_pts(top['uplift'])} more when sent the campaign"
                if np.isfinite(top["uplift"]) else "the top 10% by uplift respond more when sent it")
     if beats_propensity:
-        head = "Targeting by uplift beats targeting everyone and targeting by propensity"
+        head = (f"Targeting by uplift beats targeting everyone and targeting by propensity (whose Qini is "
+                f"{propensity_qini:.3f})")
     else:
         head = (f"Targeting by uplift beats targeting everyone, but not targeting by propensity (whose Qini is "
                 f"{propensity_qini:.3f}): either ranking works")

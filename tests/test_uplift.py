@@ -121,6 +121,17 @@ def test_table_is_aligned_with_the_input_and_probabilities_add_up(planted_run):
     assert table.loc[table["uplift"].idxmax(), "uplift_decile"] == 1
 
 
+def test_learners_saved_and_loaded_score_the_same(planted_run):
+    """Every learner is a PropensityModel: to_state/from_state (the model file's format) round-trips."""
+    from lib.model import PropensityModel
+    from lib.uplift import score_uplift
+
+    frame, _, _, result = planted_run
+    loaded = {name: PropensityModel.from_state(*model.to_state()) for name, model in result.learners.items()}
+    again = score_uplift(result.method, loaded, frame)
+    assert np.allclose(again["uplift"], result.table["uplift"], atol=1e-12)
+
+
 def test_ate_interval_contains_the_planted_effect(planted_run):
     frame, _, ate, result = planted_run
     low, high = result.ate_ci

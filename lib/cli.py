@@ -271,6 +271,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         save(bundle, args.save_model)
         model_report = {**model_report, "model_id": bundle.model_id}
     _write_tables(out_dir, result.table, result.targets, args, loaded.digest, model_report)
+    rec_path = out_dir / "recommendations.csv"
+    if result.recommendations is not None:
+        from lib.targeting import to_csv_bytes
+
+        rec_path.write_bytes(to_csv_bytes(result.recommendations.table))
+    elif rec_path.exists():
+        rec_path.unlink()  # never leave another run's recommendations beside this run's report
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
     report = {**result.report(), "timings_s": {k: round(v, 3) for k, v in timings.items()}}

@@ -209,3 +209,25 @@ def test_treatment_learns_the_uplift_and_targets_by_it(tmp_path):
     assert young.mean() > 0.6  # the list is the persuadable young, not the likeliest buyers
     assert_bad_input(cli("run", "--input", str(tmp_path / "campaign.csv"), "--out", str(tmp_path / "p"),
                          "--treatment", "group"), "--target")
+
+
+def test_recommend_writes_recommendations_and_puts_offers_on_the_list(tmp_path):
+    proc = cli("run", "--input", str(SAMPLES / "shop_transactions.csv.gz"), "--out", str(tmp_path), "--transactions",
+               "--horizon", "90", "--recommend", "5", "--top", "300")
+    assert proc.returncode == 0, proc.stderr
+    rec = pd.read_csv(tmp_path / "recommendations.csv", dtype={"id": str})
+    assert list(rec.columns) == ["id", "rank", "item", "description", "score", "reason"]
+    assert rec.groupby("id").size().max() == 5 and rec["reason"].str.len().min() > 10
+    report = json.loads((tmp_path / "report.json").read_text())["recommend"]
+    assert {"method", "k", "mode", "evaluated_customers", "hit_rate_at_k", "recall_at_k", "ndcg_at_k"} <= set(report)
+    assert set(report["baselines"]) == {"popularity", "repeat"} and report["k"] == 5 and report["mode"] == "all"
+    targets = pd.read_csv(tmp_path / "targets.csv", dtype={"id": str})
+    assert {"recommended_1", "recommended_2", "recommended_3"} <= set(targets.columns)
+    top = rec[rec["rank"] == 1].set_index("id")
+    first = top["description"].where(top["description"].fillna("").astype(str) != "", top["item"])
+    assert (targets["recommended_1"] == targets["id"].map(first)).all()
+
+
+def test_recommend_on_a_customer_table_is_a_clear_error(tmp_path):
+    assert_bad_input(cli("run", "--input", str(SAMPLES / "shop_customers.csv"), "--out", str(tmp_path),
+                         "--recommend", "5"), "transaction log")

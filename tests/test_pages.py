@@ -267,3 +267,30 @@ def test_uplift_page_learns_who_the_campaign_changes_and_the_list_ranks_by_it(tm
     shown = at.dataframe[-1].value
     ages = pd.read_csv(tmp_path / "campaign.csv").set_index("customer_id")["age"]
     assert (ages.loc[shown["customer_id"].astype(int)] < 35).mean() > 0.6
+
+
+def test_recommendations_page_evaluates_recommends_and_offers_go_on_the_list():
+    at = new_app()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    at.switch_page("pages/recommend.py").run()
+    no_errors(at)
+    [b for b in at.button if b.label == "Recommend"][0].click().run()
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Customers checked"].replace(",", "")) > 100 and metrics["Method chosen"]
+    table = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert list(table.columns) == ["rank", "item", "description", "reason"]
+    assert len(table) == min(10, int(metrics["Products"].replace(",", "")))  # the shop sells 5 categories
+    at.switch_page("pages/propensity.py").run()
+    at.button[0].click().run()
+    at.switch_page("pages/targets.py").run()
+    no_errors(at)
+    assert {"recommended_1", "recommended_2", "recommended_3"} <= set(at.dataframe[-1].value.columns)
+
+
+def test_recommendations_page_explains_it_needs_a_log():
+    at = new_app()
+    at.button(key="sample_shop_customers.csv").click().run()
+    at.switch_page("pages/recommend.py").run()
+    no_errors(at)
+    assert "need a transaction log" in at.info[0].value

@@ -842,11 +842,13 @@ _OWN_SLOTS_SHARE = (1.0, 0.7, 0.5)
 
 def _als_grid(nnz: int) -> list[list[dict]]:
     """ALS settings to try, as stages of a coordinate search (each stage varies one thing around the
-    best so far). Smaller on very large logs, where one fit costs seconds; fixed per size so the same
-    file always gets the same search."""
+    best so far: base 64 factors, regularisation 1, alpha 2, 6 iterations). Fixed per log size so the
+    same file always gets the same search. On small logs 128 factors never beat 64 on the discovery
+    hit rate (Online Retail, both splits) and cost twice the time, so 32 is tried instead; a log with
+    millions of purchases has room for more factors but no time for a third stage."""
     if nnz > 1_000_000:
         return [[{"als_factors": 128}], [{"als_regularization": 10.0}]]
-    return [[{"als_factors": 128}], [{"als_regularization": 10.0}], [{"als_alpha": 4.0}]]
+    return [[{"als_factors": 32}], [{"als_regularization": 10.0}], [{"als_alpha": 4.0}]]
 
 
 def _tune(ev: _Events, h: _Holdout, k: int, seed: int) -> tuple[Hyper, dict]:

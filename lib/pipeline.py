@@ -224,16 +224,20 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
         repeats = int(frame[settings.id_col].duplicated().sum())
         warnings.append(f"The id column '{settings.id_col}' repeats a value in {repeats:,} rows: lists and results "
                         "cannot tell those customers apart. Choose a column with one value per customer.")
-    if id_col is None:
-        warnings.append("No unique customer id column found; rows are numbered 1..N in the outputs (choose the "
-                        "id column to keep your own ids).")
-        ids = np.arange(1, len(frame) + 1).astype(str).astype(object)
-    else:
-        ids = ids_as_text(frame[id_col]).to_numpy(dtype=object)
+    ids = customer_ids(frame, id_col, warnings)
     # A log's fixes concern its order lines, not the customer table (the load warnings report them).
     quality = assess_quality(judged, schema, None if target_problem else target, positive, fixes=cust.fixes)
     return Understanding(schema=schema, id_col=id_col, ids=ids, target=target, positive=positive, labels=labels,
                          quality=quality, settings=settings, warnings=tuple(warnings), target_problem=target_problem)
+
+
+def customer_ids(frame: pd.DataFrame, id_col: str | None, warnings: list[str]) -> np.ndarray:
+    """Every row's customer id as text (the same way in every export), or row numbers with a warning."""
+    if id_col is None:
+        warnings.append("No unique customer id column found; rows are numbered 1..N in the outputs (choose the "
+                        "id column to keep your own ids).")
+        return np.arange(1, len(frame) + 1).astype(str).astype(object)
+    return ids_as_text(frame[id_col]).to_numpy(dtype=object)
 
 
 def pick_id_column(frame: pd.DataFrame, schema: Schema, id_col: str | None) -> str | None:
@@ -532,12 +536,7 @@ def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = No
     warnings = list(cust.warnings)
     # Roles are inferred only when neither the user nor the model names an id column present here.
     chosen = pick_id_column(frame, infer_schema(frame) if id_col is None else Schema({}, {}), id_col)
-    if chosen is None:
-        warnings.append("No unique customer id column found; rows are numbered 1..N in the outputs (choose the id "
-                        "column to keep your own ids).")
-        ids = np.arange(1, len(frame) + 1).astype(str).astype(object)
-    else:
-        ids = ids_as_text(frame[chosen]).to_numpy(dtype=object)
+    ids = customer_ids(frame, chosen, warnings)
     ignored = {data.get("id_column")} | set(data.get("columns", []))
     drift = check_drift(bundle.drift, frame, bundle.model.column_specs, tuple(c for c in ignored if c))
     seg = assign_segments(bundle.segmentation, frame) if bundle.segmentation else None

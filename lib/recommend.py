@@ -123,7 +123,15 @@ class _Events:
 
 @dataclass(frozen=True)
 class Recommendations:
-    """Top-K items per customer plus the honest time-split evaluation behind the choice of method."""
+    """Top-K items per customer plus the honest time-split evaluation behind the choice of method.
+
+    ``table``: one row per recommendation, columns id (customer id as text, as in every export), rank,
+    item (product code), description ("" when the log has none), score (the method's ranking score:
+    higher first, comparable within one list; 0 = a popular item filling the list) and reason (words).
+    ``evaluation``: one row per method x mode with hit_rate_at_k, recall_at_k, ndcg_at_k and customers
+    on the last ``test_days`` of the log, the validation scores that chose the method, and ``chosen``.
+    ``popular``: the items most customers bought in the last ``test_days`` (what a customer who is not
+    in the log would get). ``bought_together``: the item pairs most often in one order, with lift."""
 
     table: pd.DataFrame  # id, rank, item, description, score, reason
     method: str
@@ -147,7 +155,9 @@ class Recommendations:
     warnings: tuple[str, ...] = ()
 
     def to_report(self) -> dict:
-        """The facts for report.json: the chosen method's test-window scores next to the baselines."""
+        """The facts for report.json: the chosen method's test-window scores next to the baselines.
+        Scores the log cannot give (nothing to evaluate) are null; a null ``half_life_days`` among the
+        hyper-parameters means no recency decay (every order counts the same)."""
         ev = self.evaluation
 
         def scores(method: str) -> dict:

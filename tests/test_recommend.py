@@ -319,3 +319,15 @@ def test_online_retail_chosen_methods_match_the_issue_measurements():
     t = rec.table
     assert (t.groupby("id").size() == 10).all() and t["id"].nunique() == 4372
     assert t["reason"].str.contains("JUMBO BAG RED RETROSPOT").any()
+
+
+def test_a_customer_name_column_is_not_taken_for_the_product_description(planted):
+    names = np.array(["Anna Smith", "Ben Jones", "Chen Wang", "Dana Kim", "Eli Rossi", "Fatima Silva", "Goran Nowak"])
+    log = planted.drop(columns="Description").assign(name=names[planted["CustomerID"].to_numpy() % 7])
+    rec = recommend(log, RecommendSettings(k=3, mode="all", test_days=30))
+    assert rec.columns.description is None
+    assert (rec.table["description"] == "").all()
+    repeat = rec.table[rec.table["reason"].str.startswith("bought ")]
+    assert repeat.apply(lambda r: r["reason"].startswith(f"bought {r['item']} "), axis=1).all()
+    renamed = recommend(planted.rename(columns={"Description": "blurb"}), RecommendSettings(k=3, test_days=30))
+    assert renamed.columns.description == "blurb"

@@ -20,6 +20,7 @@ pages = {
     ],
     "Learn more": [
         st.Page("pages/uplift.py", title="Uplift", icon=":material/call_split:"),
+        st.Page("pages/value.py", title="Customer value", icon=":material/payments:"),
         st.Page("pages/recommend.py", title="Recommendations", icon=":material/shopping_cart:"),
     ],
     "Reuse a model": [

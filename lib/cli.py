@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--recommend", type=int, metavar="K", help="transactions: K product recommendations per customer")
     run.add_argument("--recommend-mode", choices=["all", "new"], default="all",
                      help="all: what they will buy next, own items included; new: only items never bought")
+    run.add_argument("--no-value", action="store_true",
+                     help="transactions: skip the customer value and churn-risk predictions")
     run.add_argument("--treatment", metavar="COL",
                      help="who got the campaign (sent/control): learn the uplift and target by it")
     run.add_argument("--treated-value", metavar="V", help="the treatment column's value for those who got it")
@@ -221,6 +223,15 @@ def _recommend_settings(args: argparse.Namespace):
     return RecommendSettings(k=args.recommend, mode=args.recommend_mode, seed=args.seed)
 
 
+def _value_settings(args: argparse.Namespace):
+    """A transaction log always gets value and churn-risk predictions (over --horizon days, default 90)."""
+    if not args.transactions or args.no_value:
+        return None
+    from lib.value import ValueSettings
+
+    return ValueSettings(horizon_days=args.horizon or 90, seed=args.seed)
+
+
 def _uplift_settings(args: argparse.Namespace):
     if args.treatment is None:
         if args.treated_value is not None:
@@ -252,6 +263,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         explain_method=args.explain_method,
         target_list=spec,
         recommend=_recommend_settings(args),
+        value=_value_settings(args),
         uplift=_uplift_settings(args),
     )
     no_model = "--save-model needs a model: give --target (or --transactions with --horizon)."

@@ -257,16 +257,16 @@ def recommend_evaluation(evaluation: pd.DataFrame, mode: str) -> go.Figure:
     return fig
 
 
-def revenue_forecast(monthly: pd.DataFrame, start: pd.Timestamp | str, days: int, total: float, low: float,
-                     high: float) -> go.Figure:
-    """Revenue by month, and the forecast for the next ``days`` days as a bar with its interval."""
-    fig = go.Figure(go.Bar(x=monthly["month"].astype(str), y=monthly["revenue"], name="Revenue"))
-    label = f"Next {days} days (forecast)"
-    fig.add_trace(go.Bar(x=[label], y=[total], name="Forecast", marker_color="#d62828",
-                         error_y=dict(type="data", symmetric=False, array=[max(high - total, 0)],
-                                      arrayminus=[max(total - low, 0)])))
-    fig.update_layout(title="Revenue by month and the forecast", yaxis_title="revenue", xaxis_title="",
-                      showlegend=False)
+def revenue_forecast(chart: pd.DataFrame) -> go.Figure:
+    """Revenue by month so far, and the forecast for the coming months with its band
+    (``lib.value.forecast_chart_frame``)."""
+    actual, ahead = chart[chart["kind"] == "actual"], chart[chart["kind"] == "forecast"]
+    fig = go.Figure(go.Bar(x=actual["month"], y=actual["revenue"], name="Revenue"))
+    fig.add_trace(go.Bar(x=ahead["month"], y=ahead["revenue"], name="Forecast", marker_color="#d62828",
+                         error_y=dict(type="data", symmetric=False, array=(ahead["high"] - ahead["revenue"]).clip(0),
+                                      arrayminus=(ahead["revenue"] - ahead["low"]).clip(0))))
+    fig.update_layout(title="Revenue by month, and the forecast for today's customers", yaxis_title="revenue",
+                      xaxis_title="")
     return fig
 
 
@@ -287,4 +287,13 @@ def persuadable(importance: pd.DataFrame, n: int = 12) -> go.Figure:
     fig = go.Figure(go.Bar(x=top["mean_abs_uplift_pts"], y=[pretty_name(f) for f in top["feature"]],
                            orientation="h"))
     fig.update_layout(title="What moves the uplift most", xaxis_title="mean effect on the uplift (pts)")
+    return fig
+
+
+def value_drivers(importance: pd.DataFrame, n: int = 12) -> go.Figure:
+    """What drives predicted spend: mean |effect| in money per feature (BG/NBD: its three drivers)."""
+    top = importance.head(n).iloc[::-1]
+    fig = go.Figure(go.Bar(x=top["mean_abs_effect"].fillna(1.0), y=[pretty_name(f) for f in top["feature"]],
+                           orientation="h"))
+    fig.update_layout(title="What drives predicted spend", xaxis_title="mean effect on predicted spend")
     return fig

@@ -71,3 +71,15 @@ def uplift_explained(result, settings):
     from pages.steps import understanding_key
 
     return _uplift_explained(key(understanding_key(), settings, "explained"), result, customers().frame)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _value_reasons(k: str, _result):
+    from lib.value import explain_value
+
+    return explain_value(_result)
+
+
+def value_reasons(result):
+    """value_reason_1..3 per customer of the value table (exact SHAP for boosted methods)."""
+    return _value_reasons(key(customers_key(), st.session_state.get("value_settings"), "reasons"), result)

@@ -231,3 +231,17 @@ def test_recommend_writes_recommendations_and_puts_offers_on_the_list(tmp_path):
 def test_recommend_on_a_customer_table_is_a_clear_error(tmp_path):
     assert_bad_input(cli("run", "--input", str(SAMPLES / "shop_customers.csv"), "--out", str(tmp_path),
                          "--recommend", "5"), "transaction log")
+
+
+def test_a_transaction_log_gets_value_churn_risk_and_a_forecast(tmp_path):
+    proc = cli("run", "--input", str(SAMPLES / "shop_transactions.csv.gz"), "--out", str(tmp_path), "--transactions",
+               "--horizon", "60")
+    assert proc.returncode == 0, proc.stderr
+    customers = pd.read_csv(tmp_path / "customers.csv")
+    assert {"predicted_orders", "predicted_value", "churn_risk", "clv_12m"} <= set(customers.columns)
+    assert customers["churn_risk"].between(0, 1).all() and (customers["predicted_value"] >= 0).all()
+    value = json.loads((tmp_path / "report.json").read_text())["value"]
+    assert value["horizon_days"] == 60
+    assert value["forecast_low"] <= value["forecast_total"] <= value["forecast_high"]
+    assert value["forecast_total"] == pytest.approx(customers["predicted_value"].sum(), rel=0.01)
+    assert {"naive", "bgnbd"} <= set(value["validation"]) and value["method"] in value["validation"]

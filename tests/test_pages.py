@@ -294,3 +294,24 @@ def test_recommendations_page_explains_it_needs_a_log():
     at.switch_page("pages/recommend.py").run()
     no_errors(at)
     assert "need a transaction log" in at.info[0].value
+
+
+def test_customer_value_page_forecasts_validates_and_lists_customers_slipping_away():
+    at = new_app()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    at.switch_page("pages/segments.py").run()
+    at.button[0].click().run()
+    at.switch_page("pages/value.py").run()
+    no_errors(at)
+    [b for b in at.button if b.label == "Predict value"][0].click().run()
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Revenue forecast, next 90 days"].replace(",", "")) > 0
+    assert metrics["Customers"] == "5,000"
+    frames = [d.value for d in at.dataframe]
+    validation = next(f for f in frames if "spearman" in f.columns)
+    assert {"naive", "bgnbd"} <= set(validation["method"])
+    by_segment = next(f for f in frames if "share_of_total" in f.columns)
+    assert by_segment["predicted_value"].sum() == pytest.approx(
+        float(metrics["Revenue forecast, next 90 days"].replace(",", "")), rel=0.01)
+    assert len(at.get("plotly_chart")) >= 2

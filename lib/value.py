@@ -713,7 +713,8 @@ class ValueResult:
     """
 
     table: pd.DataFrame
-    method: str
+    method: str  # whose ranking: the chosen method
+    total_method: str  # whose total (the chosen method unless another's was clearly closer when checked)
     horizon_days: int
     clv_months: int
     as_of: pd.Timestamp  # predictions cover [as_of, as_of + horizon_days)
@@ -746,6 +747,7 @@ class ValueResult:
         return {
             "method": self.method,
             "method_label": self.method_label,
+            "total_method": self.total_method,
             "horizon_days": self.horizon_days,
             "clv_months": self.clv_months,
             "as_of": str(self.as_of.date()),
@@ -904,9 +906,11 @@ def customer_value(
     total = float(table["predicted_value"].sum())
     factor = _band_factor(checked, y, ratio, settings.seed)
     new_share = _new_customer_share(act, cut)
+    log.info("customer value: %s for %d customers in %.1fs", method, len(table), time.perf_counter() - t0)
     return ValueResult(
         table=table,
         method=method,
+        total_method=source,
         horizon_days=H,
         clv_months=int(settings.clv_months),
         as_of=act.start + pd.Timedelta(days=span),

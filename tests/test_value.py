@@ -95,6 +95,23 @@ def test_a_log_without_dropout_is_reported_as_the_boundary_fit():
     assert fit.at_boundary, fit
 
 
+def seasonal_log(n: int = 1500, days: int = 1070, seed: int = 2) -> pd.DataFrame:
+    """Three years of steady customers who buy 2.5 times as often from October to December."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2022-01-01")
+    birth = rng.integers(0, days - 60, n)
+    rate = rng.gamma(1.0, 1 / 30, n)
+    value = rng.lognormal(3.5, 0.6, n)
+    day = np.arange(days)
+    doy = (start + pd.to_timedelta(day, unit="D")).day_of_year.to_numpy()
+    peak = np.where((doy >= 274) & (doy <= 358), 2.5, 1.0)
+    hit = rng.random((n, days)) < np.clip(rate[:, None] * peak[None, :], 0, 1) * (day[None, :] >= birth[:, None])
+    hit[np.arange(n), birth] = True
+    cust, d = np.nonzero(hit)
+    return pd.DataFrame({"customer_id": 7000 + cust, "order_date": start + pd.to_timedelta(d, unit="D"),
+                         "amount": (value[cust] * rng.lognormal(0, 0.2, len(cust))).round(2)})
+
+
 # --- behaviour on planted logs --------------------------------------------------------------------
 
 
@@ -144,6 +161,17 @@ def test_a_spike_inside_the_predicted_window_is_never_seen(steady):
     b = spiked.table.set_index("customer_id")["predicted_value"]
     spiked_ids = [str(i) for i in range(5000, 5030)]
     assert b[spiked_ids].sum() > a[spiked_ids].sum()
+
+
+def test_a_peak_seen_a_year_earlier_corrects_the_forecast_total():
+    # The held-out 90 days end in December: steady-buying models under-forecast them, unless the same
+    # season a year before tells them by how much.
+    res = customer_value(seasonal_log(), ValueSettings())
+    v = res.validation.set_index("method")
+    assert v.loc["naive", "total_ratio"] < 0.65
+    assert 0.85 < v.loc["bgnbd", "total_ratio"] < 1.2
+    assert res.total_method == "bgnbd" and v.loc["bgnbd", "total_from"]
+    assert any(n.startswith("Seasonal correction") for n in res.notes)
 
 
 def test_same_log_and_seed_give_the_same_values(steady):

@@ -423,6 +423,17 @@ def uplift_by_id(base: pd.DataFrame, ids: np.ndarray, uplift_result) -> pd.DataF
     return base.assign(uplift=lookup.reindex(base["id"].to_numpy()).to_numpy())
 
 
+def value_by_id(base: pd.DataFrame, value_result, cost_per_contact: float = 0.0) -> pd.DataFrame:
+    """A list base with each customer's predicted value and churn risk (matched by id), and the expected
+    profit of contacting them: score × predicted value − cost."""
+    v = value_result.table.set_index("customer_id")
+    out = base.assign(predicted_value=v["predicted_value"].reindex(base["id"].to_numpy()).to_numpy(),
+                      churn_risk=v["churn_risk"].reindex(base["id"].to_numpy()).to_numpy())
+    if "score" in out.columns:
+        out["expected_profit"] = out["score"] * out["predicted_value"].fillna(0.0) - cost_per_contact
+    return out
+
+
 VALUE_COLUMNS = ("predicted_orders", "predicted_value", "churn_risk", "clv_12m")
 
 

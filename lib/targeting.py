@@ -28,6 +28,7 @@ class ListSpec:
     budget: float | None = None
     cost_per_contact: float = 1.0
     value_per_conversion: float = 0.0
+    value_col: str | None = None  # each customer's own value (e.g. predicted_value) instead of one flat value
     exclude_no_consent: str | None = None  # consent column: rows where it is "no"/false are dropped
     require_contact: tuple[str, ...] = ()  # rows missing any of these columns are dropped
     column_filters: dict = field(default_factory=dict)  # {column: [allowed values]} or {column: (lo, hi)}
@@ -141,7 +142,13 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
     sends = table[table["group"] == "target"]
     expected = float(sends[score_col].sum()) if has_score else float("nan")
     cost = len(sends) * spec.cost_per_contact
-    profit = expected * spec.value_per_conversion - cost if has_score and spec.value_per_conversion else None
+    if has_score and spec.value_col is not None:
+        if spec.value_col not in sends.columns:
+            raise DataValidationError(f"Value column '{spec.value_col}' is not in the data: predict customer value first.")
+        # Expected profit = P(respond) × that customer's value − cost, customer by customer.
+        profit = float((sends[score_col] * sends[spec.value_col].fillna(0.0)).sum()) - cost
+    else:
+        profit = expected * spec.value_per_conversion - cost if has_score and spec.value_per_conversion else None
     return TargetList(
         table=table, selected=len(sends), control=int((group == "control").sum()), excluded_counts=excluded,
         expected_responders=expected, cost=cost, expected_profit=profit, spec=spec,

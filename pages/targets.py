@@ -7,7 +7,7 @@ import streamlit as st
 
 from lib.campaigns import record_campaign
 from lib.errors import DataValidationError
-from lib.pipeline import target, uplift_by_id, with_offers
+from lib.pipeline import target, uplift_by_id, value_by_id, with_offers
 from lib.targeting import ListSpec, export_columns, to_csv_bytes, to_xlsx_bytes
 from pages import log_steps, state, ui
 from pages import scored as scored_steps
@@ -69,12 +69,21 @@ spec = ListSpec(segments=segments, min_score=lo if has_score and lo > 0 else Non
                 max_score=hi if has_score and hi < 1 else None, top_n=top_n, top_pct=top_pct, budget=budget,
                 cost_per_contact=cost, value_per_conversion=value, exclude_no_consent=consent,
                 require_contact=tuple(contact_cols), control_pct=float(control_pct), seed=seed)
-persuaded = None if state.scoring_new_file() else log_steps.uplift()
-rank_by = state.setting(st.radio, "Rank customers by", "cfg_tgt_rank", options=["score", "uplift"], horizontal=True,
-                        format_func={"score": "Score (likely to respond)", "uplift": "Uplift (changed by the "
-                                     "campaign, from the Uplift page)"}.get) if persuaded is not None else "score"
+persuaded, worth = (None, None) if state.scoring_new_file() or not has_score else (log_steps.uplift(),
+                                                                                   log_steps.customer_value())
+ranks = ["score"] + ["uplift"] * (persuaded is not None) + ["expected_profit"] * (worth is not None)
+rank_by = state.setting(st.radio, "Rank customers by", "cfg_tgt_rank", options=ranks, horizontal=True, format_func={
+    "score": "Score (likely to respond)", "uplift": "Uplift (changed by the campaign, from the Uplift page)",
+    "expected_profit": "Expected profit (score × each customer's predicted value − cost)"}.get) if len(ranks) > 1 \
+    else "score"
+if rank_by not in ranks:
+    rank_by = "score"
 if rank_by == "uplift":
     base = uplift_by_id(base, scored.ids, persuaded)
+if worth is not None:
+    base = value_by_id(base, worth, cost)
+    spec = replace(spec, value_col="predicted_value")
+    st.caption("Expected profit uses each customer's predicted value (Customer value page), not one flat value.")
 with ui.guarded("building the list"):
     tl = target(base, spec, score_col=rank_by)
 rec = None if state.scoring_new_file() else log_steps.recommendations()

@@ -315,3 +315,13 @@ def test_customer_value_page_forecasts_validates_and_lists_customers_slipping_aw
     assert by_segment["predicted_value"].sum() == pytest.approx(
         float(metrics["Revenue forecast, next 90 days"].replace(",", "")), rel=0.01)
     assert len(at.get("plotly_chart")) >= 2
+    # The list can rank by expected profit: score × each customer's predicted value − cost.
+    at.switch_page("pages/propensity.py").run()
+    at.button[0].click().run()
+    at.switch_page("pages/targets.py").run()
+    at.radio(key="w_cfg_tgt_rank").set_value("expected_profit").run()
+    no_errors(at)
+    assert any("predicted value" in c.value for c in at.caption)
+    shown = at.dataframe[-1].value
+    worth = (shown["score"] * shown["predicted_value"]).to_numpy()
+    assert (worth[:-1] >= worth[1:] - 1e-6).all()  # best expected profit first

@@ -150,3 +150,12 @@ def test_results_become_labels_for_the_next_model(tmp_path):
     truth = results.set_index("customer_id").loc[targets["customer_id"], "responded"].to_numpy()
     assert (targets["responded"].to_numpy() == truth).all()
     assert labels.loc[labels["group"] == "control", "responded"].isna().all()
+
+
+def test_expected_profit_uses_each_customers_own_value_when_given():
+    customers = pd.DataFrame({"id": ["a", "b", "c"], "score": [0.5, 0.4, 0.1],
+                              "predicted_value": [10.0, 100.0, 1000.0]})
+    tl = build_list(customers, ListSpec(cost_per_contact=1.0, value_per_conversion=25.0, value_col="predicted_value"))
+    assert tl.expected_profit == pytest.approx(0.5 * 10 + 0.4 * 100 + 0.1 * 1000 - 3)
+    flat = build_list(customers, ListSpec(cost_per_contact=1.0, value_per_conversion=25.0))
+    assert flat.expected_profit == pytest.approx(1.0 * 25 - 3)

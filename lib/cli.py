@@ -273,7 +273,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.save_model and result.model is None:
         raise DataValidationError(no_model)
     t_write = time.perf_counter()
-    model_report = result.model.to_report() if result.model else None
+    model_report = None
+    if result.model is not None:
+        from lib.model_file import model_id_of
+
+        # Campaigns record which model scored them: the same id a saved model file carries.
+        model_report = {**result.model.to_report(), "model_id": model_id_of(result.model.model)}
     if args.save_model:
         from lib.model_file import save
 
@@ -281,7 +286,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         bundle = p.model_bundle(result.customers, result.understanding, result.model, result.segmentation,
                                 result.explanation, source)
         save(bundle, args.save_model)
-        model_report = {**model_report, "model_id": bundle.model_id}
     _write_tables(out_dir, result.table, result.targets, args, loaded.digest, model_report)
     rec_path = out_dir / "recommendations.csv"
     if result.recommendations is not None:

@@ -117,6 +117,7 @@ class Activity:
     ids: np.ndarray
     start: pd.Timestamp
     end_day: int  # the day after the last line: "today"
+    has_products: bool  # the log names its products (so product breadth is a feature)
 
     def before(self, cutoff: int) -> Activity:
         """Only what was known before day ``cutoff``: the one place a window is hidden from a model."""
@@ -129,6 +130,7 @@ class Activity:
             ids=self.ids,
             start=self.start,
             end_day=cutoff,
+            has_products=self.has_products,
         )
 
     def customers(self) -> np.ndarray:
@@ -216,7 +218,7 @@ def activity_from_log(
         products = pd.DataFrame({"cust": np.zeros(0, dtype="int64"), "day": np.zeros(0, dtype="int64")})
     end_day = int(day.max()) + 1
     return Activity(daily=daily, products=products, first_seen=first_seen, ids=ids, start=start,
-                    end_day=end_day), tuple(warnings)
+                    end_day=end_day, has_products=cols.product is not None), tuple(warnings)
 
 
 def actual_spend(act: Activity, cutoff: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -492,7 +494,7 @@ def value_features(act: Activity, horizon: int) -> pd.DataFrame:
         out["irregularity of purchases"] = np.where(n_gap > 1, sd_gap / mean_gap, np.nan)
         out["overdue (days since last ÷ usual gap)"] = out["days since last purchase"] / mean_gap
     out["purchase days"] = np.bincount(bc, minlength=n_all)[codes].astype("float64")
-    if len(act.products):
+    if act.has_products:
         out["distinct products"] = np.bincount(act.products["cust"].to_numpy(), minlength=n_all)[codes].astype("float64")
     # The same season a year earlier, when the log reaches back that far (else unknown, not zero).
     season = (day >= c - 365) & (day < c - 365 + horizon)

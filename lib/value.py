@@ -157,7 +157,7 @@ def activity_from_log(
         example = frame[cols.date].dropna().iloc[0] if frame[cols.date].notna().any() else ""
         raise DataValidationError(
             f"Column '{cols.date}' has no readable dates (e.g. '{example}'). Customer value needs the date of "
-            "every order: choose the column that holds the order date (--date-col)."
+            "every order: choose the column that holds the order date (the Date box on the Upload page, --date-col on the command line)."
         )
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
@@ -828,7 +828,7 @@ def customer_value(
             f"The log covers {span} days ({act.start.date()} to {(act.start + pd.Timedelta(days=span - 1)).date()}). "
             f"Predicting {H} days ahead needs at least {H + MIN_HISTORY_DAYS} days, so the prediction can be checked "
             f"on the last {H} days with {MIN_HISTORY_DAYS} days of history before them. Choose a shorter horizon "
-            "(--horizon-days) or a longer log."
+            "(the days-ahead setting, --horizon on the command line) or a longer log."
         )
     notes = list(warnings)
     cut = span - H

@@ -702,8 +702,11 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
         lap("uplift")
     if settings.value is not None:
         say("Predicting each customer's value and churn risk")
-        worth = value(loaded, cust, settings.value)
-        warnings += list(getattr(worth, "warnings", ()))
+        try:
+            worth = value(loaded, cust, settings.value)
+        except DataValidationError as exc:
+            # Value comes with every log by default: a log too short for it still gets everything else.
+            warnings.append(f"No customer value predictions: {exc}")
         lap("value")
     if settings.recommend is not None:
         say("Recommending products")

@@ -249,3 +249,15 @@ def test_a_transaction_log_gets_value_churn_risk_and_a_forecast(tmp_path):
     assert value["forecast_low"] <= value["forecast_total"] <= value["forecast_high"]
     assert value["forecast_total"] == pytest.approx(customers["predicted_value"].sum(), rel=0.01)
     assert {"naive", "bgnbd"} <= set(value["validation"]) and value["method"] in value["validation"]
+
+
+def test_a_log_too_short_for_value_predictions_still_runs_and_says_why(tmp_path):
+    log = pd.read_csv(SAMPLES / "shop_transactions.csv.gz", parse_dates=["order_date"])
+    log[log["order_date"] > log["order_date"].max() - pd.Timedelta(days=100)].to_csv(tmp_path / "short.csv",
+                                                                                      index=False)
+    proc = cli("run", "--input", str(tmp_path / "short.csv"), "--out", str(tmp_path / "o"), "--transactions")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert "value" not in report
+    assert any(w.startswith("No customer value predictions: The log covers 100 days") for w in report["warnings"])
+    assert "predicted_value" not in pd.read_csv(tmp_path / "o" / "customers.csv").columns

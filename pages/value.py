@@ -35,7 +35,7 @@ m[0].metric(f"Revenue forecast, next {horizon} days", f"{result.forecast_total:,
 m[1].metric("Customers", f"{len(result.table):,}")
 m[2].metric("Likely to churn", f"{(result.table['churn_risk'] > 0.5).mean():.0%}",
             help=f"Share of customers with more than a 50% chance of not buying in the next {horizon} days.")
-m[3].metric("Method", result.method_label)
+m[3].metric("Method", result.method, help=result.method_label)
 st.caption(f"{result.selection} {result.caveat}")
 for note in result.notes:
     st.info(note)

@@ -24,13 +24,12 @@ Retail, read + recommend) and 63 s (5M lines): the ALS fits are most of the time
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from bench.run import _child  # a fresh interpreter per run, so its peak RSS is the run's own
 
 ROOT = Path(__file__).resolve().parent.parent
 ONLINE_RETAIL = ROOT.parent / "shared" / "datasets" / "online_retail" / "online_retail.csv.gz"
@@ -135,21 +134,6 @@ def _pick(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
     cdf = np.cumsum(weights, axis=1)
     u = rng.random((len(weights), n)) * cdf[:, -1:]
     return (u[:, :, None] > cdf[:, None, :]).sum(axis=2)
-
-
-def _child(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter; it must set ``result``. Adds wall time and peak RSS (GB)."""
-    wrapper = (
-        "import json, resource, sys, time\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        + code + "\n"
-        "result['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024\n"
-        "print(json.dumps(result))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", wrapper], cwd=ROOT, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 _RECOMMEND = (

@@ -10,11 +10,7 @@ from pages import log_steps, state, steps, ui
 
 st.title("Recommendations")
 cust, und = ui.require_data()
-if not state.is_transactions():
-    st.info("Recommendations need a transaction log (one row per order line, with a product column). Load one "
-            "on the Upload page and switch on *This is a transaction log*.")
-    st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload:")
-    st.stop()
+ui.require_log("Recommendations")
 st.write("For every customer, the products to offer next, learned from what customers buy together and again. "
          "Every method is checked honestly first: trained on the log before its last days and judged on what "
          "customers really bought in those days, next to two simple baselines (the most popular products, and "

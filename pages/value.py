@@ -9,11 +9,7 @@ from pages import log_steps, state, steps, ui
 
 st.title("Customer value")
 cust, und = ui.require_data()
-if not state.is_transactions():
-    st.info("Customer value is learned from a transaction log (customer, date and amount per order line). Load "
-            "one on the Upload page and switch on *This is a transaction log*.")
-    st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload:")
-    st.stop()
+ui.require_log("Customer value predictions")
 st.write("Who will spend how much in the coming weeks, who is slipping away, and what the base will bring in. "
          "Every method is first checked on the latest window the log allows (fitted before it, judged on what "
          "customers really spent in it) next to a naive ranking by past spend; the best is refitted and applied.")

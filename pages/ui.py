@@ -52,6 +52,16 @@ def require_data():
         return steps.customers(), steps.understanding()
 
 
+def require_log(what: str) -> None:
+    """Guard clause for pages that learn from order lines (customer value, recommendations)."""
+    if not state.is_transactions():
+        st.info(f"{what} need a transaction log (one row per order line, with customer, date and amount, and a "
+                "product column for recommendations). Load one on the Upload page and switch on *This is a "
+                "transaction log*.")
+        st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload:")
+        st.stop()
+
+
 def require_scores() -> scored_steps.Scored:
     """Guard clause for Explain and Target list: the scored customers on screen, or stop with a pointer."""
     if not state.scoring_new_file():

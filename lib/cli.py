@@ -284,7 +284,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         source = {"file": loaded.source_name, "sha256": loaded.digest, "rows": result.customers.source_rows}
         bundle = p.model_bundle(result.customers, result.understanding, result.model, result.segmentation,
-                                result.explanation, source)
+                                result.explanation, source, result.uplift)
         save(bundle, args.save_model)
     _write_tables(out_dir, result.table, result.targets, args, loaded.digest, model_report)
     rec_path = out_dir / "recommendations.csv"
@@ -333,6 +333,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         "id_column": result.new.id_col or "id",
         "model": card,
         "drift": result.new.drift.to_dict(),
+        "uplift": None if bundle.uplift is None else {k: v for k, v in bundle.uplift.items() if k != "learners"},
         "segments": result.new.segmentation.to_report() if result.new.segmentation is not None else [],
         "explain": result.explanation.to_report(),
         "targeting": p.targeting_report(result.targets) if result.targets is not None else None,

@@ -38,6 +38,8 @@ SUFFIX = ".bullseye"
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # a model of 600 depth-4 trees is a few MB; 512 MB is no model
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
 MEMBERS = ("manifest.json", "booster.json")
+UPLIFT_LEARNERS = ("treated", "control", "single")  # uplift learners' trees: uplift_<name>.json
+UPLIFT_MEMBERS = tuple(f"uplift_{n}.json" for n in UPLIFT_LEARNERS)
 _LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "scipy", "woodelf-explainer")
 
 
@@ -56,6 +58,7 @@ class ModelBundle:
     segmentation: dict | None
     drift: dict
     model_id: str  # sha256 of the model's content: the same trees and settings give the same id
+    uplift: dict | None = None  # method, treatment, treated/control values, target, learners {name: model}
 
     @property
     def target(self) -> str:
@@ -77,7 +80,8 @@ def _model_id(state: dict, booster: bytes) -> str:
 
 def _content_sha256(manifest: dict) -> str:
     """Checksum of everything in the manifest a person or the scorer relies on (all but the checksum)."""
-    parts = {k: manifest.get(k) for k in ("model_id", "model", "card", "data", "segmentation", "drift")}
+    parts = {k: manifest.get(k) for k in ("model_id", "model", "card", "data", "segmentation", "drift", "files",
+                                          "uplift")}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -109,12 +113,22 @@ def to_bytes(bundle: ModelBundle) -> bytes:
         "segmentation": bundle.segmentation,
         "drift": bundle.drift,
     }
+    members = [("booster.json", booster)]
+    if bundle.uplift is not None:
+        learners = {}
+        for learner, model in bundle.uplift["learners"].items():
+            l_state, l_booster = model.to_state()
+            file = f"uplift_{learner}.json"
+            learners[learner] = {"state": l_state, "file": file}
+            manifest["files"][file] = hashlib.sha256(l_booster).hexdigest()
+            members.append((file, l_booster))
+        manifest["uplift"] = {**{k: v for k, v in bundle.uplift.items() if k != "learners"}, "learners": learners}
     manifest = json.loads(json.dumps(manifest, default=_plain))  # exactly what a reader will see
     manifest["content_sha256"] = _content_sha256(manifest)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for name, payload in (("manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")),
-                              ("booster.json", booster)):
+        for name, payload in [("manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")),
+                              *members]:
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # fixed: no clock in the bytes
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, payload)
@@ -153,7 +167,7 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
     else:
         data, name = source, name or "the model file"
     try:
-        manifest, booster = _read_members(data, name)
+        manifest, booster, uplift_trees = _read_members(data, name)
     except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError, EOFError):
         raise DataValidationError(f"{name} is damaged (its zip cannot be read). Save the model again.") from None
     changed = (f"{name} has been changed since it was saved (its content does not match its checksum): refused. "
@@ -166,9 +180,17 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
         if _model_id(manifest["model"], booster) != manifest["model_id"]:
             raise DataValidationError(changed)
         model = PropensityModel.from_state(manifest["model"], booster)
+        uplift = None
+        if manifest.get("uplift"):
+            uplift = dict(manifest["uplift"])
+            for file, trees in uplift_trees.items():
+                if hashlib.sha256(trees).hexdigest() != manifest["files"].get(file):
+                    raise DataValidationError(changed)
+            uplift["learners"] = {k: PropensityModel.from_state(v["state"], uplift_trees[v["file"]])
+                                  for k, v in uplift["learners"].items()}
         bundle = ModelBundle(model=model, card=dict(manifest["card"]), data=dict(manifest["data"]),
                              segmentation=manifest.get("segmentation"), drift=dict(manifest["drift"]),
-                             model_id=str(manifest["model_id"]))
+                             model_id=str(manifest["model_id"]), uplift=uplift)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         if isinstance(exc, DataValidationError):
             raise
@@ -176,7 +198,7 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
     return bundle
 
 
-def _read_members(data: bytes, name: str) -> tuple[dict, bytes]:
+def _read_members(data: bytes, name: str) -> tuple[dict, bytes, dict[str, bytes]]:
     not_ours = (f"{name} is not a Bullseye model file. Save one with the Save model button or `run --save-model` "
                 "and use that file.")
     if not zipfile.is_zipfile(io.BytesIO(data)):
@@ -193,7 +215,7 @@ def _read_members(data: bytes, name: str) -> tuple[dict, bytes]:
         names = [i.filename for i in infos]
         if "manifest.json" not in names:
             raise DataValidationError(not_ours)
-        extra = [n for n in names if n not in MEMBERS]
+        extra = [n for n in names if n not in MEMBERS + UPLIFT_MEMBERS]
         if extra:
             raise DataValidationError(f"{name} holds files a Bullseye model file does not ({', '.join(extra[:3])}): "
                                       "refused.")
@@ -210,7 +232,8 @@ def _read_members(data: bytes, name: str) -> tuple[dict, bytes]:
                 f"{FORMAT_VERSION}. Update Bullseye, or retrain the model here.")
         if "booster.json" not in names:
             raise DataValidationError(f"{name} has no trees (booster.json is missing); the file is damaged.")
-        return manifest, z.read("booster.json")
+        uplift = {n: z.read(n) for n in names if n in UPLIFT_MEMBERS}
+        return manifest, z.read("booster.json"), uplift
 
 def model_card(bundle: ModelBundle) -> dict:
     """What the model is, flat, for report.json and campaign records: target, training data, quality."""

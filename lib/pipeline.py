@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -486,8 +487,9 @@ def training_card(cust: Customers, result: PropensityResult, explanation: Explan
 
 
 def model_bundle(cust: Customers, und: Understanding, result: PropensityResult, seg: SegmentationResult | None,
-                 explanation: Explanation | None, source: dict) -> ModelBundle:
-    """Everything a saved model needs to score and explain a new file, and to be trusted later."""
+                 explanation: Explanation | None, source: dict, uplift_result=None) -> ModelBundle:
+    """Everything a saved model needs to score and explain a new file, and to be trusted later; with an
+    uplift model, its learners too (a new file then gets uplift, p_treated and p_control)."""
     from lib.segment import segmentation_state
 
     model = result.model
@@ -504,9 +506,18 @@ def model_bundle(cust: Customers, und: Understanding, result: PropensityResult, 
         "transactions": cust.settings.transactions,
         "rollup": rollup,
     }
+    uplift_state = None
+    if uplift_result is not None:
+        r = uplift_result
+        uplift_state = {"method": r.method, "treatment": r.treatment, "treated_value": r.treated_value,
+                        "control_value": r.control_value, "target": r.target, "positive": r.positive,
+                        "training": {k: v for k, v in r.to_report().items()
+                                     if k in ("qini", "auuc", "ate", "ate_ci", "n_treated", "n_control", "verdict")},
+                        "learners": dict(r.learners)}
     return ModelBundle(model=model, card=card, data=data,
                        segmentation=segmentation_state(seg) if seg is not None else None,
-                       drift=reference_profile(judged, model.column_specs), model_id=model_id_of(model))
+                       drift=reference_profile(judged, model.column_specs), model_id=model_id_of(model),
+                       uplift=uplift_state)
 
 
 @dataclass(frozen=True)
@@ -534,8 +545,12 @@ def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = No
     else:
         cust = customers(loaded, CustomerSettings())
     frame = cust.frame
+    from lib.uplift import TREATED_FEATURE
+
     needed = list(bundle.model.features) + [c for c in (bundle.segmentation or {}).get("features", [])
                                             if c not in bundle.model.features]
+    for learner in ((bundle.uplift or {}).get("learners") or {}).values():
+        needed += [c for c in learner.features if c not in needed and c != TREATED_FEATURE]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataValidationError(
@@ -760,6 +775,13 @@ def score_file(bundle: ModelBundle, loaded: LoadResult, settings: ScoreSettings,
     reason_table = reasons(expl, frame)
     lap("explain")
     table = customer_table(new.ids, new.segmentation, scores, reason_table)
-    targets = target(table, settings.target_list) if settings.target_list is not None else None
+    if bundle.uplift is not None:
+        from lib.uplift import score_uplift
+
+        # The learners were saved as trained: dates count back from this file's snapshot, like the model's.
+        learners = {k: m.rebase_dates(frame) for k, m in bundle.uplift["learners"].items()}
+        table = with_uplift(table, SimpleNamespace(table=score_uplift(bundle.uplift["method"], learners, frame)))
+    rank = "uplift" if bundle.uplift is not None else "score"
+    targets = target(table, settings.target_list, score_col=rank) if settings.target_list is not None else None
     lap("target")
     return ScoreResult(new=new, scores=scores, explanation=expl, table=table, targets=targets, timings=lap.timings)

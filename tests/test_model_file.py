@@ -221,3 +221,36 @@ def test_dates_count_back_from_the_new_files_own_snapshot(shop_loaded):
 
 def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
+
+
+def test_an_uplift_model_is_saved_and_scores_a_new_file_like_at_training(tmp_path):
+    """run --treatment --save-model keeps the uplift learners; score gives the same uplift (1e-6), ranks the list
+    by it, and a file with edited learner trees is refused."""
+    from .test_cli import _planted_campaign
+
+    _planted_campaign(tmp_path / "campaign.csv")
+    model = tmp_path / "uplift.bullseye"
+    proc = cli("run", "--input", str(tmp_path / "campaign.csv"), "--out", str(tmp_path / "run"), "--target",
+               "converted", "--treatment", "group", "--top-pct", "20", "--save-model", str(model))
+    assert proc.returncode == 0, proc.stderr
+    next_month = pd.read_csv(tmp_path / "campaign.csv").drop(columns=["group", "converted"])  # not known yet
+    next_month.to_csv(tmp_path / "next.csv", index=False)
+    proc = cli("score", "--model", str(model), "--input", str(tmp_path / "next.csv"), "--out", str(tmp_path / "s"),
+               "--top-pct", "20")
+    assert proc.returncode == 0, proc.stderr
+    trained = pd.read_csv(tmp_path / "run" / "customers.csv")
+    scored = pd.read_csv(tmp_path / "s" / "customers.csv")
+    assert np.abs(trained["uplift"] - scored["uplift"]).max() <= 1e-6
+    assert (pd.read_csv(tmp_path / "run" / "targets.csv")["id"] == pd.read_csv(tmp_path / "s" / "targets.csv")["id"]).all()
+    report = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert report["uplift"]["treatment"] == "group" and report["uplift"]["training"]["qini"] > 0.05
+    names = zipfile.ZipFile(model).namelist()
+    learner = next(n for n in names if n.startswith("uplift_"))
+
+    def edit(members):
+        trees = json.loads(members[learner])
+        trees["learner"]["gradient_booster"]["model"]["trees"][0]["split_conditions"][0] += 1.0
+        return {**members, learner: json.dumps(trees).encode()}
+
+    with pytest.raises(DataValidationError, match="changed since it was saved"):
+        model_file.load(_rezip(model.read_bytes(), edit), "edited.bullseye")

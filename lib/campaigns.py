@@ -200,6 +200,31 @@ def measure_lift(
     )
 
 
+def campaign_outcomes(
+    name: str,
+    results: pd.DataFrame,
+    id_col: str | None = None,
+    outcome_col: str | None = None,
+    data_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Every customer of a recorded campaign with their group and what they did: ``customer_id``,
+    ``group`` (target/control) and ``responded`` (yes/no). Customers absent from the results file did
+    not respond; a results file without an outcome column lists the responders."""
+    members = campaign_members(name, data_dir)
+    id_col = id_col or _guess(results, ["customer_id", "id", "customer", "client_id"], 0)
+    outcome_col = outcome_col or _guess(results, ["responded", "converted", "response", "purchased", "outcome"], None)
+    if id_col not in results.columns:
+        raise DataValidationError(f"The results file has no id column '{id_col}'.")
+    res = results.assign(_id=ids_as_text(results[id_col]))
+    if outcome_col is None or outcome_col not in res.columns:
+        res["_y"] = 1.0
+    else:
+        res["_y"] = binary_target(res[outcome_col], column=outcome_col).fillna(0.0)
+    y = res.drop_duplicates("_id", keep="last").set_index("_id")["_y"].reindex(members["customer_id"]).fillna(0.0)
+    return pd.DataFrame({"customer_id": members["customer_id"].to_numpy(), "group": members["group"].to_numpy(),
+                         "responded": np.where(y.to_numpy() > 0, "yes", "no").astype(object)})
+
+
 def labels_from_results(
     name: str,
     results: pd.DataFrame,
@@ -210,19 +235,9 @@ def labels_from_results(
     """The campaign's customers with what they did (responded = yes/no) and their group: join it to the
     customer file by id and it is the target for the next model. Only the target group was contacted, so
     only its rows are labelled; control rows keep ``responded`` empty (they measure lift, not response)."""
-    members = campaign_members(name, data_dir)
-    id_col = id_col or _guess(results, ["customer_id", "id", "customer", "client_id"], 0)
-    outcome_col = outcome_col or _guess(results, ["responded", "converted", "response", "purchased", "outcome"], None)
-    res = results.assign(_id=ids_as_text(results[id_col]))
-    if outcome_col is None or outcome_col not in res.columns:
-        res["_y"] = 1.0
-    else:
-        res["_y"] = binary_target(res[outcome_col], column=outcome_col).fillna(0.0)
-    y = res.drop_duplicates("_id", keep="last").set_index("_id")["_y"].reindex(members["customer_id"]).fillna(0.0)
-    responded = np.where(y.to_numpy() > 0, "yes", "no").astype(object)
-    responded[(members["group"] != "target").to_numpy()] = None
-    return pd.DataFrame({"customer_id": members["customer_id"], "group": members["group"],
-                         "responded": responded, "campaign": name})
+    out = campaign_outcomes(name, results, id_col, outcome_col, data_dir)
+    out.loc[out["group"] != "target", "responded"] = None
+    return out.assign(campaign=name)
 
 
 def _guess(frame: pd.DataFrame, names: list[str], fallback_index: int | None) -> str | None:

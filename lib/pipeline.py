@@ -406,6 +406,35 @@ def uplift(cust: Customers, und: Understanding, settings):
                         leakage=list(und.quality.leakage_suspects))
 
 
+CAMPAIGN_GROUP, CAMPAIGN_OUTCOME = "campaign_group", "campaign_responded"
+
+
+def learn_from_campaign(cust: Customers, und: Understanding, outcomes: pd.DataFrame, seed: int = 42):
+    """Who a recorded campaign changed: its customers (matched by id to this customer file), whether they
+    were sent it or kept as control, and what they did (``lib.campaigns.campaign_outcomes``), learned by
+    the uplift step. The next list can then go to the persuadable, not the likeliest."""
+    from lib.uplift import UpliftSettings, train_uplift
+
+    frame = cust.frame.reset_index(drop=True)
+    joined = pd.DataFrame({"_id": und.ids}).merge(
+        outcomes.rename(columns={"customer_id": "_id", "group": CAMPAIGN_GROUP, "responded": CAMPAIGN_OUTCOME}),
+        on="_id", how="inner")
+    if joined.empty:
+        raise DataValidationError(
+            "None of the campaign's customers are in this file: load the customer file the list was built from "
+            f"(ids in the '{und.id_col or 'row number'}' column) on the Upload page.")
+    rows = pd.Index(und.ids).get_indexer(joined["_id"])
+    learn = frame.iloc[rows].reset_index(drop=True).assign(**{CAMPAIGN_GROUP: joined[CAMPAIGN_GROUP].to_numpy(),
+                                                              CAMPAIGN_OUTCOME: joined[CAMPAIGN_OUTCOME].to_numpy()})
+    schema = Schema(roles={**und.schema.roles, CAMPAIGN_GROUP: "binary", CAMPAIGN_OUTCOME: "binary"},
+                    reasons={**und.schema.reasons, CAMPAIGN_GROUP: "the campaign's groups",
+                             CAMPAIGN_OUTCOME: "what the campaign's customers did"})
+    settings = UpliftSettings(treatment=CAMPAIGN_GROUP, treated_value="target", control_value="control", seed=seed)
+    # The customer file's own target (if any) is not a feature: it may be an outcome of the same campaign.
+    features = tuple(c for c in und.feature_columns if c != und.target)
+    return train_uplift(learn, schema, CAMPAIGN_OUTCOME, "yes", replace(settings, features=features))
+
+
 def with_uplift(table: pd.DataFrame, uplift_result) -> pd.DataFrame:
     """customers.csv with each customer's predicted change (uplift) and their probability with and
     without the campaign."""

@@ -3,10 +3,10 @@
 import streamlit as st
 
 from lib import plots
-from lib.campaigns import labels_from_results, list_campaigns, measure_lift
-from lib.io import SUPPORTED_EXTENSIONS, load_table
+from lib.campaigns import campaign_outcomes, labels_from_results, list_campaigns, measure_lift
+from lib.io import SUPPORTED_EXTENSIONS, file_digest, load_table
 from lib.targeting import to_csv_bytes
-from pages import ui
+from pages import log_steps, state, ui
 
 st.title("Campaigns & results")
 with ui.guarded("reading the campaign history"):
@@ -54,3 +54,21 @@ st.download_button("Download these outcomes as labels for the next model (CSV)",
                    f"{name} labels.csv", "text/csv")
 st.caption("Join the labels to your customer file by id and choose `responded` as the target on the Upload page: "
            "the next model learns from what this campaign's customers actually did.")
+
+st.subheader("Learn who this campaign changes")
+if state.source() is None:
+    st.info("Load the customer file this list was built from on the Upload page: Bullseye then compares the sent "
+            "and control customers to learn who bought *because of* the campaign (uplift).")
+    st.stop()
+if st.button("Learn who this campaign changes", key="campaign_learn_button"):
+    st.session_state["campaign_learn"] = name
+if st.session_state.get("campaign_learn") == name:
+    with ui.guarded("learning from the campaign"), st.spinner("Learning who the campaign changed…"):
+        outcomes = campaign_outcomes(name, frame, id_col, outcome)
+        learned = log_steps.learn_from_campaign(name, file_digest(results.getvalue()), outcomes)
+    (st.success if learned.beats_random else st.warning)(learned.verdict)
+    q = st.columns(3)
+    q[0].metric("Qini (normalised)", f"{learned.qini:.3f}")
+    q[1].metric("Campaign effect", f"{learned.ate * 100:+.1f} pts")
+    q[2].metric("Sent / control", f"{learned.n_treated:,} / {learned.n_control:,}")
+    st.plotly_chart(plots.uplift_deciles(learned.uplift_by_decile), width="stretch")

@@ -83,3 +83,15 @@ def _value_reasons(k: str, _result):
 def value_reasons(result):
     """value_reason_1..3 per customer of the value table (exact SHAP for boosted methods)."""
     return _value_reasons(key(customers_key(), st.session_state.get("value_settings"), "reasons"), result)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _learn(k: str, _cust: p.Customers, _und: p.Understanding, _outcomes):
+    return p.learn_from_campaign(_cust, _und, _outcomes)
+
+
+def learn_from_campaign(campaign: str, results_digest: str, outcomes):
+    """The uplift a recorded campaign's results teach, on the customer file loaded now."""
+    from pages.steps import understanding, understanding_key
+
+    return _learn(key(understanding_key(), campaign, results_digest), customers(), understanding(), outcomes)

@@ -325,3 +325,29 @@ def test_customer_value_page_forecasts_validates_and_lists_customers_slipping_aw
     shown = at.dataframe[-1].value
     worth = (shown["score"] * shown["predicted_value"]).to_numpy()
     assert (worth[:-1] >= worth[1:] - 1e-6).all()  # best expected profit first
+
+
+def test_campaigns_page_learns_who_a_recorded_campaign_changed(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from lib.campaigns import record_campaign
+
+    from .test_cli import _planted_campaign
+
+    _planted_campaign(tmp_path / "campaign.csv")
+    planted = pd.read_csv(tmp_path / "campaign.csv")
+    sent = pd.DataFrame({"id": planted["customer_id"].astype(str), "score": 0.5,
+                         "group": np.where(planted["group"] == "email", "target", "control")})
+    record_campaign("Spring", sent, "id", "digest", {}, None)
+    at = new_app()
+    at.file_uploader[0].upload("customers.csv", planted.drop(columns=["group", "converted"]).to_csv(index=False)
+                               .encode(), "text/csv").run()
+    at.switch_page("pages/campaigns.py").run()
+    at.file_uploader(key="results_upload").upload("results.csv", planted[["customer_id", "converted"]].to_csv(
+        index=False).encode(), "text/csv").run()
+    no_errors(at)
+    [b for b in at.button if b.label == "Learn who this campaign changes"][0].click().run()
+    no_errors(at)
+    assert any(s.value.startswith("Targeting by uplift beats") for s in at.success)
+    assert float({m.label: m.value for m in at.metric}["Qini (normalised)"]) > 0.05

@@ -159,3 +159,35 @@ def test_expected_profit_uses_each_customers_own_value_when_given():
     assert tl.expected_profit == pytest.approx(0.5 * 10 + 0.4 * 100 + 0.1 * 1000 - 3)
     flat = build_list(customers, ListSpec(cost_per_contact=1.0, value_per_conversion=25.0))
     assert flat.expected_profit == pytest.approx(1.0 * 25 - 3)
+
+
+def test_a_recorded_campaign_and_its_results_teach_who_the_campaign_changes(tmp_path):
+    """Campaign record (who was sent, who was control) + results file + the customer file -> uplift."""
+    from lib.pipeline import CustomerSettings, UnderstandSettings, customers, learn_from_campaign, understand
+
+    from .test_cli import _planted_campaign
+
+    _planted_campaign(tmp_path / "campaign.csv")
+    planted = pd.read_csv(tmp_path / "campaign.csv")
+    sent = pd.DataFrame({"id": planted["customer_id"].astype(str),
+                         "group": np.where(planted["group"] == "email", "target", "control"),
+                         "score": 0.5})
+    record_campaign("Spring", sent, "id", "digest", {}, None, data_dir=tmp_path)
+    results = planted[["customer_id", "converted"]]
+    from lib.campaigns import campaign_outcomes
+
+    outcomes = campaign_outcomes("Spring", results, data_dir=tmp_path)
+    assert set(outcomes["group"]) == {"target", "control"} and outcomes["responded"].notna().all()
+    features = load_table_bytes(planted.drop(columns=["group", "converted"]))
+    cust = customers(features, CustomerSettings())
+    result = learn_from_campaign(cust, understand(cust, UnderstandSettings(id_col="customer_id")), outcomes)
+    assert result.beats_random and result.qini > 0.05
+    assert {"campaign_group", "campaign_responded"}.isdisjoint(result.features)
+    young = (planted["age"] < 35).to_numpy()
+    assert result.uplift[young].mean() > result.uplift[~young].mean() + 0.05
+
+
+def load_table_bytes(frame: pd.DataFrame):
+    from lib.io import load_table
+
+    return load_table(frame.to_csv(index=False).encode(), "customers.csv")

@@ -357,9 +357,10 @@ def list_base(table: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     return base
 
 
-def target(base: pd.DataFrame, spec: ListSpec, score_col: str = "score") -> TargetList:
-    """The list: filters, then the best by ``score_col`` (the propensity score, or the uplift)."""
-    return build_list(base, spec, score_col=score_col)
+def target(base: pd.DataFrame, spec: ListSpec, score_col: str = "score", rank_col: str | None = None) -> TargetList:
+    """The list: filters, then the best by ``rank_col`` (default ``score_col``: the propensity score, or
+    the uplift, whose sum is then the extra responders expected)."""
+    return build_list(base, spec, score_col=score_col, rank_col=rank_col)
 
 
 # --- what to offer, and what customers are worth (transaction logs) -------------------------------

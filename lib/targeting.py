@@ -59,9 +59,12 @@ _NO = {"no", "n", "false", "f", "0", "0.0", "否", "opt-out", "optout", "unsubsc
 
 
 def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score",
-               segment_col: str = "segment_name") -> TargetList:
-    """Apply filters and exclusions, then cut by top N / top % / budget (highest scores first), then
-    draw the control group. ``customers`` is not modified."""
+               segment_col: str = "segment_name", rank_col: str | None = None) -> TargetList:
+    """Apply filters and exclusions, then cut by top N / top % / budget (highest ``rank_col`` first,
+    by default the score), then draw the control group. ``customers`` is not modified.
+
+    ``score_col`` is what a contact is expected to bring (a response probability, or an uplift: then the
+    expected responders are the extra ones); ``rank_col`` only orders the list (e.g. expected profit)."""
     df = customers
     keep = np.ones(len(df), dtype=bool)
     excluded: dict[str, int] = {}
@@ -107,7 +110,7 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
 
     idx = np.flatnonzero(keep)
     if has_score:
-        order = np.argsort(-df[score_col].to_numpy()[idx], kind="stable")
+        order = np.argsort(-df[rank_col or score_col].to_numpy()[idx], kind="stable")
         idx = idx[order]
     limit = len(idx)
     if spec.top_n is not None:

@@ -25,6 +25,9 @@ if state.horizon():
              "is judged on the latest one it never saw (out-of-time validation); today's customers are then scored.")
 else:
     st.write(f"Target: **{und.target}** (positive = **{und.positive}**).")
+if any(w in str(c).lower() for c in cust.frame.columns for w in ("treat", "control", "group", "arm", "sent")):
+    st.page_link("pages/uplift.py", label="This file may say who got a campaign: model the uplift (who the "
+                 "campaign changes) instead", icon=":material/call_split:")
 candidates = und.feature_columns
 previous = state.train_settings()
 features = st.multiselect("Features", candidates, default=[f for f in (previous.features if previous and

@@ -83,9 +83,12 @@ if rank_by == "uplift":
 if worth is not None:
     base = value_by_id(base, worth, cost)
     spec = replace(spec, value_col="predicted_value")
-    st.caption("Expected profit uses each customer's predicted value (Customer value page), not one flat value.")
+    st.caption("Expected profit uses each customer's predicted value (Customer value page), not one flat value: "
+               + ("uplift × value − cost." if rank_by == "uplift" else "score × value − cost."))
 with ui.guarded("building the list"):
-    tl = target(base, spec, score_col=rank_by)
+    # Ranking by expected profit orders the list by it; what a contact brings stays the score (or uplift).
+    tl = target(base, spec, score_col="uplift" if rank_by == "uplift" else "score",
+                rank_col="expected_profit" if rank_by == "expected_profit" else None)
 rec = None if state.scoring_new_file() else log_steps.recommendations()
 if rec is not None and st.checkbox("Add each customer's top three offers (from Recommendations)", value=True):
     tl = replace(tl, table=with_offers(tl.table, rec))

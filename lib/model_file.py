@@ -80,8 +80,10 @@ def _model_id(state: dict, booster: bytes) -> str:
 
 def _content_sha256(manifest: dict) -> str:
     """Checksum of everything in the manifest a person or the scorer relies on (all but the checksum)."""
-    parts = {k: manifest.get(k) for k in ("model_id", "model", "card", "data", "segmentation", "drift", "files",
-                                          "uplift")}
+    keys = ("model_id", "model", "card", "data", "segmentation", "drift")
+    if manifest.get("uplift"):  # files saved before uplift models existed keep their checksum
+        keys += ("files", "uplift")
+    parts = {k: manifest.get(k) for k in keys}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

@@ -402,8 +402,15 @@ def uplift(cust: Customers, und: Understanding, settings):
     if und.target is None:
         raise DataValidationError("Uplift needs a target (the outcome the campaign should change), and a treatment "
                                   "column saying who got the campaign.")
-    judged = cust.training if cust.training is not None else cust.frame
-    return train_uplift(judged, und.schema, und.target, und.positive, settings,
+    if cust.training is not None:
+        raise DataValidationError(
+            "Uplift learns from a campaign's results: a customer table with who was sent it (treatment) and what "
+            "they did (target). With a transaction log and a horizon the target is built from the log, not from a "
+            "campaign: leave the horizon at 0, or load the campaign's customer table.")
+    if settings.treatment not in cust.frame.columns:
+        raise DataValidationError(f"The treatment column '{settings.treatment}' is not in the file. Columns: "
+                                  f"{', '.join(map(str, cust.frame.columns))}.")
+    return train_uplift(cust.frame, und.schema, und.target, und.positive, settings,
                         leakage=list(und.quality.leakage_suspects))
 
 
@@ -713,6 +720,9 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
     lap("features")
     say("Understanding the columns and checking data quality")
     understand_settings = settings.understand
+    if settings.uplift is not None and settings.uplift.treatment not in cust.frame.columns:
+        raise DataValidationError(f"The treatment column '{settings.uplift.treatment}' is not in the file. Columns: "
+                                  f"{', '.join(map(str, cust.frame.columns))}.")
     if settings.uplift is not None:  # who got the campaign is never a feature of any model
         understand_settings = replace(understand_settings,
                                       exclude=(*understand_settings.exclude, settings.uplift.treatment))
@@ -761,8 +771,12 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
     targets = None
     if settings.target_list is not None:
         say("Building the target list")
-        # With an uplift model the list takes the customers the campaign changes most, not the likeliest.
-        targets = target(table, settings.target_list, score_col="uplift" if persuaded is not None else "score")
+        # With an uplift model that beats random, the list takes the customers the campaign changes most;
+        # when the data cannot tell who responds, the list stays ranked by score and says so.
+        by_uplift = persuaded is not None and persuaded.beats_random
+        if persuaded is not None and not by_uplift:
+            warnings.append("The list is ranked by score, not uplift: the data cannot tell who the campaign changes.")
+        targets = target(table, settings.target_list, score_col="uplift" if by_uplift else "score")
         if offers is not None:
             targets = replace(targets, table=with_offers(targets.table, offers))
         lap("target")

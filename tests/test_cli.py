@@ -261,3 +261,22 @@ def test_a_log_too_short_for_value_predictions_still_runs_and_says_why(tmp_path)
     assert "value" not in report
     assert any(w.startswith("No customer value predictions: The log covers 100 days") for w in report["warnings"])
     assert "predicted_value" not in pd.read_csv(tmp_path / "o" / "customers.csv").columns
+
+
+def test_uplift_that_cannot_beat_random_leaves_the_list_ranked_by_score(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 4000
+    frame = pd.DataFrame({"customer_id": np.arange(1, n + 1), "age": rng.integers(18, 80, n),
+                          "visits": rng.poisson(3, n), "group": np.where(rng.random(n) < 0.5, "email", "control")})
+    frame["converted"] = np.where(rng.random(n) < 0.05 + 0.1 * (frame["visits"] > 3), "yes", "no")  # no effect
+    frame.to_csv(tmp_path / "noise.csv", index=False)
+    proc = cli("run", "--input", str(tmp_path / "noise.csv"), "--out", str(tmp_path / "o"), "--target", "converted",
+               "--treatment", "group", "--top", "400")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["uplift"]["verdict"].startswith("The data cannot tell")
+    assert any("ranked by score, not uplift" in w for w in report["warnings"])
+    targets = pd.read_csv(tmp_path / "o" / "targets.csv")
+    assert targets["score"].is_monotonic_decreasing
+    assert_bad_input(cli("run", "--input", str(tmp_path / "noise.csv"), "--out", str(tmp_path / "p"), "--target",
+                         "converted", "--treatment", "arm"), "treatment column 'arm'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -254,3 +255,13 @@ def test_an_uplift_model_is_saved_and_scores_a_new_file_like_at_training(tmp_pat
 
     with pytest.raises(DataValidationError, match="changed since it was saved"):
         model_file.load(_rezip(model.read_bytes(), edit), "edited.bullseye")
+
+
+def test_a_model_file_saved_before_uplift_models_existed_still_loads(bundle_bytes):
+    """Files written before the checksum covered uplift learners keep loading (format version 1)."""
+    def old_style(m):
+        keys = ("model_id", "model", "card", "data", "segmentation", "drift")
+        m["content_sha256"] = hashlib.sha256(json.dumps({k: m.get(k) for k in keys}, sort_keys=True,
+                                                        ensure_ascii=False).encode()).hexdigest()
+
+    assert model_file.load(_edit_manifest(bundle_bytes, old_style), "old.bullseye").target == "responded"

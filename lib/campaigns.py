@@ -139,19 +139,8 @@ def measure_lift(
 ) -> LiftReport:
     """Response of target vs control for a recorded campaign. Customers absent from the results file
     count as non-responders (results files usually list only the responders' ids, or everyone)."""
-    members = campaign_members(name, data_dir)
-    id_col = id_col or _guess(results, ["customer_id", "id", "customer", "client_id"], 0)
-    outcome_col = outcome_col or _guess(results, ["responded", "converted", "response", "purchased", "outcome"], None)
-    if id_col not in results.columns:
-        raise DataValidationError(f"The results file has no id column '{id_col}'.")
-    res = results.copy()
-    res["_id"] = ids_as_text(res[id_col])
-    if outcome_col is None or outcome_col not in res.columns:
-        res["_y"] = 1.0  # a list of responder ids
-    else:
-        res["_y"] = binary_target(res[outcome_col], column=outcome_col).fillna(0.0)
-    res = res.drop_duplicates("_id", keep="last").set_index("_id")
-    members = members.set_index("customer_id")
+    members = campaign_members(name, data_dir).set_index("customer_id")
+    res = _results_by_id(results, id_col, outcome_col)
     y = res["_y"].reindex(members.index).fillna(0.0).to_numpy()
     revenue = None
     if revenue_col is not None:
@@ -211,16 +200,7 @@ def campaign_outcomes(
     ``group`` (target/control) and ``responded`` (yes/no). Customers absent from the results file did
     not respond; a results file without an outcome column lists the responders."""
     members = campaign_members(name, data_dir)
-    id_col = id_col or _guess(results, ["customer_id", "id", "customer", "client_id"], 0)
-    outcome_col = outcome_col or _guess(results, ["responded", "converted", "response", "purchased", "outcome"], None)
-    if id_col not in results.columns:
-        raise DataValidationError(f"The results file has no id column '{id_col}'.")
-    res = results.assign(_id=ids_as_text(results[id_col]))
-    if outcome_col is None or outcome_col not in res.columns:
-        res["_y"] = 1.0
-    else:
-        res["_y"] = binary_target(res[outcome_col], column=outcome_col).fillna(0.0)
-    y = res.drop_duplicates("_id", keep="last").set_index("_id")["_y"].reindex(members["customer_id"]).fillna(0.0)
+    y = _results_by_id(results, id_col, outcome_col)["_y"].reindex(members["customer_id"]).fillna(0.0)
     return pd.DataFrame({"customer_id": members["customer_id"].to_numpy(), "group": members["group"].to_numpy(),
                          "responded": np.where(y.to_numpy() > 0, "yes", "no").astype(object)})
 
@@ -238,6 +218,21 @@ def labels_from_results(
     out = campaign_outcomes(name, results, id_col, outcome_col, data_dir)
     out.loc[out["group"] != "target", "responded"] = None
     return out.assign(campaign=name)
+
+
+def _results_by_id(results: pd.DataFrame, id_col: str | None, outcome_col: str | None) -> pd.DataFrame:
+    """A results file indexed by customer id (as text, the last row per id), with ``_y`` = 1 for a
+    response. Without an outcome column the file is a list of responders' ids."""
+    id_col = id_col or _guess(results, ["customer_id", "id", "customer", "client_id"], 0)
+    outcome_col = outcome_col or _guess(results, ["responded", "converted", "response", "purchased", "outcome"], None)
+    if id_col not in results.columns:
+        raise DataValidationError(f"The results file has no id column '{id_col}'.")
+    res = results.assign(_id=ids_as_text(results[id_col]))
+    if outcome_col is None or outcome_col not in res.columns:
+        res["_y"] = 1.0  # a list of responder ids
+    else:
+        res["_y"] = binary_target(res[outcome_col], column=outcome_col).fillna(0.0)
+    return res.drop_duplicates("_id", keep="last").set_index("_id")
 
 
 def _guess(frame: pd.DataFrame, names: list[str], fallback_index: int | None) -> str | None:

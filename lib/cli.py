@@ -94,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--explain-method", choices=["auto", "woodelf", "xgboost"], default="auto")
     sc.add_argument("--campaign", help="record the target list as a campaign under this name")
     sc.add_argument("--data-dir", help="where campaign history is kept (default ~/.bullseye)")
+    sc.add_argument("--engine", choices=["auto", "memory", "stream", "dask"], default="auto",
+                    help="memory: read the file whole; stream: in batches, flat memory (CSV/Parquet); dask: on a "
+                         "Dask cluster; auto (default): stream files over 256 MB, else memory")
+    sc.add_argument("--scheduler", metavar="ADDRESS",
+                    help="dask: the cluster's scheduler (tcp://host:8786); default: a LocalCluster on this machine")
+    sc.add_argument("--workers", type=int, metavar="N", help="dask LocalCluster: worker processes (default: cores)")
+    sc.add_argument("--batch-rows", type=int, default=250_000, metavar="N", help="stream: rows per batch")
+    sc.add_argument("--output-format", choices=["csv", "parquet"], default="csv",
+                    help="stream/dask: customers.csv (default), or a customers.parquet folder of parts")
 
     res = sub.add_parser("results", help="measure a recorded campaign's lift from a results file")
     res.add_argument("--campaign", required=True)
@@ -177,12 +186,14 @@ def _out_dir(args: argparse.Namespace) -> Path:
     return out_dir
 
 
-def _write_tables(out_dir: Path, table: pd.DataFrame, targets, args: argparse.Namespace, digest: str,
+def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argparse.Namespace, digest: str,
                   model_report: dict | None) -> None:
-    """customers.csv, and targets.csv when a list was asked for (recorded as a campaign when named)."""
+    """customers.csv (unless written already, part by part), and targets.csv when a list was asked for
+    (recorded as a campaign when named)."""
     from lib.targeting import export_columns, to_csv_bytes
 
-    (out_dir / "customers.csv").write_bytes(to_csv_bytes(table))
+    if table is not None:
+        (out_dir / "customers.csv").write_bytes(to_csv_bytes(table))
     targets_path = out_dir / "targets.csv"
     if targets is None:
         if targets_path.exists():
@@ -307,14 +318,87 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _engine(args: argparse.Namespace, bundle) -> str:
+    """--engine auto: big CSV/Parquet files of customer-table models are read in batches."""
+    from lib import streaming
+
+    if args.engine != "auto":
+        return args.engine
+    path = Path(args.input)
+    big = path.is_file() and path.stat().st_size > streaming.STREAM_ABOVE_BYTES
+    return "stream" if big and streaming.streamable(path) and not bundle.data.get("transactions") else "memory"
+
+
+def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) -> int:
+    """``score`` with --engine stream or dask: customers.csv is written part by part."""
+    import threading
+
+    from lib import model_file, streaming
+
+    if args.batch_rows < 1000:
+        raise DataValidationError("--batch-rows must be at least 1000.")
+    out_dir = _out_dir(args)
+    spec = _list_spec(args)
+    source = streaming.open_source(args.input, args.sep, args.encoding)
+    digest: dict[str, str] = {}
+    # The input's sha256 (for report.json and the campaign record) is read alongside the scoring.
+    hasher = threading.Thread(target=lambda: digest.setdefault("sha256", streaming.file_sha256(args.input)))
+    hasher.start()
+    def say(message: str) -> None:  # progress on stderr, one line per batch, so a long run shows it is alive
+        sys.stderr.write(f"bullseye: {message}\n")
+        sys.stderr.flush()
+
+    model_bytes = Path(args.model).read_bytes()
+    if engine == "dask":
+        from lib.distributed import score_dask
+
+        result = score_dask(bundle, model_bytes, source, out_dir, args.id_col, spec, args.explain_method,
+                            scheduler=args.scheduler, workers=args.workers, say=say,
+                            parquet=args.output_format == "parquet")
+    else:
+        result = streaming.score_stream(bundle, model_bytes, source, out_dir, args.id_col, spec, args.explain_method,
+                                        batch_rows=args.batch_rows, say=say, parquet=args.output_format == "parquet")
+    hasher.join()
+    card = model_file.model_card(bundle)
+    t_write = time.perf_counter()
+    _write_tables(out_dir, None, result.targets, args, digest["sha256"], card)
+    from lib import pipeline as p
+
+    timings = {**result.timings, "write_targets": time.perf_counter() - t_write, "total": time.perf_counter() - t0}
+    report = {
+        "rows": result.rows,
+        "columns": len(source.columns),
+        "customers": result.customers,
+        "id_column": result.id_col or "id",
+        "model": card,
+        "drift": result.drift.to_dict(),
+        "uplift": None if bundle.uplift is None else {k: v for k, v in bundle.uplift.items() if k != "learners"},
+        "segments": result.segments,
+        "explain": result.explain,
+        "targeting": p.targeting_report(result.targets) if result.targets is not None else None,
+        "warnings": list(result.warnings),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "engine": {"name": engine, "parts": result.parts, "rows_per_s": round(result.rows / max(timings["total"], 1e-9)),
+                   "scheduler": args.scheduler if engine == "dask" else None,
+                   "output_format": args.output_format},
+        "input": {"file": Path(args.input).name, "sha256": digest["sha256"], "encoding": source.encoding,
+                  "delimiter": source.delimiter, "format": source.file_format},
+    }
+    _write_report(out_dir, report)
+    return EXIT_OK
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from lib import model_file
     from lib import pipeline as p
 
     t0 = time.perf_counter()
+    bundle = model_file.load(args.model)
+    engine = _engine(args, bundle)
+    if engine != "memory":
+        return _score_in_parts(args, engine, bundle, t0)
     spec = _list_spec(args)
     out_dir = _out_dir(args)
-    bundle = model_file.load(args.model)
     t_load = time.perf_counter()
     loaded = _load(args)
     load_s = time.perf_counter() - t_load
@@ -339,6 +423,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         "targeting": p.targeting_report(result.targets) if result.targets is not None else None,
         "warnings": list(dict.fromkeys(result.new.warnings)),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "engine": {"name": "memory", "parts": 1},
         "input": {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
                   "delimiter": loaded.delimiter, "format": loaded.file_format},
     }

@@ -48,11 +48,13 @@ class DriftReport:
                 "warnings": [i.to_dict() for i in self.items]}
 
 
-def _as_number(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
+def _as_number(s: pd.Series, spec: ColumnSpec, latest: pd.Timestamp | None = None) -> np.ndarray:
     if spec.kind == "date":
         dates = s if pd.api.types.is_datetime64_any_dtype(s) else pd.to_datetime(s, errors="coerce")
-        # Days before the column's own latest date: a new month's file is compared like for like.
-        return (dates.max() - dates).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+        # Days before the file's own latest date (``latest`` when the file is read in parts): a new
+        # month's file is compared like for like.
+        ref = dates.max() if latest is None else latest
+        return (ref - dates).dt.days.to_numpy(dtype="float64", na_value=np.nan)
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -88,34 +90,88 @@ def psi(expected: list[float] | np.ndarray, actual: list[float] | np.ndarray) ->
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def check_drift(reference: dict, frame: pd.DataFrame, specs: tuple[ColumnSpec, ...],
-                known_columns: tuple[str, ...] = ()) -> DriftReport:
-    """Compare ``frame`` with the training profile, column by column (``frame`` must hold every model
-    column; the caller checks that first). ``known_columns``: every column the training file had, so only
-    truly new columns are reported as extra."""
-    items: list[DriftItem] = []
-    psis: dict[str, float] = {}
+@dataclass(frozen=True)
+class DriftTally:
+    """What the drift check needs from a file, as counts that add up: a file read in parts (streamed,
+    or on a cluster) is checked exactly like one read whole. Per model column: rows, missing cells,
+    and counts per category level or per training decile bin."""
+
+    rows: dict[str, int]
+    missing: dict[str, int]
+    counts: dict[str, dict]  # column -> {level: n} (categories) or {bin index: n} (numbers, finite only)
+    columns: tuple[str, ...]  # every column of the file, for "extra column" warnings
+
+    def __add__(self, other: DriftTally) -> DriftTally:
+        def add(a: dict, b: dict) -> dict:
+            return {k: a.get(k, 0) + b.get(k, 0) for k in dict.fromkeys([*a, *b])}
+
+        return DriftTally(add(self.rows, other.rows), add(self.missing, other.missing),
+                          {c: add(self.counts.get(c, {}), other.counts.get(c, {}))
+                           for c in dict.fromkeys([*self.counts, *other.counts])},
+                          tuple(dict.fromkeys([*self.columns, *other.columns])))
+
+
+def tally(reference: dict, frame: pd.DataFrame, specs: tuple[ColumnSpec, ...],
+          latest: dict[str, pd.Timestamp] | None = None) -> DriftTally:
+    """Count what ``frame`` holds, column by column, against the training profile's levels and bins.
+    ``latest``: each date column's latest date in the whole file (when ``frame`` is one part of it)."""
+    rows, missing, counts = {}, {}, {}
     for spec in specs:
         ref = reference.get(spec.name)
         if ref is None:
             continue
         s = frame[spec.name]
-        missing = float(s.isna().mean()) if len(s) else 0.0
+        rows[spec.name] = len(s)
+        missing[spec.name] = int(s.isna().sum())
         if ref["kind"] == "category":
-            text = as_level_text(s)
-            shares = text.value_counts(normalize=True)
-            levels = sorted(set(ref["shares"]) | set(shares.index))
+            counts[spec.name] = {str(k): int(v) for k, v in as_level_text(s).value_counts().items()}
+        else:
+            x = _as_number(s, spec, (latest or {}).get(spec.name))
+            ok = x[np.isfinite(x)]
+            bins = np.bincount(np.searchsorted(np.asarray(ref["edges"]), ok, side="right"),
+                               minlength=len(ref["edges"]) + 1)
+            counts[spec.name] = {i: int(n) for i, n in enumerate(bins)}
+    return DriftTally(rows, missing, counts, tuple(str(c) for c in frame.columns))
+
+
+def check_drift(reference: dict, frame: pd.DataFrame, specs: tuple[ColumnSpec, ...],
+                known_columns: tuple[str, ...] = ()) -> DriftReport:
+    """Compare ``frame`` with the training profile, column by column (``frame`` must hold every model
+    column; the caller checks that first). ``known_columns``: every column the training file had, so only
+    truly new columns are reported as extra."""
+    return drift_from_tally(reference, tally(reference, frame, specs), specs, known_columns)
+
+
+def drift_from_tally(reference: dict, counted: DriftTally, specs: tuple[ColumnSpec, ...],
+                     known_columns: tuple[str, ...] = ()) -> DriftReport:
+    """The drift report from counts (one file's, or the sum of its parts')."""
+    items: list[DriftItem] = []
+    psis: dict[str, float] = {}
+    for spec in specs:
+        ref = reference.get(spec.name)
+        if ref is None or spec.name not in counted.rows:
+            continue
+        n = counted.rows[spec.name]
+        missing = counted.missing[spec.name] / n if n else 0.0
+        found = counted.counts[spec.name]
+        if ref["kind"] == "category":
+            # Most frequent first, ties by the text itself: the same order however the file was split.
+            ordered = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+            shares = {k: v / n for k, v in ordered} if n else {}
+            levels = sorted(set(ref["shares"]) | set(shares))
             value = psi([ref["shares"].get(v, 0.0) for v in levels], [float(shares.get(v, 0.0)) for v in levels])
-            new = [v for v in shares.index if v not in ref["shares"] and v != MISSING_LEVEL]
+            new = [v for v in shares if v not in ref["shares"] and v != MISSING_LEVEL]
             if new:
-                share = float(shares[new].sum())
+                share = float(sum(shares[v] for v in new))
                 shown = ", ".join(f"'{v}'" for v in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
                 items.append(DriftItem(spec.name, "new_categories",
                                        f"'{spec.name}' has values the model never saw in training ({shown}; "
                                        f"{share:.1%} of rows): they are scored like the rarest known values.", value))
         else:
-            x = _as_number(s, spec)
-            value = psi(ref["shares"], _bin_shares(x, ref["edges"]))
+            bins = np.array([found.get(i, 0) for i in range(len(ref["edges"]) + 1)], dtype="float64")
+            total = bins.sum()
+            actual = (bins / total).tolist() if total else [0.0] * len(bins)
+            value = psi(ref["shares"], actual)
         psis[spec.name] = value
         if value > PSI_LIMIT:
             items.append(DriftItem(spec.name, "shifted",
@@ -127,7 +183,7 @@ def check_drift(reference: dict, frame: pd.DataFrame, specs: tuple[ColumnSpec, .
                                    f"'{spec.name}' is missing in {missing:.0%} of rows, against {ref['missing']:.0%} "
                                    "in training: check the export.", value))
     known = set(known_columns) | set(reference)
-    for col in frame.columns:
+    for col in counted.columns:
         if col not in known:
             items.append(DriftItem(str(col), "extra_column",
                                    f"'{col}' was not in the training file; the model ignores it."))

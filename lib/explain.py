@@ -232,12 +232,16 @@ def reason_codes(
     top: int = 3,
     actionable: list[str] | None = None,
     workers: int | None = None,
+    latest: dict | None = None,
 ) -> pd.DataFrame:
     """For every row, the ``top`` features pushing its score up, as short phrases with their effect:
     "web visits last month: 12 (+8.0 pts)". Features outside ``actionable`` (when given) are skipped.
-    Large files are split across ``workers`` forked processes (default: one per core)."""
+    Large files are split across ``workers`` forked processes (default: one per core). ``latest``: each
+    date column's latest date in the whole file, when ``frame`` is one part of it (dates are told as
+    "N days before the latest")."""
     frame = frame.reset_index(drop=True)
-    latest = {f: frame[f].max() for f in explanation.features if pd.api.types.is_datetime64_any_dtype(frame[f])}
+    found = {f: frame[f].max() for f in explanation.features if pd.api.types.is_datetime64_any_dtype(frame[f])}
+    latest = {**found, **{f: v for f, v in (latest or {}).items() if f in found}}
     n = explanation.values.shape[0]
     parts = row_slices(n, default_workers(n) if workers is None else workers)
 

@@ -1,0 +1,592 @@
+"""Scoring files bigger than memory: the steps of ``pipeline.score_file``, one batch of rows at a time.
+
+A saved model scores every row on its own, so a file can be read in parts; only three things need the
+whole file, and each is settled without holding it:
+
+- each date column's latest date (dates count back from the file's snapshot): a first, cheap pass
+  over the date columns only;
+- ranks, deciles and the target list: scores are kept (8 bytes a customer), ranked once at the end,
+  and the scored parts, parked as Parquet, are read back once to write customers.csv in file order;
+- the drift check, segment sizes and the SHAP summary: counts that add up across parts.
+
+The same ``score_part`` runs a part in this process (``engine="stream"``) or on a Dask worker
+(``lib.distributed``), so both engines give the same scores and reasons.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from lib import io as bio
+from lib.drift import DriftTally, drift_from_tally, tally
+from lib.errors import DataValidationError
+from lib.explain import Explanation, explain, reason_codes
+from lib.model_file import ModelBundle
+from lib.propensity import score_ranks
+from lib.schema import ids_as_text
+from lib.targeting import ListSpec, TargetList, build_list, neutralise_formulas
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 250_000  # ~60 MB of text per batch at 25 columns: big enough for speed, small for memory
+STREAM_ABOVE_BYTES = 256 * 1024 * 1024  # ``engine="auto"`` streams files bigger than this
+STREAMABLE = ("csv", "tsv", "txt", "gz", "parquet")
+Progress = Callable[[str], None]
+
+
+# --- the input, read in parts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """A CSV or Parquet file as the batch readers see it: where, how it is written, its columns."""
+
+    path: str
+    file_format: str  # "csv" or "parquet"
+    columns: tuple[str, ...]
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    decimal: str = "."
+    compressed: bool = False
+    size_bytes: int = 0
+    bytes_per_row: float | None = None  # from the first megabyte: for the time-left estimate
+
+
+def streamable(path: str | Path) -> bool:
+    return Path(path).suffix.lower().lstrip(".") in STREAMABLE
+
+
+def open_source(path: str | Path, sep: str | None = None, encoding: str | None = None) -> Source:
+    """Look at the start of a file (1 MB) to learn its encoding, delimiter, decimal mark and header,
+    the way ``lib.io.load_table`` does for a whole file."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataValidationError(f"File not found: {p}. Check the path and try again.")
+    ext = p.suffix.lower().lstrip(".")
+    if ext not in STREAMABLE:
+        raise DataValidationError(
+            f"{p.name}: only CSV/TSV/TXT (optionally .gz) and Parquet files can be read in parts; "
+            "save it as one of those, or score it whole (--engine memory).")
+    size = p.stat().st_size
+    if ext == "parquet":
+        try:
+            schema = pq.read_schema(p)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataValidationError(f"{p.name} is not a readable Parquet file ({exc}).") from None
+        return Source(str(p), "parquet", tuple(schema.names), size_bytes=size)
+    with pa.input_stream(str(p), compression="detect") as f:
+        head = f.read(1 << 20)
+    if not head.strip():
+        raise DataValidationError(f"{p.name} is empty: it has no header and no rows. Export the data again.")
+    if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataValidationError(f"{p.name} is a binary file, not a text table (it contains NUL bytes).")
+    enc = encoding or bio.detect_encoding(head)
+    if enc.lower().replace("-", "").startswith("utf16"):
+        raise DataValidationError(f"{p.name} is UTF-16 text, which cannot be read in parts: save it as UTF-8.")
+    text = head.decode(enc, errors="ignore").lstrip("\ufeff")
+    delim = sep or bio.sniff_delimiter(text)
+    if sep is not None:
+        delim = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(sep, sep)
+    header = next(csv.reader(io.StringIO(text), delimiter=delim))
+    names, _ = bio._unique_names(header)
+    with open(p, "rb") as f:
+        compressed = ext == "gz" or f.read(2) == b"\x1f\x8b"
+    lines = head.count(b"\n")
+    return Source(str(p), "csv", tuple(names), enc, delim, bio._detect_decimal(text, delim), compressed=compressed,
+                  size_bytes=size, bytes_per_row=len(head) / lines if lines > 1 and not compressed else None)
+
+
+def _csv_options(source: Source, columns: list[str] | None, skipped: list[int]) -> tuple:
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        skipped.append(1)
+        return "skip"
+
+    read = pacsv.ReadOptions(column_names=list(source.columns), skip_rows=1, block_size=1 << 24,
+                             encoding=source.encoding)
+    parse = pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
+    # Every cell as text: numbers, dates and missing-value codes are read by lib.io's rules per batch,
+    # and a column that looks like numbers in the first block cannot stop the read further down.
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in source.columns}, null_values=[""],
+                                   strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                   include_columns=columns)
+    return read, parse, convert
+
+
+def typed(table: pa.Table) -> pd.DataFrame:
+    """A part read as text, with the columns that are plain numbers in this part cast by pyarrow (in C),
+    as the whole-file reader would have read them; the rest go through lib.io's rules in ``clean``.
+    Codes with leading zeros (postcodes, '007') stay text, as lib.io keeps them."""
+    import pyarrow.compute as pc
+
+    cols = {}
+    for name, col in zip(table.column_names, table.columns):
+        if pa.types.is_string(col.type) and col.null_count < len(col):
+            if not pc.any(pc.match_substring_regex(col, r"^\s*[-+]?0\d")).as_py():
+                for kind in (pa.int64(), pa.float64()):
+                    try:
+                        col = pc.cast(col, kind)
+                        break
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                        continue
+        cols[name] = col
+    return pa.table(cols).to_pandas()
+
+
+def batches(source: Source, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS,
+            skipped: list[int] | None = None) -> Iterator[pd.DataFrame]:
+    """The file's rows, ``batch_rows`` at a time, as raw frames (CSV cells as text)."""
+    skipped = [] if skipped is None else skipped
+    if source.file_format == "parquet":
+        for rb in pq.ParquetFile(source.path).iter_batches(batch_size=batch_rows, columns=columns):
+            yield typed(pa.Table.from_batches([rb]))
+        return
+    read, parse, convert = _csv_options(source, columns, skipped)
+    stream = pa.input_stream(source.path, compression="detect")
+    try:
+        reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        stream.close()
+        raise DataValidationError(f"{Path(source.path).name} could not be read as CSV ({exc}).") from None
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    with stream:
+        for rb in reader:
+            pending.append(rb)
+            held += rb.num_rows
+            while held >= batch_rows:
+                table = pa.Table.from_batches(pending)
+                yield typed(table.slice(0, batch_rows))
+                rest = table.slice(batch_rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            yield typed(pa.Table.from_batches(pending))
+
+
+# --- one part of the file, scored ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoringPlan:
+    """Everything a part needs, settled before the first one: picklable, so a Dask worker gets it whole.
+    The model travels as the model file's bytes (what a worker on another machine can read)."""
+
+    model_bytes: bytes
+    id_col: str | None
+    decimal: str
+    columns: tuple[str, ...]  # the input columns a part reads (model, segments, uplift, id)
+    latest: dict[str, str]  # date column -> ISO latest date in the whole file
+    explain_method: str = "auto"
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """A scored part: its table is parked at ``path`` (Parquet); what the totals need comes back."""
+
+    path: str
+    rows: int
+    scores: np.ndarray  # float64, unrounded: ranks use these
+    uplift: np.ndarray | None
+    labels: np.ndarray | None
+    id_hashes: np.ndarray  # uint64 per row, to count duplicate ids without keeping the ids
+    drift: DriftTally
+    shap_abs_sum: np.ndarray  # per feature, sum over rows of |SHAP| (log-odds)
+    points_abs_sum: np.ndarray
+    base_value: float
+    method: str
+    seconds: float
+    warnings: tuple[str, ...] = ()
+    stages: dict = field(default_factory=dict)  # seconds per stage in this part
+
+
+_LOADED: dict[str, tuple[ModelBundle, object, dict]] = {}
+_LOCK = threading.Lock()
+
+
+def _prepared(plan: ScoringPlan) -> tuple[ModelBundle, object, dict]:
+    """The bundle, its model with this file's date references, and the uplift learners likewise; parsed
+    once per process (a Dask worker runs many parts)."""
+    key = hashlib.sha256(plan.model_bytes).hexdigest() + repr(sorted(plan.latest.items()))
+    with _LOCK:
+        if key not in _LOADED:
+            from lib import model_file
+
+            bundle = model_file.load(plan.model_bytes, "model.bullseye")
+            snapshot = pd.DataFrame({c: [pd.Timestamp(v)] for c, v in plan.latest.items()})
+            model = bundle.model.rebase_dates(snapshot)
+            learners = {k: m.rebase_dates(snapshot) for k, m in ((bundle.uplift or {}).get("learners") or {}).items()}
+            _LOADED.clear()
+            _LOADED[key] = (bundle, model, learners)
+        return _LOADED[key]
+
+
+def clean(raw: pd.DataFrame, decimal: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """A raw part read by lib.io's rules (numbers in text, missing-value codes, dates, impossible values).
+    An all-empty part is an empty frame, not an error."""
+    try:
+        frame, warnings, _ = bio._finish_frame(raw, decimal)
+    except DataValidationError:
+        return raw.iloc[:0], ()
+    return frame, tuple(warnings)
+
+
+def score_part(plan: ScoringPlan, raw: pd.DataFrame, path: str, workers: int | None = None) -> PartResult:
+    """Score, explain and give reasons for one part; park its customer table at ``path``."""
+    from lib.segment import assign_segments
+    from lib.uplift import score_uplift
+
+    t0 = time.perf_counter()
+    lap = _Laps()
+    bundle, model, learners = _prepared(plan)
+    frame, warnings = clean(raw, plan.decimal)
+    latest = {c: pd.Timestamp(v) for c, v in plan.latest.items()}
+    out = pd.DataFrame({"id": ids_as_text(frame[plan.id_col]).to_numpy(dtype=object)
+                        if plan.id_col else np.full(len(frame), None, dtype=object)})
+    lap("read")
+    labels = None
+    if bundle.segmentation and len(frame):
+        seg = assign_segments(bundle.segmentation, frame)
+        labels = np.asarray(seg.labels, dtype="int64")
+        out["segment"] = labels
+        out["segment_name"] = seg.names().to_numpy()
+    lap("segments")
+    scores = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
+    out["score"] = np.round(scores, 6)
+    lap("score")
+    n_feat = len(model.features)
+    if len(frame):
+        expl = explain(model, frame, plan.explain_method, workers=workers)
+        lap("shap")
+        for c, v in reason_codes(expl, frame, workers=workers, latest=latest).items():
+            out[c] = v.to_numpy()
+        lap("reasons")
+    else:
+        expl = Explanation(np.zeros((0, n_feat), np.float32), tuple(model.features), 0.0, "woodelf", 0.0,
+                           np.zeros((0, n_feat), np.float32))
+    uplift = None
+    if bundle.uplift is not None and len(frame):
+        u = score_uplift(bundle.uplift["method"], learners, frame)
+        for col in ("uplift", "p_treated", "p_control"):
+            out[col] = np.round(u[col].to_numpy(), 6)
+        uplift = u["uplift"].to_numpy()
+        lap("uplift")
+    pq.write_table(pa.Table.from_pandas(out, preserve_index=False), path)
+    ids = out["id"] if plan.id_col else pd.Series([], dtype="str")
+    hashes = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+    counted = tally(bundle.drift, frame, model.column_specs, latest)
+    lap("park")
+    return PartResult(
+        path=path, rows=len(out), scores=scores.astype("float64"), uplift=uplift, labels=labels,
+        id_hashes=hashes, drift=counted,
+        shap_abs_sum=np.abs(expl.values).sum(axis=0, dtype="float64"),
+        points_abs_sum=np.abs(expl.points).sum(axis=0, dtype="float64"),
+        base_value=expl.base_value, method=expl.method, seconds=time.perf_counter() - t0, warnings=warnings,
+        stages=lap.timings)
+
+
+class _Laps:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
+        self._t = now
+
+
+def latest_dates(source: Source, date_cols: list[str], decimal: str, raws: Iterator[pd.DataFrame]) -> dict[str, str]:
+    """Each date column's latest date over all ``raws`` (parts holding only those columns)."""
+    best: dict[str, pd.Timestamp] = {}
+    for raw in raws:
+        frame, _ = clean(raw, decimal)
+        for c in date_cols:
+            if c in frame.columns:
+                top = _max_date(frame[c])
+                if top is not None and (c not in best or top > best[c]):
+                    best[c] = top
+    return {c: v.isoformat() for c, v in best.items()}
+
+
+def _max_date(s: pd.Series) -> pd.Timestamp | None:
+    from lib.model import _as_dates
+
+    top = _as_dates(s).max()
+    return None if pd.isna(top) else pd.Timestamp(top)
+
+
+# --- planning and finishing (the same for every engine) -----------------------------------------
+
+
+def plan_for(bundle: ModelBundle, model_bytes: bytes, source: Source, id_col: str | None,
+             explain_method: str) -> tuple[ScoringPlan, list[str], list[str]]:
+    """The plan, the model's date columns, and the warnings known before the first row (no id column).
+    Refuses a file that lacks a model column, naming each, as ``prepare_new`` does."""
+    from lib.uplift import TREATED_FEATURE
+
+    data = bundle.data
+    if data.get("transactions"):
+        raise DataValidationError(
+            "This model was trained on a transaction log: each customer's lines must be rolled up together, "
+            "so the log cannot be scored in parts. Use --engine memory (or score the rolled-up customer table).")
+    needed = list(bundle.model.features) + [c for c in (bundle.segmentation or {}).get("features", [])
+                                            if c not in bundle.model.features]
+    for learner in ((bundle.uplift or {}).get("learners") or {}).values():
+        needed += [c for c in learner.features if c not in needed and c != TREATED_FEATURE]
+    missing = [c for c in needed if c not in source.columns]
+    if missing:
+        raise DataValidationError(
+            f"The file lacks {'a column' if len(missing) == 1 else 'columns'} the model needs: "
+            f"{', '.join(repr(m) for m in missing)}. Export it with the same columns as the training file "
+            f"({bundle.card['training'].get('file', 'the training file')}).")
+    if id_col is not None and id_col not in source.columns:
+        raise DataValidationError(
+            f"The id column '{id_col}' is not in the file. Columns: {', '.join(source.columns)}.")
+    warnings = []
+    if id_col is None:
+        id_col = data.get("id_column") if data.get("id_column") in source.columns else None
+    if id_col is None:
+        warnings.append("No customer id column given or known from the model; rows are numbered 1..N in the "
+                        "outputs (give --id to keep your own ids).")
+    dates = [s.name for s in bundle.model.column_specs if s.kind == "date"]
+    for learner in ((bundle.uplift or {}).get("learners") or {}).values():
+        dates += [s.name for s in learner.column_specs if s.kind == "date" and s.name not in dates]
+    columns = tuple(dict.fromkeys([*needed, *([id_col] if id_col else [])]))
+    plan = ScoringPlan(model_bytes, id_col, source.decimal, columns, {}, explain_method)
+    return plan, dates, warnings
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """What a scored big file leaves: the lists' facts and the totals for report.json."""
+
+    rows: int
+    customers: int
+    targets: TargetList | None
+    drift: object  # DriftReport
+    segments: list[dict]
+    explain: dict
+    warnings: tuple[str, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+    parts: int = 0
+    id_col: str | None = None
+
+
+def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[PartResult],
+           spec: ListSpec | None, out_dir: Path, warnings: list[str], say: Progress,
+           parquet: bool = False) -> StreamResult:
+    """Ranks over every score, the list, then one pass over the parked parts: customers.csv (or a
+    Parquet folder) in file order, and targets.csv."""
+    t0 = time.perf_counter()
+    n = sum(p.rows for p in parts)
+    if n == 0:
+        raise DataValidationError(f"{Path(source.path).name} has a header but no data rows.")
+    scores = np.concatenate([p.scores for p in parts])
+    ranks = score_ranks(scores)
+    rank, decile = ranks["rank"].to_numpy(), ranks["decile"].to_numpy()
+    has_uplift = bundle.uplift is not None
+    thin = pd.DataFrame({"_row": np.arange(n), "score": np.round(scores, 6)})
+    if has_uplift:
+        thin["uplift"] = np.round(np.concatenate([p.uplift for p in parts if p.uplift is not None]), 6)
+    labels = np.concatenate([p.labels for p in parts if p.labels is not None]) if bundle.segmentation else None
+    saved = {int(d["id"]): d for d in (bundle.segmentation or {}).get("segments", [])}
+    if labels is not None:
+        thin["segment_name"] = pd.Series(labels).map({k: d["name"] for k, d in saved.items()}).to_numpy()
+    tl = build_list(thin, spec, score_col="uplift" if has_uplift else "score") if spec is not None else None
+    chosen = tl.table["_row"].to_numpy() if tl is not None else np.zeros(0, dtype=int)
+    say(f"Ranked {n:,} customers; writing the outputs")
+
+    picked: list[pd.DataFrame] = []
+    sink = _Sink(out_dir, parquet)
+    start = 0
+    try:
+        for part in parts:
+            table = pq.read_table(part.path).to_pandas()
+            rows = np.arange(start, start + len(table))
+            if plan.id_col is None:
+                table["id"] = (rows + 1).astype(str)
+            at = table.columns.get_loc("score") + 1
+            table.insert(at, "rank", rank[rows])
+            table.insert(at + 1, "decile", decile[rows])
+            sink.write(table)
+            if len(chosen):
+                mine = chosen[(chosen >= start) & (chosen < start + len(table))]
+                if len(mine):
+                    picked.append(table.iloc[mine - start].assign(_row=mine))
+            start += len(table)
+    finally:
+        sink.close()
+    targets = None
+    if tl is not None:
+        full = pd.concat(picked, ignore_index=True) if picked else pd.DataFrame(columns=["_row"])
+        full = full.set_index("_row").loc[chosen].reset_index(drop=True)
+        full["group"] = tl.table["group"].to_numpy()
+        targets = replace(tl, table=full)
+
+    hashes = np.concatenate([p.id_hashes for p in parts])
+    if plan.id_col and len(hashes) and len(np.unique(hashes)) < len(hashes):
+        warnings.append(f"'{plan.id_col}' repeats {len(hashes) - len(np.unique(hashes)):,} id(s): those customers "
+                        "appear more than once in the outputs. Check the export for duplicate rows.")
+    counted = parts[0].drift
+    for p in parts[1:]:
+        counted = counted + p.drift
+    data = bundle.data
+    ignored = {data.get("id_column")} | set(data.get("columns", []))
+    drift = drift_from_tally(bundle.drift, replace(counted, columns=source.columns), bundle.model.column_specs,
+                             tuple(c for c in ignored if c))
+    segments = []
+    if labels is not None:
+        sizes = np.bincount(labels, minlength=max(saved, default=-1) + 1)
+        segments = [{"id": k, "name": d["name"], "size": int(sizes[k]) if k < len(sizes) else 0,
+                     "share": round(float(sizes[k]) / n, 4) if k < len(sizes) else 0.0,
+                     "description": d["description"]} for k, d in sorted(saved.items())]
+    explain_report = _explain_report(bundle, parts, n)
+    part_warnings = [w for p in parts for w in p.warnings]
+    return StreamResult(rows=n, customers=n, targets=targets, drift=drift, segments=segments,
+                        explain=explain_report, warnings=tuple(dict.fromkeys(warnings + part_warnings + drift.warnings)),
+                        timings={**_stage_sums(parts), "finish": time.perf_counter() - t0}, parts=len(parts),
+                        id_col=plan.id_col)
+
+
+def _stage_sums(parts: list[PartResult]) -> dict[str, float]:
+    """Seconds per stage over all parts (on a cluster: worker seconds, not wall time)."""
+    out: dict[str, float] = {}
+    for p in parts:
+        for k, v in p.stages.items():
+            out[f"part_{k}"] = out.get(f"part_{k}", 0.0) + v
+    return out
+
+
+def _explain_report(bundle: ModelBundle, parts: list[PartResult], n: int) -> dict:
+    feats = list(bundle.model.features)
+    shap = sum(p.shap_abs_sum for p in parts) / max(n, 1)
+    order = np.argsort(-shap, kind="stable")[:10]
+    filled = [p for p in parts if p.rows]
+    return {
+        "method": filled[0].method if filled else "woodelf",
+        "rows_explained": int(n),
+        "unit": "log-odds",
+        "base_value": round(float(filled[0].base_value), 6) if filled else 0.0,
+        "top_features": [feats[i] for i in order],
+        "importance": [{"feature": feats[i], "mean_abs_shap": round(float(shap[i]), 6)} for i in order],
+        "seconds": round(sum(p.seconds for p in parts), 3),
+    }
+
+
+class _Sink:
+    """customers.csv written part by part (one header, formula-safe cells), or a folder of Parquet parts."""
+
+    def __init__(self, out_dir: Path, parquet: bool) -> None:
+        self.parquet = parquet
+        self.count = 0
+        self.writer = None
+        if parquet:
+            self.folder = out_dir / "customers.parquet"
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True)
+        else:
+            self.file = open(out_dir / "customers.csv", "wb")  # noqa: SIM115 (closed in close())
+
+    def write(self, table: pd.DataFrame) -> None:
+        if self.parquet:
+            pq.write_table(pa.Table.from_pandas(table, preserve_index=False),
+                           self.folder / f"part-{self.count:05d}.parquet")
+        else:
+            arrow = pa.Table.from_pandas(neutralise_formulas(table), preserve_index=False)
+            if self.writer is None:
+                self.schema = arrow.schema
+                self.writer = pacsv.CSVWriter(self.file, arrow.schema,
+                                              write_options=pacsv.WriteOptions(quoting_style="needed"))
+            # A part whose text column happened to be all empty is read back as nulls of another type.
+            self.writer.write_table(arrow if arrow.schema == self.schema else arrow.cast(self.schema))
+        self.count += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if not self.parquet:
+            self.file.close()
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Meter:
+    """One progress line per part: rows done, rows/s and the time left (estimated from bytes per row)."""
+
+    def __init__(self, say: Progress, total_rows: int | None) -> None:
+        self.say, self.total, self.done, self.t0 = say, total_rows, 0, time.perf_counter()
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        secs = time.perf_counter() - self.t0
+        rate = self.done / secs if secs else 0.0
+        msg = f"{self.done:,} rows scored and explained, {rate:,.0f} rows/s"
+        if self.total and rate and self.total > self.done:
+            msg += f", about {(self.total - self.done) / rate:,.0f} s left"
+        self.say(msg)
+
+
+def estimated_rows(source: Source) -> int | None:
+    """Rows in the file: exact for Parquet, estimated from the first megabyte for plain CSV."""
+    if source.file_format == "parquet":
+        return pq.ParquetFile(source.path).metadata.num_rows
+    return int(source.size_bytes / source.bytes_per_row) if source.bytes_per_row else None
+
+
+def parts_dir(out_dir: Path) -> Path:
+    folder = out_dir / f".bullseye-parts-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def score_stream(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir: Path, id_col: str | None,
+                 spec: ListSpec | None, explain_method: str = "auto", batch_rows: int = BATCH_ROWS,
+                 say: Progress | None = None, parquet: bool = False) -> StreamResult:
+    """Score a file in batches on this machine: memory stays flat however many rows it has."""
+    say = say or (lambda m: log.info(m))
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    plan, dates, warnings = plan_for(bundle, model_bytes, source, id_col, explain_method)
+    if dates:
+        say(f"Reading the latest date of {', '.join(dates)}")
+        plan = replace(plan, latest=latest_dates(source, dates, plan.decimal,
+                                                 batches(source, dates, max(batch_rows, 1_000_000))))
+    timings["dates"] = time.perf_counter() - t0
+    folder = parts_dir(out_dir)
+    skipped: list[int] = []
+    results: list[PartResult] = []
+    meter = Meter(say, estimated_rows(source))
+    try:
+        for i, raw in enumerate(batches(source, list(plan.columns), batch_rows, skipped)):
+            results.append(score_part(plan, raw, str(folder / f"part-{i:05d}.parquet")))
+            meter(len(raw))
+        timings["score_explain"] = time.perf_counter() - t0 - timings["dates"]
+        if skipped:
+            warnings.append(f"{len(skipped):,} row(s) with the wrong number of fields were skipped. Fix those lines "
+                            "in the file to include them.")
+        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    timings.update(result.timings)
+    return replace(result, timings=timings)

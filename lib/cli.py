@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cutoff", help="as-of date YYYY-MM-DD (transactions)")
     run.add_argument("--horizon", type=int, metavar="DAYS", help="label = bought again within DAYS after the cutoff")
     run.add_argument("--explain-method", choices=["auto", "woodelf", "xgboost"], default="auto")
+    run.add_argument("--train-rows", type=int, default=None, metavar="N",
+                     help="train the trees on a stratified sample of N rows when there are more (default 300000; "
+                          "0 = every row). The holdout is never sampled.")
     run.add_argument("--campaign", help="record the target list as a campaign under this name")
     run.add_argument("--data-dir", help="where campaign history is kept (default ~/.bullseye)")
     run.add_argument("--save-model", metavar="PATH", help="write the trained model file (.bullseye) here")
@@ -260,6 +263,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     spec = _list_spec(args)
+    if args.train_rows is not None and args.train_rows < 0:
+        raise DataValidationError("--train-rows must be 0 (every row) or more.")
     out_dir = _out_dir(args)
     t_load = time.perf_counter()
     loaded = _load(args)
@@ -270,7 +275,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         understand=p.UnderstandSettings(target=args.target, positive=args.positive, id_col=args.id_col,
                                         exclude=tuple(args.exclude)),
         segment=p.SegmentSettings(method=args.segment_method, k=_segments_setting(args.segments), seed=args.seed),
-        train=p.TrainSettings(allow=tuple(args.allow), seed=args.seed),
+        train=p.TrainSettings(allow=tuple(args.allow), seed=args.seed,
+                              max_rows=p.TrainSettings.max_rows if args.train_rows is None else (args.train_rows or None)),
         explain_method=args.explain_method,
         target_list=spec,
         recommend=_recommend_settings(args),

@@ -35,7 +35,7 @@ from lib.features import (
 from lib.io import LoadResult
 from lib.model import PropensityModel
 from lib.model_file import ModelBundle, model_id_of
-from lib.propensity import PropensityResult, score_ranks, train_propensity
+from lib.propensity import TRAIN_MAX_ROWS, PropensityResult, score_ranks, train_propensity
 from lib.quality import QualityReport, assess_quality
 from lib.schema import Schema, binary_target, ids_as_text, infer_schema, target_note
 from lib.segment import SegmentationResult, default_cluster_features, rename_segments, segment_clusters, segment_rfm
@@ -291,6 +291,7 @@ class TrainSettings:
     features: tuple[str, ...] | None = None  # None: every usable column
     allow: tuple[str, ...] = ()  # leakage suspects the user allows back in
     seed: int = 42
+    max_rows: int | None = TRAIN_MAX_ROWS  # trees learn from a stratified sample above this (None: all rows)
 
 
 def train(cust: Customers, und: Understanding, settings: TrainSettings) -> PropensityResult:
@@ -304,7 +305,7 @@ def train(cust: Customers, und: Understanding, settings: TrainSettings) -> Prope
         judged, und.schema, und.target, und.positive, features=features, exclude=list(und.settings.exclude),
         allow=list(settings.allow), seed=settings.seed, split=cust.split,
         validation="out-of-time" if cust.split is not None else "stratified holdout",
-        leakage=list(und.quality.leakage_suspects),
+        leakage=list(und.quality.leakage_suspects), max_rows=settings.max_rows,
     )
 
 

@@ -140,3 +140,21 @@ def test_a_transaction_log_model_cannot_stream_and_says_what_to_do(tmp_path):
     proc = cli("score", "--model", str(tmp_path / "log.bullseye"), "--input", str(SAMPLES / "shop_transactions.csv.gz"),
                "--out", str(tmp_path / "s"), "--engine", "stream")
     assert_bad_input(proc, "transaction log", "--engine memory")
+
+
+def test_big_training_files_train_on_a_stratified_sample_and_say_so(tmp_path):
+    """--train-rows caps the rows the trees learn from (same share of positives); the holdout is whole."""
+    proc = cli("run", "--input", str(SHOP), "--out", str(tmp_path / "cap"), "--target", "responded",
+               "--train-rows", "1000")
+    assert proc.returncode == 0, proc.stderr
+    capped = json.loads((tmp_path / "cap" / "report.json").read_text())
+    proc = cli("run", "--input", str(SHOP), "--out", str(tmp_path / "all"), "--target", "responded",
+               "--train-rows", "0")
+    assert proc.returncode == 0, proc.stderr
+    full = json.loads((tmp_path / "all" / "report.json").read_text())
+    assert capped["model"]["n_fit"] == 1000 and full["model"]["n_fit"] > 3000
+    assert capped["model"]["n_holdout"] == full["model"]["n_holdout"] == 1000
+    assert any("stratified sample of 1,000" in w for w in capped["warnings"])
+    assert not any("stratified sample" in w for w in full["warnings"])
+    assert_bad_input(cli("run", "--input", str(SHOP), "--out", str(tmp_path / "x"), "--target", "responded",
+                         "--train-rows", "-5"), "--train-rows")

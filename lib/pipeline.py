@@ -317,9 +317,26 @@ def score(result: PropensityResult, cust: Customers) -> np.ndarray:
     return result.model.predict_proba(cust.frame)[:, 1]
 
 
-def explain_scores(model: PropensityModel, frame: pd.DataFrame, method: str = "auto") -> Explanation:
-    """Exact SHAP for every customer (see ``lib.explain``)."""
-    return explain(model, frame, method=method)
+EXPLAIN_BATCH_ROWS = 250_000
+
+
+def explain_scores(model: PropensityModel, frame: pd.DataFrame, method: str = "auto",
+                   progress: Callable[[int, int], None] | None = None) -> Explanation:
+    """Exact SHAP for every customer (see ``lib.explain``). With ``progress``, a big file is explained
+    EXPLAIN_BATCH_ROWS at a time and ``progress(rows_done, rows)`` is called after each batch (the
+    values are the same: each row's SHAP depends on that row only)."""
+    n = len(frame)
+    if progress is None or n <= EXPLAIN_BATCH_ROWS:
+        out = explain(model, frame, method=method)
+        if progress is not None:
+            progress(n, n)
+        return out
+    parts = []
+    for start in range(0, n, EXPLAIN_BATCH_ROWS):
+        parts.append(explain(model, frame.iloc[start:start + EXPLAIN_BATCH_ROWS], method=method))
+        progress(min(start + EXPLAIN_BATCH_ROWS, n), n)
+    return replace(parts[0], values=np.vstack([e.values for e in parts]), points=np.vstack([e.points for e in parts]),
+                   seconds=sum(e.seconds for e in parts))
 
 
 def reasons(explanation: Explanation, frame: pd.DataFrame, actionable: tuple[str, ...] | None = None) -> pd.DataFrame:

@@ -51,7 +51,7 @@ for w in new.warnings:
         st.info(w)
 
 with ui.guarded("scoring the new file"), st.spinner("Scoring and explaining every customer…"):
-    scored = scored_steps.new_file_scored()
+    scored = scored_steps.new_file_scored(progress=ui.progress_bar(len(new.ids)))
 st.subheader("Scores")
 m = st.columns(3)
 m[0].metric("Customers scored", f"{len(scored.scores):,}")

@@ -178,14 +178,15 @@ def new_file() -> p.NewFile | None:
     return _prepare(key(_model_source()[0], f["digest"]), b, lr)
 
 
-def new_file_scored() -> Scored:
+def new_file_scored(progress=None) -> Scored:
+    """``progress(rows_done, rows)``: called while a big file is explained (the Score page's bar)."""
     b, new, f = bundle(), new_file(), state.scoring_new_file()["file"]
     model_digest = _model_source()[0]
     k = key(model_digest, f["digest"], "scored")
     frame = new.customers.frame
     return Scored(key=k, label=f"{f['name']} (scored by a saved model)", frame=frame, model=new.model, result=None,
                   card=model_file.model_card(b), scores=_score_new(k, new.model, frame),
-                  explanation=_explain(k, new.model, frame), segmentation=new.segmentation, ids=new.ids,
+                  explanation=_explain(k, new.model, frame, progress), segmentation=new.segmentation, ids=new.ids,
                   id_col=new.id_col, roles=dict(_roles(key(f["digest"]), frame).roles), seg_key=model_digest)
 
 

@@ -148,8 +148,8 @@ def named_segmentation_key() -> str | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _explain(k: str, _model: PropensityModel, _frame: pd.DataFrame) -> Explanation:
-    return p.explain_scores(_model, _frame)
+def _explain(k: str, _model: PropensityModel, _frame: pd.DataFrame, _progress=None) -> Explanation:
+    return p.explain_scores(_model, _frame, progress=_progress)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -104,3 +104,21 @@ def rollup_column_boxes(cols, names: list[str]) -> None:
         if picked != current:
             st.session_state[k] = None if picked == qxp else picked
             st.rerun()
+
+
+def progress_bar(rows: int):
+    """A progress bar for explaining a big file, with the CLI's progress line as its text; None for
+    files small enough to finish at once."""
+    import time
+
+    from lib.pipeline import EXPLAIN_BATCH_ROWS
+    from lib.streaming import progress_line
+
+    if rows <= EXPLAIN_BATCH_ROWS:
+        return None
+    bar, t0 = st.progress(0.0, text=f"Explaining {rows:,} customers…"), time.perf_counter()
+
+    def update(done: int, total: int) -> None:
+        bar.progress(done / total, text=progress_line(done, total, time.perf_counter() - t0))
+
+    return update

@@ -158,3 +158,33 @@ def test_big_training_files_train_on_a_stratified_sample_and_say_so(tmp_path):
     assert not any("stratified sample" in w for w in full["warnings"])
     assert_bad_input(cli("run", "--input", str(SHOP), "--out", str(tmp_path / "x"), "--target", "responded",
                          "--train-rows", "-5"), "--train-rows")
+
+
+def test_explaining_in_batches_gives_the_same_values_and_reports_progress(shop_model, shop_loaded, monkeypatch):
+    """The app explains a big file in batches to show progress; each row's SHAP is the same as in one go."""
+    from lib import pipeline
+
+    frame = shop_loaded.frame
+    whole = pipeline.explain_scores(shop_model.model, frame)
+    monkeypatch.setattr(pipeline, "EXPLAIN_BATCH_ROWS", 1500)
+    seen = []
+    batched = pipeline.explain_scores(shop_model.model, frame, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1500, 5000), (3000, 5000), (4500, 5000), (5000, 5000)]
+    assert np.abs(batched.values - whole.values).max() < 1e-6 and batched.base_value == pytest.approx(whole.base_value)
+    assert streaming.progress_line(2000, 5000, 2.0) == "2,000 rows scored and explained, 1,000 rows/s, about 3 s left"
+
+
+def test_the_score_page_shows_a_progress_bar_for_a_big_file(model, monkeypatch):
+    from lib import pipeline
+
+    from .test_pages import new_app, no_errors
+
+    monkeypatch.setattr(pipeline, "EXPLAIN_BATCH_ROWS", 2000)
+    at = new_app()
+    at.switch_page("pages/score.py").run()
+    at.file_uploader(key="score_model").upload("shop.bullseye", model.read_bytes(), "application/zip").run()
+    at.file_uploader(key="score_file").upload("shop.csv", SHOP.read_bytes(), "text/csv").run()
+    [b for b in at.button if b.label == "Score this file"][0].click().run()
+    no_errors(at)
+    bar = at.get("progress")[0]
+    assert bar.value == 100 and bar.text.startswith("5,000 rows scored and explained") and "rows/s" in bar.text

@@ -29,7 +29,7 @@ test: $(BIN)/.dev-installed
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/.dev-installed
-	$(BIN)/python -m bench.run --notebook-1m
+	$(BIN)/python -m bench.run --notebook-1m --scale
 
 lint: $(BIN)/.dev-installed
 	$(BIN)/ruff check .

@@ -43,16 +43,16 @@ def _child(code: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_pipeline(path: Path, out: Path) -> dict:
+def bench_pipeline(path: Path, out: Path, *extra: str) -> dict:
     code = (
         "from lib.cli import main\n"
         f"rc = main(['run', '--input', {str(path)!r}, '--out', {str(out)!r}, '--target', 'responded',"
-        " '--top-pct', '10', '--control-pct', '10'])\n"
+        f" '--top-pct', '10', '--control-pct', '10', '--save-model', {str(out / 'model.bullseye')!r}, *{list(extra)!r}])\n"
         f"report = json.load(open({str(out / 'report.json')!r}))\n"
         "result = {'rc': rc, 'timings': report['timings_s'], 'auc': report['model']['holdout_auc'],"
         " 'baseline_auc': report['model']['baseline_auc'], 'trees': report['model']['trees'],"
         " 'explain_method': report['explain']['method'], 'rows_explained': report['explain']['rows_explained'],"
-        " 'k': report['segmentation']['k']}\n"
+        " 'k': report['segmentation']['k'], 'n_fit': report['model'].get('n_fit')}\n"
     )
     return _child(code)
 
@@ -113,6 +113,8 @@ def main() -> None:
     parser.add_argument("--skip-app", action="store_true", help="skip the app latency run (AppTest)")
     parser.add_argument("--notebook-1m", action="store_true",
                         help="also time the notebook pipeline at 1M rows (about 9 minutes)")
+    parser.add_argument("--scale", action="store_true",
+                        help="also score 1M and 10M rows in batches and 1M on Dask (bench/scale.py; ~15 minutes)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench.generate import make_table
@@ -135,6 +137,12 @@ def main() -> None:
         floor = bench_no_shap(path, out)
         rows.append({"n": n, "optimal_auc": optimal, "pipe": pipe, "floor": floor})
         print(json.dumps(rows[-1]), flush=True)
+        if n >= 1_000_000:
+            # Before the training-sample lever: the trees learn from every training row.
+            print(f"[{n:,}] pipeline, every row trains (before)…", flush=True)
+            every = bench_pipeline(path, OUT / f"{n}_every_row", "--train-rows", "0")
+            rows.append({"n": n, "optimal_auc": optimal, "pipe": every, "floor": floor, "label": "every row trains"})
+            print(json.dumps(rows[-1]), flush=True)
         if n == 100_000 and not args.skip_notebook:
             print("[100,000] notebook pipeline…", flush=True)
             notebook = bench_notebook(path)
@@ -150,11 +158,18 @@ def main() -> None:
         proc = subprocess.run([sys.executable, "-m", "bench.app_latency", "--rows", str(biggest)], cwd=ROOT,
                               capture_output=True, text=True, env={**os.environ, "BULLSEYE_DATA_DIR": str(OUT / "app")})
         app = [ln for ln in proc.stdout.splitlines() if ln.startswith(("|", "-", "1", "2", "3", "4", "5", "6", "7", "8", "9"))]
-    write_results(rows, notebook, notebook_1m, app)
+    scale = None
+    if args.scale:
+        from bench import scale as sc
+
+        model = OUT / str(max(args.sizes)) / "model.bullseye"
+        results = sc.run(model, [1_000_000, 10_000_000], 1_000_000)
+        scale = sc.lines(results, sc.learning_curve())
+    write_results(rows, notebook, notebook_1m, app, scale)
 
 
 def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | None = None,
-                  app: list[str] | None = None) -> None:
+                  app: list[str] | None = None, scale: list[str] | None = None) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmark results",
@@ -173,20 +188,21 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
         t = r["pipe"]["timings"]
         total = r["pipe"]["wall_s"]
         floor = r["floor"]["wall_s"]
+        label = f"{r['n']:,}" + (f" ({r['label']})" if r.get("label") else "")
         lines.append(
-            f"| {r['n']:,} | {total:.1f} | {t.get('load', 0):.1f} | {t.get('roles', 0):.1f} | {t.get('quality', 0):.1f} "
+            f"| {label} | {total:.1f} | {t.get('load', 0):.1f} | {t.get('roles', 0):.1f} | {t.get('quality', 0):.1f} "
             f"| {t.get('segment', 0):.1f} | {t.get('train', 0):.1f} | {t.get('explain', 0):.1f} | {t.get('target', 0):.1f} "
             f"| {t.get('write', 0):.1f} | {r['pipe']['peak_rss_gb']:.2f} | {floor:.1f} | {total / floor:.2f} "
             f"| {r['pipe']['auc']:.4f} | {r['optimal_auc']:.4f} | {r['pipe']['baseline_auc']:.4f} |"
         )
     lines.append("")
-    by_n = {r["n"]: r for r in rows}
+    by_n = {r["n"]: r for r in rows if not r.get("label")}
     checks = []
     if 1_000_000 in by_n:
         r = by_n[1_000_000]
         checks.append(("1M end to end ≤ 60 s", r["pipe"]["wall_s"], r["pipe"]["wall_s"] <= TARGET_1M_S))
-        checks.append(("1M ≤ 3× the no-SHAP floor", r["pipe"]["wall_s"] / r["floor"]["wall_s"],
-                       r["pipe"]["wall_s"] <= 3 * r["floor"]["wall_s"]))
+        checks.append(("1M ≤ 2.5× the no-SHAP floor (same run)", r["pipe"]["wall_s"] / r["floor"]["wall_s"],
+                       r["pipe"]["wall_s"] <= 2.5 * r["floor"]["wall_s"]))
         checks.append(("1M peak RSS ≤ 3 GB", r["pipe"]["peak_rss_gb"], r["pipe"]["peak_rss_gb"] <= TARGET_RSS_GB))
         checks.append(("1M AUC within 0.01 of optimal", r["optimal_auc"] - r["pipe"]["auc"],
                        r["optimal_auc"] - r["pipe"]["auc"] <= 0.01))
@@ -215,11 +231,33 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
     if app:
         lines += ["## The app after the first run (server time per interaction, bench/app_latency.py)", ""]
         lines += app + [""]
-    levers = ROOT / "bench" / "levers.md"
-    if levers.exists():
-        lines += [levers.read_text().strip(), ""]
+    if scale:
+        lines += scale
+    levers = _levers(rows)
+    if levers:
+        (ROOT / "bench" / "levers.md").write_text("\n".join(levers) + "\n")
+        lines += levers + [""]
     (ROOT / "bench" / "results.md").write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+def _levers(rows: list[dict]) -> list[str]:
+    """What each lever bought, from this run's own measurements (bench/levers.md is written here, never by hand)."""
+    out = []
+    for before in (r for r in rows if r.get("label") == "every row trains"):
+        after = next(r for r in rows if r["n"] == before["n"] and not r.get("label"))
+        b, a = before["pipe"], after["pipe"]
+        out.append(f"| Trees learn from a stratified {a.get('n_fit') or 0:,}-row sample of the training rows "
+                   f"(holdout untouched), {before['n']:,} rows | train {b['timings']['train']:.1f} s, total "
+                   f"{b['wall_s']:.1f} s, {b['wall_s'] / before['floor']['wall_s']:.2f}× floor, AUC {b['auc']:.4f} "
+                   f"| train {a['timings']['train']:.1f} s, total {a['wall_s']:.1f} s, "
+                   f"{a['wall_s'] / after['floor']['wall_s']:.2f}× floor, AUC {a['auc']:.4f} |")
+    if not out:
+        return []
+    return ["## Levers measured in this run (written by bench/run.py)", "",
+            "| lever | before | after |", "|---|---|---|", *out, "",
+            "Earlier levers (WOODELF instead of pred_contribs, depth 4, the pyarrow reader...) are re-measured by "
+            "`python -m bench.explain_paths` and `python -m bench.depth`."]
 
 
 if __name__ == "__main__":

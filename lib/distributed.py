@@ -50,9 +50,10 @@ log = logging.getLogger(__name__)
 PART_BYTES = 64 * 1024 * 1024  # CSV bytes per task: ~250k rows of 25 columns
 
 
-def pieces(source: Source, part_bytes: int = PART_BYTES) -> list[tuple[int, int]]:
+def pieces(source: Source, part_bytes: int = PART_BYTES, min_parts: int = 1) -> list[tuple[int, int]]:
     """The file cut into tasks: byte ranges of a CSV (each row belongs to the range its first byte is
-    in), or ranges of Parquet row groups."""
+    in), or ranges of Parquet row groups. At least ``min_parts`` ranges (when the file is big enough),
+    so every worker gets work."""
     if source.file_format == "parquet":
         groups = pq.ParquetFile(source.path).metadata.num_row_groups
         return [(i, i + 1) for i in range(groups)]
@@ -61,6 +62,7 @@ def pieces(source: Source, part_bytes: int = PART_BYTES) -> list[tuple[int, int]
             f"{Path(source.path).name} is compressed, so it cannot be cut into parts for a cluster: "
             "decompress it, or save it as Parquet.")
     size = source.size_bytes
+    part_bytes = max(1 << 16, min(part_bytes, -(-size // max(min_parts, 1))))
     return [(a, min(a + part_bytes, size)) for a in range(0, size, part_bytes)] or [(0, 0)]
 
 
@@ -132,13 +134,15 @@ def score_dask(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir:
     """Score ``source`` on a Dask cluster (a LocalCluster when ``scheduler`` is None)."""
     say = say or (lambda m: log.info(m))
     plan, dates, warnings = plan_for(bundle, model_bytes, source, id_col, explain_method)
-    cuts = pieces(source, part_bytes)
     client, cluster = connect(scheduler, workers)
     folder = parts_dir(out_dir)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     try:
-        say(f"Dask: {len(client.scheduler_info().get('workers', {}))} worker(s), {len(cuts)} part(s)")
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        # Four parts per worker keep every worker busy to the end.
+        cuts = pieces(source, part_bytes, min_parts=4 * max(n_workers, 1))
+        say(f"Dask: {n_workers} worker(s), {len(cuts)} part(s)")
         if dates:
             found = client.gather(client.map(_latest_piece, [source] * len(cuts), cuts, [dates] * len(cuts),
                                              [plan.decimal] * len(cuts), pure=False))

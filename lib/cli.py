@@ -332,7 +332,13 @@ def _engine(args: argparse.Namespace, bundle) -> str:
         return args.engine
     path = Path(args.input)
     big = path.is_file() and path.stat().st_size > streaming.STREAM_ABOVE_BYTES
-    return "stream" if big and streaming.streamable(path) and not bundle.data.get("transactions") else "memory"
+    return "stream" if big and streaming.streamable(path) else "memory"
+
+
+def _stderr(message: str) -> None:
+    """Progress on stderr, one line per batch, so a long run shows it is alive."""
+    sys.stderr.write(f"bullseye: {message}\n")
+    sys.stderr.flush()
 
 
 def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) -> int:
@@ -350,10 +356,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
     # The input's sha256 (for report.json and the campaign record) is read alongside the scoring.
     hasher = threading.Thread(target=lambda: digest.setdefault("sha256", streaming.file_sha256(args.input)))
     hasher.start()
-    def say(message: str) -> None:  # progress on stderr, one line per batch, so a long run shows it is alive
-        sys.stderr.write(f"bullseye: {message}\n")
-        sys.stderr.flush()
-
+    say = _stderr
     model_bytes = Path(args.model).read_bytes()
     if engine == "dask":
         from lib.distributed import score_dask
@@ -401,16 +404,25 @@ def cmd_score(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     bundle = model_file.load(args.model)
     engine = _engine(args, bundle)
-    if engine != "memory":
+    log_in_parts = engine == "stream" and bool(bundle.data.get("transactions"))
+    if engine != "memory" and not log_in_parts:
         return _score_in_parts(args, engine, bundle, t0)
     spec = _list_spec(args)
     out_dir = _out_dir(args)
     t_load = time.perf_counter()
-    loaded = _load(args)
+    cust = None
+    if log_in_parts:  # a log is rolled up in parts; its customer table is then scored whole
+        from lib import streaming
+
+        source = streaming.open_source(args.input, args.sep, args.encoding)
+        loaded, cust = streaming.rolled_up_customers(bundle, source, streaming.file_sha256(args.input),
+                                                     args.batch_rows, _stderr)
+    else:
+        loaded = _load(args)
     load_s = time.perf_counter() - t_load
     result = p.score_file(bundle, loaded, p.ScoreSettings(id_col=args.id_col, explain_method=args.explain_method,
                                                           target_list=spec),
-                          progress=lambda m: logging.getLogger("bullseye").info(m))
+                          progress=lambda m: logging.getLogger("bullseye").info(m), cust=cust)
     t_write = time.perf_counter()
     card = model_file.model_card(bundle)
     _write_tables(out_dir, result.table, result.targets, args, loaded.digest, card)
@@ -429,7 +441,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         "targeting": p.targeting_report(result.targets) if result.targets is not None else None,
         "warnings": list(dict.fromkeys(result.new.warnings)),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "engine": {"name": "memory", "parts": 1},
+        "engine": {"name": "stream" if log_in_parts else "memory", "parts": 1,
+                   **({"log_rolled_up_in_parts": True} if log_in_parts else {})},
         "input": {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
                   "delimiter": loaded.delimiter, "format": loaded.file_format},
     }

@@ -588,13 +588,17 @@ class NewFile:
     warnings: tuple[str, ...]
 
 
-def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = None) -> NewFile:
+def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = None,
+                cust: Customers | None = None) -> NewFile:
     """Check a new file against the model: every model column present (else a clear error naming them),
-    drift per column, ids, and each customer's segment from the training segmentation."""
+    drift per column, ids, and each customer's segment from the training segmentation. ``cust``: the
+    customers already made from the file (a log too big to read whole, rolled up in parts)."""
     from lib.segment import assign_segments
 
     data = bundle.data
-    if data.get("transactions"):
+    if cust is not None:
+        pass
+    elif data.get("transactions"):
         r = data.get("rollup") or {}
         cust = customers(loaded, CustomerSettings(True, r.get("customer_col"), r.get("date_col"), r.get("amount_col")))
     else:
@@ -821,12 +825,12 @@ class ScoreResult:
 
 
 def score_file(bundle: ModelBundle, loaded: LoadResult, settings: ScoreSettings,
-               progress: Progress | None = None) -> ScoreResult:
-    """A saved model on a new file: what ``python -m lib.cli score`` does."""
+               progress: Progress | None = None, cust: Customers | None = None) -> ScoreResult:
+    """A saved model on a new file: what ``python -m lib.cli score`` does (``cust``: see ``prepare_new``)."""
     say = progress or (lambda m: log.info(m))
     lap = _Laps()
     say("Checking the file against the model")
-    new = prepare_new(bundle, loaded, settings.id_col)
+    new = prepare_new(bundle, loaded, settings.id_col, cust)
     lap("prepare")
     say("Scoring")
     frame = new.customers.frame

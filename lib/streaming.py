@@ -342,8 +342,9 @@ def plan_for(bundle: ModelBundle, model_bytes: bytes, source: Source, id_col: st
     data = bundle.data
     if data.get("transactions"):
         raise DataValidationError(
-            "This model was trained on a transaction log: each customer's lines must be rolled up together, "
-            "so the log cannot be scored in parts. Use --engine memory (or score the rolled-up customer table).")
+            "This model was trained on a transaction log: each customer's lines must be rolled up together "
+            "before scoring, so the log cannot be cut into parts for a cluster. Use --engine stream (the log is "
+            "rolled up in parts on this machine), or score the rolled-up customer table.")
     needed = list(bundle.model.features) + [c for c in (bundle.segmentation or {}).get("features", [])
                                             if c not in bundle.model.features]
     for learner in ((bundle.uplift or {}).get("learners") or {}).values():
@@ -521,6 +522,116 @@ class _Sink:
             self.writer.close()
         if not self.parquet:
             self.file.close()
+
+
+# --- transaction logs bigger than memory --------------------------------------------------------
+
+LOG_PARTITIONS = 32
+
+
+def roll_up_log(source: Source, customer_col: str | None = None, date_col: str | None = None,
+                amount_col: str | None = None, batch_rows: int = 1_000_000, partitions: int = LOG_PARTITIONS,
+                say: Progress | None = None):
+    """A transaction log rolled up to one row per customer without holding the log in memory.
+
+    Pass 1 reads the log in batches and files each line under one of ``partitions`` Parquet files by a
+    hash of its customer id, keeping only the columns the roll-up reads. Pass 2 rolls each file up with
+    ``lib.features.customers_from_transactions``, the code a log read whole goes through, so the
+    features are the same, and stacks them. Memory holds one batch, then one partition (~1/32 of the lines).
+    Returns a ``CustomerTable`` like ``customers_from_transactions``.
+    """
+    import re
+    import tempfile
+
+    from lib.features import CustomerTable, customers_from_transactions, infer_transaction_columns
+
+    say = say or (lambda m: log.info(m))
+    folder = Path(tempfile.mkdtemp(prefix="bullseye-log-"))
+    writers: dict[int, pq.ParquetWriter] = {}
+    cols = None
+    latest = None
+    lines = 0
+    try:
+        for raw in batches(source, None, batch_rows):
+            frame, _ = clean(raw, source.decimal)
+            if cols is None:
+                cols = infer_transaction_columns(frame, customer_col, date_col, amount_col)
+                keep = [c for c in dict.fromkeys([cols.customer, cols.date, cols.order, cols.amount, cols.quantity,
+                                                  cols.unit_price, cols.product, *cols.categorical]) if c]
+                kinds = {c: ("date" if pd.api.types.is_datetime64_any_dtype(frame[c]) else
+                             "number" if pd.api.types.is_numeric_dtype(frame[c]) else "text") for c in keep}
+            part = frame[keep].copy()
+            for c, kind in kinds.items():  # one type per column in every batch, as the partition files need
+                if kind == "date":
+                    part[c] = pd.to_datetime(part[c], errors="coerce", format="mixed")
+                    top = part[c].max()
+                    latest = top if latest is None or (pd.notna(top) and top > latest) else latest
+                elif kind == "number":
+                    part[c] = pd.to_numeric(part[c], errors="coerce").astype("float64")
+                else:
+                    part[c] = part[c].astype("str").where(part[c].notna(), None)
+            bucket = pd.util.hash_pandas_object(ids_as_text(part[cols.customer]), index=False).to_numpy() % partitions
+            for b in np.unique(bucket):
+                table = pa.Table.from_pandas(part[bucket == b], preserve_index=False)
+                if b not in writers:
+                    writers[b] = pq.ParquetWriter(folder / f"p{b:03d}.parquet", table.schema)
+                writers[b].write_table(table.cast(writers[b].schema))
+            lines += len(part)
+            say(f"{lines:,} log lines filed by customer")
+        for w in writers.values():
+            w.close()
+        writers.clear()
+        if cols is None:
+            raise DataValidationError(f"{Path(source.path).name} has a header but no data rows.")
+        # The day after the log's last line, as for a log read whole (each partition alone would differ).
+        as_of = pd.Timestamp(latest).normalize() + pd.Timedelta(days=1) if latest is not None else None
+        tables = []
+        for path in sorted(folder.glob("p*.parquet")):
+            lines_part = pq.read_table(path).to_pandas()
+            try:
+                tables.append(customers_from_transactions(lines_part, cols.customer, cols.date, cols.amount,
+                                                          as_of=as_of))
+            except DataValidationError:
+                continue  # a partition with no usable line; the whole log is checked below
+        if not tables:
+            raise DataValidationError("No usable lines: every line lacks a customer id, a date or an amount.")
+    finally:
+        for w in writers.values():
+            w.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    customers = pd.concat([t.customers for t in tables], ignore_index=True)
+    customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    # The same warning from several partitions is said once, with the counts added up.
+    counts: dict[str, int] = {}
+    for t in tables:
+        for w in t.warnings:
+            m = re.match(r"^([\d,]+)(.*)$", w)
+            key, n = (m.group(2), int(m.group(1).replace(",", ""))) if m else (w, 0)
+            counts[key] = counts.get(key, 0) + n
+    warnings = tuple(f"{n:,}{k}" if n else k for k, n in counts.items())
+    return CustomerTable(customers=customers, columns=tables[0].columns, as_of=tables[0].as_of,
+                         lines_used=sum(t.lines_used for t in tables),
+                         lines_dropped_no_customer=sum(t.lines_dropped_no_customer for t in tables),
+                         cancellation_lines=sum(t.cancellation_lines for t in tables),
+                         non_product_lines=sum(t.non_product_lines for t in tables), warnings=warnings)
+
+
+def rolled_up_customers(bundle: ModelBundle, source: Source, digest: str, batch_rows: int, say: Progress):
+    """The (LoadResult, Customers) ``pipeline.score_file`` takes, for a transaction-log model on a log
+    rolled up in parts: the customer table is small, the log is never held whole."""
+    from lib.io import LoadResult
+    from lib.pipeline import Customers, CustomerSettings
+
+    r = bundle.data.get("rollup") or {}
+    table = roll_up_log(source, r.get("customer_col"), r.get("date_col"), r.get("amount_col"),
+                        batch_rows=max(batch_rows, 1_000_000), say=say)
+    loaded = LoadResult(frame=pd.DataFrame(), source_name=Path(source.path).name, file_format=source.file_format,
+                        encoding=source.encoding, delimiter=source.delimiter, decimal=source.decimal, warnings=(),
+                        digest=digest, size_bytes=source.size_bytes, fixes=())
+    settings = CustomerSettings(True, r.get("customer_col"), r.get("date_col"), r.get("amount_col"))
+    cust = Customers(table.customers, table.lines_used + table.lines_dropped_no_customer, len(source.columns),
+                     settings, rollup=table, warnings=table.warnings)
+    return loaded, cust
 
 
 def file_sha256(path: str | Path) -> str:

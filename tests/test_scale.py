@@ -133,13 +133,32 @@ def test_a_file_missing_a_model_column_stops_the_stream_naming_it(model, tmp_pat
     assert_bad_input(proc, "'web_visits_last_month'")
 
 
-def test_a_transaction_log_model_cannot_stream_and_says_what_to_do(tmp_path):
+def test_a_transaction_log_streams_by_rolling_it_up_in_parts(tmp_path):
+    """A log model with --engine stream: the log is filed by customer into partitions and each is rolled up
+    alone (never the whole log in memory); the outputs are the whole-log ones. A cluster cannot cut a log."""
     proc = cli("run", "--input", str(SAMPLES / "shop_transactions.csv.gz"), "--out", str(tmp_path / "run"),
                "--transactions", "--horizon", "60", "--no-value", "--save-model", str(tmp_path / "log.bullseye"))
     assert proc.returncode == 0, proc.stderr
+    for engine in ("memory", "stream"):
+        _score(tmp_path / "log.bullseye", SAMPLES / "shop_transactions.csv.gz", tmp_path / engine, "--engine", engine)
+    for name in ("customers.csv", "targets.csv"):
+        assert (tmp_path / "memory" / name).read_bytes() == (tmp_path / "stream" / name).read_bytes()
+    report = json.loads((tmp_path / "stream" / "report.json").read_text())
+    assert report["engine"]["log_rolled_up_in_parts"] and report["rows"] == 62106
     proc = cli("score", "--model", str(tmp_path / "log.bullseye"), "--input", str(SAMPLES / "shop_transactions.csv.gz"),
-               "--out", str(tmp_path / "s"), "--engine", "stream")
-    assert_bad_input(proc, "transaction log", "--engine memory")
+               "--out", str(tmp_path / "s"), "--engine", "dask")
+    assert_bad_input(proc, "transaction log", "--engine stream")
+
+
+def test_a_log_rolled_up_in_partitions_equals_the_log_rolled_up_whole():
+    from lib.features import customers_from_transactions
+    from lib.io import load_table
+
+    whole = customers_from_transactions(load_table(SAMPLES / "shop_transactions.csv.gz").frame)
+    parts = streaming.roll_up_log(streaming.open_source(SAMPLES / "shop_transactions.csv.gz"), batch_rows=5000,
+                                  partitions=7, say=lambda m: None)
+    pd.testing.assert_frame_equal(parts.customers, whole.customers, check_dtype=False)
+    assert (parts.lines_used, parts.as_of) == (whole.lines_used, whole.as_of)
 
 
 def test_big_training_files_train_on_a_stratified_sample_and_say_so(tmp_path):

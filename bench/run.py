@@ -163,7 +163,7 @@ def main() -> None:
         from bench import scale as sc
 
         model = OUT / str(max(args.sizes)) / "model.bullseye"
-        results = sc.run(model, [1_000_000, 10_000_000], 1_000_000)
+        results = sc.run(model, [1_000_000, 10_000_000], 1_000_000, log_lines=50_000_000)
         scale = sc.lines(results, sc.learning_curve())
     write_results(rows, notebook, notebook_1m, app, scale)
 

@@ -129,8 +129,9 @@ def _csv_options(source: Source, columns: list[str] | None, skipped: list[int]) 
 
 
 def typed(table: pa.Table) -> pd.DataFrame:
-    """A part read as text, with the columns that are plain numbers in this part cast by pyarrow (in C),
-    as the whole-file reader would have read them; the rest go through lib.io's rules in ``clean``.
+    """A part read as text, with the columns that are plain numbers or ISO dates in this part cast by
+    pyarrow (in C), as the whole-file reader would have read them; the rest go through lib.io's rules in
+    ``clean``.
     Codes with leading zeros (postcodes, '007') stay text, as lib.io keeps them."""
     import pyarrow.compute as pc
 
@@ -138,7 +139,7 @@ def typed(table: pa.Table) -> pd.DataFrame:
     for name, col in zip(table.column_names, table.columns):
         if pa.types.is_string(col.type) and col.null_count < len(col):
             if not pc.any(pc.match_substring_regex(col, r"^\s*[-+]?0\d")).as_py():
-                for kind in (pa.int64(), pa.float64()):
+                for kind in (pa.int64(), pa.float64(), pa.timestamp("ns")):
                     try:
                         col = pc.cast(col, kind)
                         break
@@ -558,7 +559,9 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
                 cols = infer_transaction_columns(frame, customer_col, date_col, amount_col)
                 keep = [c for c in dict.fromkeys([cols.customer, cols.date, cols.order, cols.amount, cols.quantity,
                                                   cols.unit_price, cols.product, *cols.categorical]) if c]
-                kinds = {c: ("date" if pd.api.types.is_datetime64_any_dtype(frame[c]) else
+                # Ids and codes are text whatever they look like: the roll-up reads them as text anyway.
+                codes = {cols.customer, cols.order, cols.product}
+                kinds = {c: ("text" if c in codes else "date" if pd.api.types.is_datetime64_any_dtype(frame[c]) else
                              "number" if pd.api.types.is_numeric_dtype(frame[c]) else "text") for c in keep}
             part = frame[keep].copy()
             for c, kind in kinds.items():  # one type per column in every batch, as the partition files need
@@ -568,8 +571,14 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
                     latest = top if latest is None or (pd.notna(top) and top > latest) else latest
                 elif kind == "number":
                     part[c] = pd.to_numeric(part[c], errors="coerce").astype("float64")
-                else:
-                    part[c] = part[c].astype("str").where(part[c].notna(), None)
+                elif c == cols.customer:
+                    part[c] = ids_as_text(part[c])
+                else:  # in C: pandas' astype(str) on a million numbers takes seconds
+                    v = part[c]
+                    if pd.api.types.is_float_dtype(v) and bool(v.dropna().mod(1).eq(0).all()):
+                        v = v.astype("Int64")
+                    part[c] = pd.Series(pa.array(v, from_pandas=True).cast(pa.string()), index=part.index,
+                                        dtype="str") if pd.api.types.is_numeric_dtype(v) else v.astype("str")
             bucket = pd.util.hash_pandas_object(ids_as_text(part[cols.customer]), index=False).to_numpy() % partitions
             for b in np.unique(bucket):
                 table = pa.Table.from_pandas(part[bucket == b], preserve_index=False)

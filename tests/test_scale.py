@@ -150,15 +150,22 @@ def test_a_transaction_log_streams_by_rolling_it_up_in_parts(tmp_path):
     assert_bad_input(proc, "transaction log", "--engine stream")
 
 
-def test_a_log_rolled_up_in_partitions_equals_the_log_rolled_up_whole():
+def test_a_log_rolled_up_in_partitions_equals_the_log_rolled_up_whole(tmp_path):
+    """Lines without a customer id are counted, not turned into a customer called 'nan'; the counts and
+    features of every customer are those of the log rolled up whole."""
     from lib.features import customers_from_transactions
     from lib.io import load_table
 
-    whole = customers_from_transactions(load_table(SAMPLES / "shop_transactions.csv.gz").frame)
-    parts = streaming.roll_up_log(streaming.open_source(SAMPLES / "shop_transactions.csv.gz"), batch_rows=5000,
-                                  partitions=7, say=lambda m: None)
+    log = pd.read_csv(SAMPLES / "shop_transactions.csv.gz", dtype=str)
+    log.loc[::50, log.columns[log.columns.str.contains("customer", case=False)][0]] = None
+    log.to_csv(tmp_path / "log.csv", index=False)
+    whole = customers_from_transactions(load_table(tmp_path / "log.csv").frame)
+    parts = streaming.roll_up_log(streaming.open_source(tmp_path / "log.csv"), batch_rows=5000, partitions=7,
+                                  say=lambda m: None)
     pd.testing.assert_frame_equal(parts.customers, whole.customers, check_dtype=False)
-    assert (parts.lines_used, parts.as_of) == (whole.lines_used, whole.as_of)
+    assert (parts.lines_used, parts.lines_dropped_no_customer, parts.as_of) == \
+        (whole.lines_used, whole.lines_dropped_no_customer, whole.as_of)
+    assert whole.lines_dropped_no_customer > 1000 and parts.warnings == whole.warnings
 
 
 def test_big_training_files_train_on_a_stratified_sample_and_say_so(tmp_path):

@@ -211,10 +211,11 @@ def segmentation_state(result: SegmentationResult) -> dict:
             "centroids": np.asarray(result.centroids, dtype="float64").tolist(), "segments": segments}
 
 
-def assign_segments(state: dict, frame: pd.DataFrame) -> SegmentationResult:
+def assign_segments(state: dict, frame: pd.DataFrame, describe: bool = True) -> SegmentationResult:
     """Put the customers of a new file into the saved segments: each to its nearest training centroid
     (clustering), or by the training quintile edges of R, F and M (RFM). Names and descriptions are the
-    saved ones; sizes and profiles are the new file's."""
+    saved ones; sizes and profiles are the new file's. ``describe=False`` skips the profiles and the 2-D
+    map (a part of a big file needs only the labels)."""
     feats = list(state["features"])
     missing = [f for f in feats if f not in frame.columns]
     if missing:
@@ -246,10 +247,13 @@ def assign_segments(state: dict, frame: pd.DataFrame) -> SegmentationResult:
         centroids = np.asarray(state["centroids"], dtype="float64")
         labels = np.concatenate([((x[i:i + 20_000, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)
                                  for i in range(0, len(x), 20_000)] or [np.zeros(0, dtype="int64")])
-        embedding, kinds = _pca_2d(x), {c.name: c.kind for c in columns}
+        embedding, kinds = (_pca_2d(x) if describe else None), {c.name: c.kind for c in columns}
         scores = None
     k = len(saved)
-    profile, distinctive = _profile([_with_new_level(c) for c in columns], labels, k)
+    if describe:
+        profile, distinctive = _profile([_with_new_level(c) for c in columns], labels, k)
+    else:
+        profile, distinctive = pd.DataFrame(), pd.DataFrame()
     sizes = np.bincount(labels, minlength=k)
     segs = tuple(replace(s, size=int(sizes[s.id]), share=float(sizes[s.id] / max(len(labels), 1))) for s in saved)
     return SegmentationResult(

@@ -261,7 +261,7 @@ def score_part(plan: ScoringPlan, raw: pd.DataFrame, path: str, workers: int | N
     lap("read")
     labels = None
     if bundle.segmentation and len(frame):
-        seg = assign_segments(bundle.segmentation, frame)
+        seg = assign_segments(bundle.segmentation, frame, describe=False)
         labels = np.asarray(seg.labels, dtype="int64")
         out["segment"] = labels
         out["segment_name"] = seg.names().to_numpy()

@@ -123,7 +123,7 @@ def redact(obj, values: dict[str, str]):
 
     Messages can quote an example value ("duplicate id 100231"); with pseudonyms on, no raw id or
     personal value may reach report.json. Values are matched as whole words (or runs of up to three
-    words, for names), so a short id like 7 is not "found" inside 1,750."""
+    words, for names), so an id like 750 is not "found" inside 1,750."""
     if not values:
         return obj
     if isinstance(obj, dict):
@@ -134,7 +134,7 @@ def redact(obj, values: dict[str, str]):
         return obj
     if obj in values:
         return values[obj]
-    words = re.split(r"(\s+|[,;:()\[\]'\"<>])", obj)
+    words = _WORDS.split(obj)
     for n in (3, 2, 1):
         i = 0
         while i + 2 * n - 1 <= len(words):
@@ -145,10 +145,16 @@ def redact(obj, values: dict[str, str]):
     return "".join(words)
 
 
+# Word boundaries: spaces, brackets and quotes, a comma or full stop not inside a number (1,750 and 0.5 stay whole).
+_WORDS = re.compile(r"(\s+|[;:()\[\]'\"<>]|,(?!\d)|\.(?=\s|$))")
+MIN_REDACTED_ID = 4  # shorter ids (row numbers 0-999) would turn every small number in a message into a pseudonym
+
+
 def report_redactions(ids: pd.Series | np.ndarray, pseudonyms: np.ndarray,
                       personal: pd.DataFrame | None) -> dict[str, str]:
     """The stand-ins ``redact`` uses: each id by its pseudonym, each personal value by a placeholder."""
-    out = {str(i): str(p) for i, p in zip(ids_as_text(pd.Series(ids)).to_numpy(), pseudonyms) if i is not None}
+    out = {str(i): str(p) for i, p in zip(ids_as_text(pd.Series(ids)).to_numpy(), pseudonyms)
+           if i is not None and len(str(i)) >= MIN_REDACTED_ID}
     if personal is not None:
         for c in personal.columns:
             for v in personal[c].dropna().astype(str).unique():

@@ -102,10 +102,11 @@ def test_personal_columns_leave_only_when_picked_and_never_with_pseudonyms():
 
 
 def test_report_text_quoting_an_id_or_a_name_is_redacted():
-    stand_in = privacy.report_redactions(np.array(["100231", "7"]), np.array(["p1", "p7"]),
+    stand_in = privacy.report_redactions(np.array(["100231", "1750", "7"]), np.array(["p1", "p2", "p7"]),
                                          pd.DataFrame({"name": ["Anna Nowak"]}))
-    out = privacy.redact({"w": ["duplicate id 100231 (Anna Nowak)", "1,750 rows, 7 segments"]}, stand_in)
-    assert out == {"w": ["duplicate id p1 ([personal data])", "1,750 rows, p7 segments"]}
+    out = privacy.redact({"w": ["duplicate id 100231, and 1750. (Anna Nowak)", "1,750 rows, 7 segments"]}, stand_in)
+    # Ids inside numbers and row-number-short ids are left alone: a message must still read right.
+    assert out == {"w": ["duplicate id p1, and p2. ([personal data])", "1,750 rows, 7 segments"]}
 
 
 # --- small groups ---------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ downloaded logged in the audit trail (shown on the Campaigns page).
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 
 import pandas as pd
@@ -15,6 +17,7 @@ from lib.privacy import Protected, load_key, protect
 from lib.targeting import to_csv_bytes
 from pages import auth, state, ui
 
+log = logging.getLogger("bullseye.app")
 SWITCH = "privacy_pseudonymise"  # not a per-file setting: it stays on when another file is loaded
 
 
@@ -74,8 +77,12 @@ def download_file(where, label: str, make: Callable[[], tuple[bytes, list[str], 
 
     def clicked() -> None:
         data, columns, rows, pseudo = once()
-        record_export(file_name, data, columns, rows, pseudo, owner=owner, via="app", campaign=campaign,
-                      source_sha256=source)
+        try:
+            record_export(file_name, data, columns, rows, pseudo, owner=owner, via="app", campaign=campaign,
+                          source_sha256=source)
+        except (sqlite3.Error, OSError):  # the file is already on its way: say the log missed it, no traceback
+            log.exception("could not log the download of %s", file_name)
+            st.toast(f"{file_name} was downloaded but could not be logged in the audit trail: check the data folder.")
         if after is not None:
             after()
 

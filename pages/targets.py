@@ -145,7 +145,9 @@ exports.download(d3, "Excel (.xlsx)", send, f"{name}.xlsx",
                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                  to_bytes=lambda f: to_xlsx_bytes(f, about), **sent)
 st.caption("The send file holds the target group only; the control group is kept in the campaign record. "
-           "Cells that a spreadsheet would run as formulas are neutralised.")
+           "Cells that a spreadsheet would run as formulas are neutralised. Every download is logged (Campaigns page)."
+           + (" Ids are pseudonyms: the same key gives the same pseudonyms, so results can be matched back."
+              if pseudo else ""))
 if msg := st.session_state.pop("tgt_recorded", None):
     (st.success if msg.startswith("Recorded") else st.warning)(msg)
 ui.next_step("pages/campaigns.py", "measure results when they come back")

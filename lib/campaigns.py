@@ -12,7 +12,6 @@ and nobody reads another owner's campaigns. Every file that leaves Bullseye is l
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,9 +22,8 @@ import pandas as pd
 
 from lib.errors import DataValidationError
 from lib.privacy import LOCAL_USER
+from lib.privacy import data_dir as privacy_data_dir
 from lib.schema import binary_target, ids_as_text
-
-DEFAULT_DATA_DIR = Path(os.environ.get("BULLSEYE_DATA_DIR", Path.home() / ".bullseye"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -45,9 +43,7 @@ CREATE TABLE IF NOT EXISTS members (
 
 
 def db_path(data_dir: str | Path | None = None) -> Path:
-    d = Path(data_dir) if data_dir is not None else Path(os.environ.get("BULLSEYE_DATA_DIR", DEFAULT_DATA_DIR))
-    d.mkdir(parents=True, exist_ok=True)
-    return d / "campaigns.sqlite"
+    return privacy_data_dir(data_dir) / "campaigns.sqlite"  # beside the pseudonymisation key
 
 
 # Columns added after the first release: databases written before them gain them on open.

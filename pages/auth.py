@@ -5,7 +5,10 @@ single-user tool on this machine and says so. Who is signed in decides whose cam
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
+from streamlit import config as st_config  # where Streamlit looks for secrets files
 
 from lib.privacy import LOCAL_USER, is_allowed
 
@@ -14,7 +17,12 @@ def settings() -> dict | None:
     """The ``[auth]`` section of the secrets, or None when sign-in is off."""
     try:
         section = st.secrets.get("auth")
-    except FileNotFoundError:  # no secrets.toml at all (Streamlit's "not found" error is one)
+    except FileNotFoundError:  # Streamlit's "no secrets" error is one; so is a secrets file it cannot parse
+        if any(Path(p).exists() for p in st_config.get_option("secrets.files")):
+            # A broken secrets file may hold a broken [auth]: fail closed rather than open the app to anyone.
+            st.error("The secrets file (.streamlit/secrets.toml) cannot be read, so sign-in cannot be checked. "
+                     "Fix its TOML syntax and reload.")
+            st.stop()
         return None
     return dict(section) if section else None
 

@@ -147,3 +147,14 @@ def test_segments_page_hides_segments_under_ten_customers(tmp_path):
     assert any("Champions" in c.value and "single one out" in c.value for c in at.caption)
     [s for s in at.selectbox if s.label == "Segment"][0].set_value("Champions").run()
     assert any("too few to describe" in m.value for m in at.markdown)
+
+
+def test_a_secrets_file_that_cannot_be_read_keeps_the_app_closed(tmp_path):
+    from streamlit.testing.v1.util import patch_config_options
+
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('[auth]\nallowed = ["ann@shop.com"\n')  # a typo must not turn sign-in off
+    with patch_config_options({"secrets.files": [str(broken)]}):
+        at = new_app()
+    assert not at.exception
+    assert "cannot be read" in at.error[0].value and not at.file_uploader

@@ -30,6 +30,7 @@ KEY_FILE = "secret.key"
 MIN_KEY_CHARS = 16  # a short key is guessable, and a guessed key undoes every pseudonym
 PSEUDONYM_HEX = 20  # 80 bits: no collision in practice, short enough to read in a spreadsheet
 SMALL_GROUP = 10  # default: groups under this many customers are not shown or exported as aggregates
+OTHER_SMALL = "Other (small segments)"  # the merged group, in profiles, charts and tables alike
 LOCAL_USER = "local"  # the owner of campaigns and exports when sign-in is off
 
 
@@ -173,7 +174,7 @@ def small_groups(sizes: dict | pd.Series, threshold: int = SMALL_GROUP) -> set:
 
 
 def merge_small(labels: pd.Series | np.ndarray, threshold: int = SMALL_GROUP,
-                other: str = "Other (small groups)") -> pd.Series:
+                other: str = OTHER_SMALL) -> pd.Series:
     """Labels with every group under ``threshold`` customers merged into ``other``; when the merged
     group is itself too small, its customers' label is missing (hidden), so no aggregate describes
     fewer than ``threshold`` people."""

@@ -24,7 +24,7 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_
 from threadpoolctl import threadpool_limits  # installed with scikit-learn, which depends on it
 
 from lib.errors import DataValidationError
-from lib.privacy import SMALL_GROUP
+from lib.privacy import OTHER_SMALL, SMALL_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -1163,7 +1163,6 @@ def human_number(v: float) -> str:
 
 
 _SHARE_WORDS = re.compile(r"\b(share|rate|ratio|pct|percent|percentage|proportion|fraction)\b")
-SMALL_SEGMENTS = "Other (small segments)"
 _UNIT_WORDS = re.compile(r"\s(days|months|years|weeks)$")
 
 
@@ -1245,10 +1244,10 @@ def profile_for_people(result: SegmentationResult, top_levels: int = 3, min_size
         if n_small >= min_size:
             w = np.array([s.size for s in small], dtype="float64")
             merged = profile.loc[[s.id for s in small]].mul(w, axis=0).sum() / w.sum()
-            profile = pd.concat([profile, merged.to_frame(SMALL_SEGMENTS).T])
+            profile = pd.concat([profile, merged.to_frame(OTHER_SMALL).T])
             known = [(s.target_rate, s.size) for s in small if s.target_rate is not None]
             rate = sum(r * n for r, n in known) / sum(n for _, n in known) if known else None
-            segments.append(Segment(SMALL_SEGMENTS, SMALL_SEGMENTS, "", n_small,  # type: ignore[arg-type]
+            segments.append(Segment(OTHER_SMALL, OTHER_SMALL, "", n_small,  # type: ignore[arg-type]
                                     sum(s.share for s in small), rate))
     keys: list[object] = [s.id for s in segments] + ["All customers"]
     headers = [s.name for s in segments] + ["All customers"]

@@ -124,13 +124,13 @@ def _rfm_with_small_groups():
 
 def test_segments_under_ten_customers_are_hidden_from_profiles_and_the_report():
     from lib.plots import profile_heatmap
-    from lib.segment import SMALL_SEGMENTS, profile_for_people
+    from lib.segment import profile_for_people
 
     seg = _rfm_with_small_groups()
     small = {s.name for s in seg.segments if s.size < 10}
     assert "Champions" in small and sum(s.size for s in seg.segments if s.size < 10) < 10
     table = profile_for_people(seg)
-    assert not small & set(table.columns) and SMALL_SEGMENTS not in table.columns  # too few even merged
+    assert not small & set(table.columns) and privacy.OTHER_SMALL not in table.columns  # too few even merged
     assert not small & set(profile_heatmap(seg).data[0].y)
     report = {r["name"]: r for r in seg.to_report()}
     assert report["Champions"]["hidden"] and "description" not in report["Champions"]
@@ -140,18 +140,18 @@ def test_segments_under_ten_customers_are_hidden_from_profiles_and_the_report():
 
 
 def test_small_segments_that_reach_ten_together_are_shown_merged():
-    from lib.segment import SMALL_SEGMENTS, profile_for_people
+    from lib.segment import profile_for_people
 
     seg = _rfm_with_small_groups()
     seg = replace(seg, segments=tuple(replace(s, size=5) if s.size < 10 else s for s in seg.segments))
     table = profile_for_people(seg)
-    assert SMALL_SEGMENTS in table.columns and "Champions" not in table.columns
-    assert table.loc["Customers", SMALL_SEGMENTS] == "15"
+    assert privacy.OTHER_SMALL in table.columns and "Champions" not in table.columns
+    assert table.loc["Customers", privacy.OTHER_SMALL] == "15"
 
 
 def test_merge_small_merges_or_hides_groups_under_the_threshold():
     merged = privacy.merge_small(["a"] * 12 + ["b"] * 5 + ["c"] * 6)
-    assert merged.value_counts().to_dict() == {"a": 12, "Other (small groups)": 11}
+    assert merged.value_counts().to_dict() == {"a": 12, privacy.OTHER_SMALL: 11}
     hidden = privacy.merge_small(["a"] * 12 + ["b"] * 3)
     assert hidden.isna().sum() == 3 and "b" not in set(hidden.dropna())
 

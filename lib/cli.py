@@ -207,15 +207,22 @@ class _Outputs:
         self.file(path, to_csv_bytes(safe.frame), list(safe.frame.columns), len(safe.frame))
 
     def file(self, path: Path, data: bytes, columns: list[str], rows: int) -> None:
+        self.audit(path.name, data, columns, rows)  # logged first: no file leaves without its line in the trail
         path.write_bytes(data)
-        self.audit(path.name, data, columns, rows)
 
     def audit(self, name: str, data: bytes, columns: list[str], rows: int) -> None:
+        import sqlite3
+
         from lib.campaigns import record_export
         from lib.privacy import LOCAL_USER
 
-        record_export(name, data, columns, rows, self.key is not None, owner=LOCAL_USER, via="cli",
-                      campaign=self.campaign, source_sha256=self.source_sha256, data_dir=self.data_dir)
+        try:
+            record_export(name, data, columns, rows, self.key is not None, owner=LOCAL_USER, via="cli",
+                          campaign=self.campaign, source_sha256=self.source_sha256, data_dir=self.data_dir)
+        except (sqlite3.Error, OSError) as exc:
+            where = self.data_dir or "BULLSEYE_DATA_DIR (default ~/.bullseye)"
+            raise DataValidationError(f"Cannot log {name} in the audit trail ({exc}): give a writable data folder "
+                                      f"with --data-dir or BULLSEYE_DATA_DIR instead of {where}.") from None
 
     def ids(self, ids: pd.Series) -> np.ndarray | pd.Series:
         from lib.privacy import pseudonymise

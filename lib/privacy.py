@@ -52,7 +52,16 @@ def load_key(path: str | Path | None = None) -> bytes:
                 "(e.g. the output of `python -c \"import secrets; print(secrets.token_hex(32))\"`), or unset it "
                 "to let Bullseye keep a key in its data folder.")
         return env.strip().encode("utf-8")
-    key_path = data_dir(path) / KEY_FILE
+    try:
+        return _stored_key(data_dir(path) / KEY_FILE)
+    except OSError as exc:
+        raise DataValidationError(
+            f"Cannot keep the pseudonymisation key in {exc.filename or path}: {exc.strerror}. Give a writable "
+            f"data folder (BULLSEYE_DATA_DIR or --data-dir), or set {KEY_ENV}.") from None
+
+
+def _stored_key(key_path: Path) -> bytes:
+    """The key in ``key_path``, written there (mode 600) when there is none yet."""
     try:
         # O_EXCL: two processes starting at once cannot both write a key (the loser reads the winner's).
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -300,3 +300,16 @@ def test_score_and_recommendations_are_pseudonymised_too(tmp_path):
     rec = pd.read_csv(tmp_path / "log" / "recommendations.csv", dtype=str)
     customers = pd.read_csv(tmp_path / "log" / "customers.csv", dtype=str)
     assert set(rec["id"]) <= set(customers["id"]) and rec["id"].str.fullmatch(r"[0-9a-f]{20}").all()
+
+
+def test_an_unwritable_data_folder_is_a_clear_error_and_no_file_leaves_unlogged(tmp_path):
+    data = tmp_path / "data"
+    data.write_text("a file where the data folder should be")
+    proc = cli("run", "--input", str(SAMPLES / "shop_customers.csv"), "--out", str(tmp_path / "out"), "--target",
+               "responded", "--positive", "yes", env=_env(data))
+    assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "--data-dir" in proc.stderr
+    assert not (tmp_path / "out" / "customers.csv").exists()
+    proc = cli("run", "--input", str(SAMPLES / "shop_customers.csv"), "--out", str(tmp_path / "out"), "--pseudonymise",
+               env=_env(data))
+    assert proc.returncode == 2 and "pseudonymisation key" in proc.stderr and "Traceback" not in proc.stderr

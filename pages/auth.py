@@ -28,12 +28,16 @@ def settings() -> dict | None:
 
 
 def current_user() -> str:
-    """The signed-in e-mail (lower case), or "local" when sign-in is off. Owner of campaigns and exports."""
-    if settings() is None:
+    """The signed-in e-mail (lower case), or "local" when sign-in is off. Owner of campaigns and exports.
+
+    Stops the run when sign-in is on and nobody allowed is signed in: app.py's gate already does, but on a
+    fresh server Streamlit's pages/-folder mode can run a page by its URL without app.py."""
+    conf = settings()
+    if conf is None:
         return LOCAL_USER
     email = st.user.get("email") if st.user.get("is_logged_in", False) else None
-    if not email:
-        # Only reachable if a page runs past the gate, which stops every run without a user: fail closed.
+    if not email or not is_allowed(email, conf.get("allowed")):
+        st.info("Sign in first: open the app's home page.")
         st.stop()
     return str(email).strip().lower()
 

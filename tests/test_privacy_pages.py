@@ -158,3 +158,16 @@ def test_a_secrets_file_that_cannot_be_read_keeps_the_app_closed(tmp_path):
         at = new_app()
     assert not at.exception
     assert "cannot be read" in at.error[0].value and not at.file_uploader
+
+
+@pytest.mark.parametrize("page", ["upload", "campaigns", "targets"])
+def test_a_page_run_without_app_py_still_needs_an_allowed_sign_in(page):
+    """On a fresh server Streamlit's pages/-folder mode can run a page by its URL, skipping app.py's gate."""
+    for user in ({"is_logged_in": False}, {"is_logged_in": True, "email": "eve@elsewhere.com"}):
+        at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=60)
+        at.secrets["auth"] = AUTH
+        at.user = user
+        at.run()
+        assert not at.exception
+        assert any("Sign in first" in i.value for i in at.info), page
+        assert not at.dataframe and not at.get("download_button")

@@ -43,7 +43,11 @@ def current_user() -> str:
 
 
 def _sign_in(provider: str | None) -> None:
-    st.login(provider) if provider else st.login()
+    """Start the OIDC sign-in: the default provider, or the named one (``provider`` in [auth])."""
+    if provider:
+        st.login(provider)
+    else:
+        st.login()
 
 
 def gate() -> str | None:

@@ -1,9 +1,10 @@
-"""Bullseye: precision-marketing analytics. Entry point: page config and navigation, nothing else."""
+"""Bullseye: precision-marketing analytics. Entry point: page config, the sign-in gate and navigation."""
 
 import logging
 
 import streamlit as st
 
+from pages.auth import gate
 from pages.ui import guarded
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -28,4 +29,10 @@ pages = {
     ],
 }
 with guarded("this page"):  # no traceback ever reaches the user
-    st.navigation(pages).run()
+    user = gate()  # with [auth] in secrets.toml: None (sign-in screen drawn) unless on the allow-list
+    # Navigation is declared on every run, signed in or not: a run without it would fall back to Streamlit's
+    # pages/-folder mode, where a page's URL runs that page without this gate.
+    page = st.navigation(pages, position="sidebar" if user else "hidden")
+    if user is None:
+        st.stop()
+    page.run()

@@ -3,12 +3,15 @@
 Every exported list is recorded in one SQLite file (standard library, nothing to install) under a data
 directory: the campaign, its filters and model, and each customer with their group. When results come
 back, target vs control response gives the lift with a confidence interval.
+
+Campaigns belong to an owner (the signed-in e-mail, or "local" without sign-in): pages pass the owner,
+and nobody reads another owner's campaigns. Every file that leaves Bullseye is logged in ``exports``
+(the audit trail: who, when, which file, which columns, how many rows, pseudonymised or not).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,14 +21,19 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
+from lib.privacy import LOCAL_USER
+from lib.privacy import data_dir as privacy_data_dir
 from lib.schema import binary_target, ids_as_text
-
-DEFAULT_DATA_DIR = Path(os.environ.get("BULLSEYE_DATA_DIR", Path.home() / ".bullseye"))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
     name TEXT PRIMARY KEY, created_at TEXT NOT NULL, file_digest TEXT, filters TEXT, model TEXT,
     selected INTEGER, control INTEGER
+);
+CREATE TABLE IF NOT EXISTS exports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, owner TEXT NOT NULL, via TEXT NOT NULL,
+    file_name TEXT NOT NULL, file_sha256 TEXT NOT NULL, columns TEXT NOT NULL, rows INTEGER NOT NULL,
+    pseudonymised INTEGER NOT NULL, campaign TEXT, source_sha256 TEXT
 );
 CREATE TABLE IF NOT EXISTS members (
     campaign TEXT NOT NULL, customer_id TEXT NOT NULL, grp TEXT NOT NULL, score REAL, decile INTEGER,
@@ -35,14 +43,21 @@ CREATE TABLE IF NOT EXISTS members (
 
 
 def db_path(data_dir: str | Path | None = None) -> Path:
-    d = Path(data_dir) if data_dir is not None else Path(os.environ.get("BULLSEYE_DATA_DIR", DEFAULT_DATA_DIR))
-    d.mkdir(parents=True, exist_ok=True)
-    return d / "campaigns.sqlite"
+    return privacy_data_dir(data_dir) / "campaigns.sqlite"  # beside the pseudonymisation key
+
+
+# Columns added after the first release: databases written before them gain them on open.
+_ADDED = {"campaigns": (("owner", f"TEXT NOT NULL DEFAULT '{LOCAL_USER}'"), ("pseudonymised", "INTEGER NOT NULL DEFAULT 0"))}
 
 
 def _connect(data_dir: str | Path | None) -> sqlite3.Connection:
     con = sqlite3.connect(db_path(data_dir))
     con.executescript(_SCHEMA)
+    for table, columns in _ADDED.items():
+        have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+        for name, decl in columns:
+            if name not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
     return con
 
 
@@ -54,8 +69,11 @@ def record_campaign(
     filters: dict,
     model: dict | None,
     data_dir: str | Path | None = None,
+    owner: str = LOCAL_USER,
+    pseudonymised: bool = False,
 ) -> None:
-    """Store a list (target and control rows, with ``group``) under a unique campaign name."""
+    """Store a list (target and control rows, with ``group``) under a unique campaign name, for
+    ``owner``. ``pseudonymised``: the ids in ``members`` are pseudonyms (results are matched by them)."""
     name = name.strip()
     if not name:
         raise DataValidationError("Give the campaign a name so its results can be matched later.")
@@ -63,13 +81,15 @@ def record_campaign(
         raise DataValidationError(f"The list needs '{id_col}' and 'group' columns to be recorded.")
     with _connect(data_dir) as con:
         if con.execute("SELECT 1 FROM campaigns WHERE name = ?", (name,)).fetchone():
+            # Names are unique across owners; the message does not say whose campaign holds it.
             raise DataValidationError(f"A campaign named '{name}' already exists. Choose another name.")
         created = datetime.now(UTC).isoformat(timespec="seconds")
         groups = members["group"].astype(str)
         con.execute(
-            "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO campaigns (name, created_at, file_digest, filters, model, selected, control, owner, "
+            "pseudonymised) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, created, file_digest, json.dumps(filters, default=str), json.dumps(model or {}, default=str),
-             int((groups == "target").sum()), int((groups == "control").sum())),
+             int((groups == "target").sum()), int((groups == "control").sum()), owner, int(pseudonymised)),
         )
         score = members["score"] if "score" in members.columns else pd.Series(np.nan, index=members.index)
         decile = members["decile"] if "decile" in members.columns else pd.Series(np.nan, index=members.index)
@@ -80,17 +100,22 @@ def record_campaign(
         con.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?)", rows)
 
 
-def list_campaigns(data_dir: str | Path | None = None) -> pd.DataFrame:
+def list_campaigns(data_dir: str | Path | None = None, owner: str | None = None) -> pd.DataFrame:
+    """Recorded campaigns, newest first: ``owner``'s only, or everyone's when ``owner`` is None (the CLI)."""
+    where, params = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
     with _connect(data_dir) as con:
         return pd.read_sql_query(
-            "SELECT name, created_at, selected, control, file_digest, filters, model FROM campaigns "
-            "ORDER BY created_at DESC, name", con)
+            "SELECT name, created_at, selected, control, file_digest, filters, model, owner, pseudonymised "
+            f"FROM campaigns {where} ORDER BY created_at DESC, name", con, params=params)
 
 
-def campaign_members(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
+def campaign_members(name: str, data_dir: str | Path | None = None, owner: str | None = None) -> pd.DataFrame:
+    """A campaign's customers (``owner``'s campaign only, when given: another owner's reads as unknown)."""
+    mine, params = ("AND owner = ?", (owner,)) if owner is not None else ("", ())
     with _connect(data_dir) as con:
-        if not con.execute("SELECT 1 FROM campaigns WHERE name = ?", (name,)).fetchone():
-            known = [r[0] for r in con.execute("SELECT name FROM campaigns ORDER BY name")]
+        if not con.execute(f"SELECT 1 FROM campaigns WHERE name = ? {mine}", (name, *params)).fetchone():
+            known = [r[0] for r in con.execute(f"SELECT name FROM campaigns WHERE 1 = 1 {mine} ORDER BY name",
+                                               params)]
             raise DataValidationError(
                 f"No campaign named '{name}'. Known campaigns: {', '.join(known) if known else 'none yet'}."
             )
@@ -136,11 +161,12 @@ def measure_lift(
     outcome_col: str | None = None,
     revenue_col: str | None = None,
     data_dir: str | Path | None = None,
+    owner: str | None = None,
 ) -> LiftReport:
     """Response of target vs control for a recorded campaign. Customers absent from the results file
     count as non-responders (results files usually list only the responders' ids, or everyone)."""
-    members = campaign_members(name, data_dir).set_index("customer_id")
-    res = _results_by_id(results, id_col, outcome_col)
+    members, res = _members_and_results(name, results, id_col, outcome_col, data_dir, owner)
+    members = members.set_index("customer_id")
     y = res["_y"].reindex(members.index).fillna(0.0).to_numpy()
     revenue = None
     if revenue_col is not None:
@@ -195,12 +221,13 @@ def campaign_outcomes(
     id_col: str | None = None,
     outcome_col: str | None = None,
     data_dir: str | Path | None = None,
+    owner: str | None = None,
 ) -> pd.DataFrame:
     """Every customer of a recorded campaign with their group and what they did: ``customer_id``,
     ``group`` (target/control) and ``responded`` (yes/no). Customers absent from the results file did
     not respond; a results file without an outcome column lists the responders."""
-    members = campaign_members(name, data_dir)
-    y = _results_by_id(results, id_col, outcome_col)["_y"].reindex(members["customer_id"]).fillna(0.0)
+    members, res = _members_and_results(name, results, id_col, outcome_col, data_dir, owner)
+    y = res["_y"].reindex(members["customer_id"]).fillna(0.0)
     return pd.DataFrame({"customer_id": members["customer_id"].to_numpy(), "group": members["group"].to_numpy(),
                          "responded": np.where(y.to_numpy() > 0, "yes", "no").astype(object)})
 
@@ -211,13 +238,33 @@ def labels_from_results(
     id_col: str | None = None,
     outcome_col: str | None = None,
     data_dir: str | Path | None = None,
+    owner: str | None = None,
 ) -> pd.DataFrame:
     """The campaign's customers with what they did (responded = yes/no) and their group: join it to the
     customer file by id and it is the target for the next model. Only the target group was contacted, so
     only its rows are labelled; control rows keep ``responded`` empty (they measure lift, not response)."""
-    out = campaign_outcomes(name, results, id_col, outcome_col, data_dir)
+    out = campaign_outcomes(name, results, id_col, outcome_col, data_dir, owner)
     out.loc[out["group"] != "target", "responded"] = None
     return out.assign(campaign=name)
+
+
+def _members_and_results(name: str, results: pd.DataFrame, id_col: str | None, outcome_col: str | None,
+                         data_dir: str | Path | None, owner: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A campaign's members and the results by id. A pseudonymised campaign holds pseudonyms: a results
+    file with the real ids is matched by pseudonymising them with the same key (one with pseudonyms
+    matches as it is)."""
+    members = campaign_members(name, data_dir, owner)
+    res = _results_by_id(results, id_col, outcome_col)
+    with _connect(data_dir) as con:
+        pseudo = con.execute("SELECT pseudonymised FROM campaigns WHERE name = ?", (name,)).fetchone()[0]
+    if pseudo and len(res):
+        from lib.privacy import load_key, pseudonymise
+
+        mapped = res.set_axis(pseudonymise(pd.Series(res.index), load_key(data_dir)))
+        known = set(members["customer_id"])
+        if mapped.index.isin(known).sum() > res.index.isin(known).sum():
+            res = mapped
+    return members, res
 
 
 def _results_by_id(results: pd.DataFrame, id_col: str | None, outcome_col: str | None) -> pd.DataFrame:
@@ -241,3 +288,44 @@ def _guess(frame: pd.DataFrame, names: list[str], fallback_index: int | None) ->
         if n in lower:
             return lower[n]
     return frame.columns[fallback_index] if fallback_index is not None else None
+
+
+# --- the audit trail ------------------------------------------------------------------------------
+
+
+def record_export(
+    file_name: str,
+    content: bytes,
+    columns: list[str] | tuple[str, ...],
+    rows: int,
+    pseudonymised: bool,
+    owner: str = LOCAL_USER,
+    via: str = "app",
+    campaign: str | None = None,
+    source_sha256: str | None = None,
+    data_dir: str | Path | None = None,
+    file_sha256: str | None = None,
+) -> None:
+    """Log one file leaving Bullseye: who (``owner``), when, through what (``via``: app or cli), the
+    SHA-256 of the exact bytes (so a file found later can be traced), its columns and row count, and
+    whether its ids were pseudonymised. ``file_sha256``: the digest, for a file written in parts and too
+    big to pass as ``content``."""
+    import hashlib
+
+    with _connect(data_dir) as con:
+        con.execute(
+            "INSERT INTO exports (created_at, owner, via, file_name, file_sha256, columns, rows, pseudonymised, "
+            "campaign, source_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (datetime.now(UTC).isoformat(timespec="seconds"), owner, via, file_name,
+             file_sha256 or hashlib.sha256(content).hexdigest(), json.dumps([str(c) for c in columns], ensure_ascii=False),
+             int(rows), int(pseudonymised), campaign, source_sha256),
+        )
+
+
+def list_exports(data_dir: str | Path | None = None, owner: str | None = None) -> pd.DataFrame:
+    """The audit trail, newest first: ``owner``'s exports, or everyone's when ``owner`` is None."""
+    where, params = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
+    with _connect(data_dir) as con:
+        return pd.read_sql_query(
+            "SELECT created_at, owner, via, file_name, rows, columns, pseudonymised, campaign, file_sha256, "
+            f"source_sha256 FROM exports {where} ORDER BY id DESC", con, params=params)

@@ -5,6 +5,7 @@
     python -m lib.cli run ... --save-model PATH      (also writes the model file)
     python -m lib.cli score --model PATH --input FILE --out DIR [--id COL] [--top N | --top-pct P] ...
     python -m lib.cli results --campaign NAME --input FILE [--data-dir DIR]
+    run/score ... --pseudonymise    (every id replaced by a keyed pseudonym; no personal data written)
 
 The CLI only maps its flags to the settings of ``lib.pipeline``'s steps and writes their results.
 
@@ -20,6 +21,7 @@ import sys
 import time
 import traceback
 import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--treatment", metavar="COL",
                      help="who got the campaign (sent/control): learn the uplift and target by it")
     run.add_argument("--treated-value", metavar="V", help="the treatment column's value for those who got it")
+    _privacy_options(run)
 
     sc = sub.add_parser("score", help="score a new file with a saved model: customers.csv, targets.csv, report.json")
     sc.add_argument("--model", required=True, help="a model file written by run --save-model or the app")
@@ -106,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--batch-rows", type=int, default=250_000, metavar="N", help="stream: rows per batch")
     sc.add_argument("--output-format", choices=["csv", "parquet"], default="csv",
                     help="stream/dask: customers.csv (default), or a customers.parquet folder of parts")
+    _privacy_options(sc)
 
     res = sub.add_parser("results", help="measure a recorded campaign's lift from a results file")
     res.add_argument("--campaign", required=True)
@@ -115,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--revenue", help="revenue column")
     res.add_argument("--data-dir")
     return parser
+
+
+def _privacy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pseudonymise", "--pseudonymize", action="store_true",
+                   help="replace every customer id by a keyed pseudonym (HMAC-SHA256; key from BULLSEYE_SECRET_KEY, "
+                        "else kept in the data folder) and write no personal data")
 
 
 def _list_options(p: argparse.ArgumentParser) -> None:
@@ -189,30 +199,97 @@ def _out_dir(args: argparse.Namespace) -> Path:
     return out_dir
 
 
+@dataclass(frozen=True)
+class _Outputs:
+    """What every output file passes through: personal-data columns left out, ids pseudonymised when
+    asked (``key``), and a line in the audit trail for each file written."""
+
+    key: bytes | None  # None: ids as they are
+    roles: dict  # column -> role of the input, to know its personal-data columns
+    redactions: dict  # raw id / personal value -> its stand-in in report.json (empty without a key)
+    source_sha256: str
+    campaign: str | None
+    data_dir: str | None
+
+    def table(self, path: Path, frame: pd.DataFrame, id_cols: tuple[str, ...] = ("id",)) -> None:
+        from lib.privacy import protect
+        from lib.targeting import to_csv_bytes
+
+        safe = protect(frame, id_cols, self.roles, self.key)
+        self.file(path, to_csv_bytes(safe.frame), list(safe.frame.columns), len(safe.frame))
+
+    def file(self, path: Path, data: bytes, columns: list[str], rows: int) -> None:
+        self.audit(path.name, data, columns, rows)  # logged first: no file leaves without its line in the trail
+        path.write_bytes(data)
+
+    def audit(self, name: str, data: bytes | None, columns: list[str], rows: int, sha256: str | None = None) -> None:
+        import sqlite3
+
+        from lib.campaigns import record_export
+        from lib.privacy import LOCAL_USER
+
+        try:
+            record_export(name, data, columns, rows, self.key is not None, owner=LOCAL_USER, via="cli",
+                          campaign=self.campaign, source_sha256=self.source_sha256, data_dir=self.data_dir,
+                          file_sha256=sha256)
+        except (sqlite3.Error, OSError) as exc:
+            where = self.data_dir or "BULLSEYE_DATA_DIR (default ~/.bullseye)"
+            raise DataValidationError(f"Cannot log {name} in the audit trail ({exc}): give a writable data folder "
+                                      f"with --data-dir or BULLSEYE_DATA_DIR instead of {where}.") from None
+
+    def ids(self, ids: pd.Series) -> np.ndarray | pd.Series:
+        from lib.privacy import pseudonymise
+
+        return ids if self.key is None else pseudonymise(ids, self.key)
+
+
+def _outputs(args: argparse.Namespace, frame: pd.DataFrame, ids: np.ndarray, digest: str) -> _Outputs:
+    """The output rules of this command: with --pseudonymise, the key and what report.json must not quote.
+    ``frame``: the input (or its first rows, for a file read in parts)."""
+    from lib import privacy
+    from lib.schema import infer_schema
+
+    # Roles from the first rows are enough to know the personal-data columns, and cost no time on a big file.
+    roles = dict(infer_schema(frame.head(50_000)).roles) if len(frame.columns) else {}
+    key = redactions = None
+    if getattr(args, "pseudonymise", False):
+        key = privacy.load_key(args.data_dir)
+        personal = frame[privacy.personal_columns(roles)]
+        redactions = privacy.report_redactions(ids, privacy.pseudonymise(ids, key), personal)
+    return _Outputs(key, roles, redactions or {}, digest, getattr(args, "campaign", None), args.data_dir)
+
+
 def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argparse.Namespace, digest: str,
-                  model_report: dict | None) -> None:
+                  model_report: dict | None, outputs: _Outputs) -> None:
     """customers.csv (unless written already, part by part), and targets.csv when a list was asked for
     (recorded as a campaign when named)."""
-    from lib.targeting import export_columns, to_csv_bytes
+    from lib.targeting import export_columns
 
     if table is not None:
-        (out_dir / "customers.csv").write_bytes(to_csv_bytes(table))
+        outputs.table(out_dir / "customers.csv", table)
     targets_path = out_dir / "targets.csv"
     if targets is None:
         if targets_path.exists():
             targets_path.unlink()  # a stale list from an earlier run must not pass for this one
         return
-    targets_path.write_bytes(to_csv_bytes(export_columns(targets.table, "id", [])))
+    outputs.table(targets_path, export_columns(targets.table, "id", []))
     if args.campaign:
         from lib.campaigns import record_campaign
 
-        record_campaign(args.campaign, targets.table, "id", digest, targets.spec.describe(), model_report,
-                        args.data_dir)
+        # A pseudonymised campaign keeps pseudonyms: results come back by them (or are pseudonymised to match).
+        members = targets.table.assign(id=outputs.ids(targets.table["id"]))
+        record_campaign(args.campaign, members, "id", digest, targets.spec.describe(), model_report,
+                        args.data_dir, pseudonymised=outputs.key is not None)
 
 
-def _write_report(out_dir: Path, report: dict) -> None:
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=_json_default, ensure_ascii=False),
-                                         encoding="utf-8")
+def _write_report(out_dir: Path, report: dict, outputs: _Outputs) -> None:
+    from lib.privacy import key_id, redact
+
+    report = {**redact(report, outputs.redactions), "pseudonymised": outputs.key is not None}
+    if outputs.key is not None:
+        report["pseudonym_key_id"] = key_id(outputs.key)  # which key: the same id joins only under the same key
+    text = json.dumps(report, indent=2, default=_json_default, ensure_ascii=False)
+    outputs.file(out_dir / "report.json", text.encode("utf-8"), sorted(report), 1)
 
 
 def _segments_setting(value: str) -> int | None:
@@ -303,12 +380,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         bundle = p.model_bundle(result.customers, result.understanding, result.model, result.segmentation,
                                 result.explanation, source, result.uplift)
         save(bundle, args.save_model)
-    _write_tables(out_dir, result.table, result.targets, args, loaded.digest, model_report)
+    outputs = _outputs(args, loaded.frame, result.understanding.ids, loaded.digest)
+    if args.save_model:  # the model file holds no customer rows, but it leaves Bullseye too
+        outputs.audit(Path(args.save_model).name, Path(args.save_model).read_bytes(), [], 0)
+    _write_tables(out_dir, result.table, result.targets, args, loaded.digest, model_report, outputs)
     rec_path = out_dir / "recommendations.csv"
     if result.recommendations is not None:
-        from lib.targeting import to_csv_bytes
-
-        rec_path.write_bytes(to_csv_bytes(result.recommendations.table))
+        outputs.table(rec_path, result.recommendations.table)
     elif rec_path.exists():
         rec_path.unlink()  # never leave another run's recommendations beside this run's report
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
@@ -320,7 +398,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report["model_file"] = str(args.save_model)
     report["input"] = {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
                        "delimiter": loaded.delimiter, "format": loaded.file_format}
-    _write_report(out_dir, report)
+    _write_report(out_dir, report, outputs)
     return EXIT_OK
 
 
@@ -358,19 +436,29 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
     hasher.start()
     say = _stderr
     model_bytes = Path(args.model).read_bytes()
+    # Personal-data columns and the ids report.json must not quote, judged on the first rows.
+    head = next(streaming.batches(source, None, 50_000), pd.DataFrame())
+    id_col = args.id_col or bundle.data.get("id_column")
+    outputs = _outputs(args, head, head[id_col].astype("str").to_numpy() if id_col in head.columns else np.array([]),
+                       "")
+    ids = None if outputs.key is None else outputs.ids  # every part's ids are pseudonymised as it is written
     if engine == "dask":
         from lib.distributed import score_dask
 
         result = score_dask(bundle, model_bytes, source, out_dir, args.id_col, spec, args.explain_method,
                             scheduler=args.scheduler, workers=args.workers, say=say,
-                            parquet=args.output_format == "parquet")
+                            parquet=args.output_format == "parquet", ids=ids)
     else:
         result = streaming.score_stream(bundle, model_bytes, source, out_dir, args.id_col, spec, args.explain_method,
-                                        batch_rows=args.batch_rows, say=say, parquet=args.output_format == "parquet")
+                                        batch_rows=args.batch_rows, say=say, parquet=args.output_format == "parquet",
+                                        ids=ids)
     hasher.join()
+    outputs = replace(outputs, source_sha256=digest["sha256"])
+    for written in result.written:
+        outputs.audit(written.name, None, list(result.columns), result.rows, sha256=streaming.file_sha256(written))
     card = model_file.model_card(bundle)
     t_write = time.perf_counter()
-    _write_tables(out_dir, None, result.targets, args, digest["sha256"], card)
+    _write_tables(out_dir, None, result.targets, args, digest["sha256"], card, outputs)
     from lib import pipeline as p
 
     timings = {**result.timings, "write_targets": time.perf_counter() - t_write, "total": time.perf_counter() - t0}
@@ -393,7 +481,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
         "input": {"file": Path(args.input).name, "sha256": digest["sha256"], "encoding": source.encoding,
                   "delimiter": source.delimiter, "format": source.file_format},
     }
-    _write_report(out_dir, report)
+    _write_report(out_dir, report, outputs)
     return EXIT_OK
 
 
@@ -425,7 +513,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                           progress=lambda m: logging.getLogger("bullseye").info(m), cust=cust)
     t_write = time.perf_counter()
     card = model_file.model_card(bundle)
-    _write_tables(out_dir, result.table, result.targets, args, loaded.digest, card)
+    outputs = _outputs(args, result.new.customers.frame if log_in_parts else loaded.frame, result.new.ids,
+                       loaded.digest)
+    _write_tables(out_dir, result.table, result.targets, args, loaded.digest, card, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
     report = {
@@ -446,7 +536,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         "input": {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
                   "delimiter": loaded.delimiter, "format": loaded.file_format},
     }
-    _write_report(out_dir, report)
+    _write_report(out_dir, report, outputs)
     return EXIT_OK
 
 

@@ -130,7 +130,7 @@ def connect(scheduler: str | None, workers: int | None = None):
 def score_dask(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir: Path, id_col: str | None,
                spec: ListSpec | None, explain_method: str = "auto", scheduler: str | None = None,
                workers: int | None = None, part_bytes: int = PART_BYTES, say: Progress | None = None,
-               parquet: bool = False) -> StreamResult:
+               parquet: bool = False, ids=None) -> StreamResult:
     """Score ``source`` on a Dask cluster (a LocalCluster when ``scheduler`` is None)."""
     say = say or (lambda m: log.info(m))
     plan, dates, warnings = plan_for(bundle, model_bytes, source, id_col, explain_method)
@@ -160,7 +160,7 @@ def score_dask(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir:
             meter(fut.result().rows)
         results = client.gather(futures)
         timings["score_explain"] = time.perf_counter() - t0 - timings["dates"]
-        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet)
+        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet, ids)
     finally:
         client.close()
         if cluster is not None:

@@ -12,6 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from lib.explain import Explanation, pretty_name
+from lib.privacy import SMALL_GROUP, merge_small
 from lib.propensity import ProfitPlan, PropensityResult
 from lib.segment import SegmentationResult
 
@@ -55,9 +56,11 @@ def segment_sizes(seg: SegmentationResult) -> go.Figure:
     return fig
 
 
-def profile_heatmap(seg: SegmentationResult) -> go.Figure:
-    """Segment × feature: how far each segment sits from the base (standardised difference)."""
-    z = seg.distinctive.copy()
+def profile_heatmap(seg: SegmentationResult, min_size: int = SMALL_GROUP) -> go.Figure:
+    """Segment × feature: how far each segment sits from the base (standardised difference). Segments
+    under ``min_size`` customers are left out: their row would describe a handful of people."""
+    small = {s.id for s in seg.segments if s.size < min_size}
+    z = seg.distinctive.loc[[i for i in seg.distinctive.index if i not in small]].copy()
     names = {s.id: s.name for s in seg.segments}
     z.index = [names.get(i, str(i)) for i in z.index]
     z = z.loc[:, z.abs().max().sort_values(ascending=False).index[:15]]
@@ -126,8 +129,9 @@ def profit_chart(plan: ProfitPlan) -> go.Figure:
 
 
 def score_by_segment(scores: np.ndarray, segment_names: np.ndarray) -> go.Figure:
-    """Box plot per segment from quartiles computed on every customer (a fixed-size figure at 1M rows)."""
-    df = pd.DataFrame({"score": scores, "segment": segment_names})
+    """Box plot per segment from quartiles computed on every customer (a fixed-size figure at 1M rows).
+    Segments under ``SMALL_GROUP`` customers are merged (a box of three customers shows their scores)."""
+    df = pd.DataFrame({"score": scores, "segment": merge_small(segment_names).to_numpy()})
     q = df.groupby("segment")["score"].quantile([0.0, 0.25, 0.5, 0.75, 1.0]).unstack()
     fig = go.Figure(go.Box(
         x=list(q.index), q1=q[0.25], median=q[0.5], q3=q[0.75], lowerfence=q[0.0], upperfence=q[1.0],

@@ -24,6 +24,7 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_
 from threadpoolctl import threadpool_limits  # installed with scikit-learn, which depends on it
 
 from lib.errors import DataValidationError
+from lib.privacy import OTHER_SMALL, SMALL_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,12 @@ class SegmentationResult:
         lookup = {s.id: s.name for s in self.segments}
         return pd.Series(self.labels).map(lookup)
 
-    def to_report(self) -> list[dict]:
+    def to_report(self, min_size: int = SMALL_GROUP) -> list[dict]:
+        """Each segment's size, name and profile; a segment under ``min_size`` customers keeps only its
+        size (``"hidden": true``): its description and target rate would describe a handful of people."""
         return [
+            {"id": s.id, "name": s.name, "size": s.size, "share": round(s.share, 4), "hidden": True}
+            if s.size < min_size else
             {"id": s.id, "name": s.name, "size": s.size, "share": round(s.share, 4), "description": s.description,
              **({"target_rate": round(s.target_rate, 4)} if s.target_rate is not None else {})}
             for s in self.segments
@@ -1225,24 +1230,40 @@ def distinguishing_facts(result: SegmentationResult, segment_id: int, n: int = 5
     return distinguishing_facts_from(result.profile, result.distinctive, _kinds_of(result), segment_id, n)
 
 
-def profile_for_people(result: SegmentationResult, top_levels: int = 3) -> pd.DataFrame:
+def profile_for_people(result: SegmentationResult, top_levels: int = 3, min_size: int = SMALL_GROUP) -> pd.DataFrame:
     """Each segment next to all customers, formatted to read: one row per feature, one column per
     segment (by name) plus "All customers". Shares as percentages ("16%"), numbers with 2-3 significant
     digits and thousands separators, categories as their most common levels with shares
-    ("Month-to-month 82%, One year 10%")."""
+    ("Month-to-month 82%, One year 10%"). Segments under ``min_size`` customers are merged into one
+    "Other (small segments)" column, or left out when even together they are under ``min_size``."""
     profile = result.profile
     kinds = _kinds_of(result)
-    keys: list[object] = [s.id for s in result.segments] + ["All customers"]
-    headers = [s.name for s in result.segments] + ["All customers"]
+    segments = list(result.segments)
+    small = [s for s in segments if s.size < min_size]
+    if small:
+        # A profile of a handful of customers describes those people: such segments are shown only merged
+        # (means and shares weighted by size), and not at all when even the merged group is too small.
+        segments = [s for s in segments if s.size >= min_size]
+        n_small = sum(s.size for s in small)
+        if n_small >= min_size:
+            w = np.array([s.size for s in small], dtype="float64")
+            merged = profile.loc[[s.id for s in small]].mul(w, axis=0).sum() / w.sum()
+            profile = pd.concat([profile, merged.to_frame(OTHER_SMALL).T])
+            known = [(s.target_rate, s.size) for s in small if s.target_rate is not None]
+            rate = sum(r * n for r, n in known) / sum(n for _, n in known) if known else None
+            segments.append(Segment(OTHER_SMALL, OTHER_SMALL, "", n_small,  # type: ignore[arg-type]
+                                    sum(s.share for s in small), rate))
+    keys: list[object] = [s.id for s in segments] + ["All customers"]
+    headers = [s.name for s in segments] + ["All customers"]
     rows: dict[str, list[str]] = {
-        "Customers": [f"{s.size:,}" for s in result.segments] + [f"{len(result.labels):,}"],
-        "Share of customers": [_percent(s.share) for s in result.segments] + ["100%"],
+        "Customers": [f"{s.size:,}" for s in segments] + [f"{len(result.labels):,}"],
+        "Share of customers": [_percent(s.share) for s in segments] + ["100%"],
     }
-    rates = [s.target_rate for s in result.segments]
-    if any(r is not None for r in rates):
-        overall = [r * s.size for r, s in zip(rates, result.segments) if r is not None]
-        sized = sum(s.size for r, s in zip(rates, result.segments) if r is not None)
-        rows["Target rate"] = [_percent(r) if r is not None else "–" for r in rates] + [_percent(sum(overall) / sized)]
+    rates = [s.target_rate for s in segments]
+    all_rates = [(s.target_rate, s.size) for s in result.segments if s.target_rate is not None]
+    if all_rates:
+        overall = sum(r * n for r, n in all_rates) / sum(n for _, n in all_rates)
+        rows["Target rate"] = [_percent(r) if r is not None else "–" for r in rates] + [_percent(overall)]
     for feature, cols in _sources(list(profile.columns), kinds).items():
         kind = kinds[feature]
         if not cols:

@@ -387,13 +387,16 @@ class StreamResult:
     timings: dict[str, float] = field(default_factory=dict)
     parts: int = 0
     id_col: str | None = None
+    written: tuple[Path, ...] = ()  # the customer files written (customers.csv, or the Parquet parts)
+    columns: tuple[str, ...] = ()  # their columns
 
 
 def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[PartResult],
            spec: ListSpec | None, out_dir: Path, warnings: list[str], say: Progress,
-           parquet: bool = False) -> StreamResult:
+           parquet: bool = False, ids: Callable | None = None) -> StreamResult:
     """Ranks over every score, the list, then one pass over the parked parts: customers.csv (or a
-    Parquet folder) in file order, and targets.csv."""
+    Parquet folder) in file order. The list's rows come back with it (with raw ids: the caller writes
+    targets.csv). ``ids``: applied to every part's ids as it is written (pseudonyms)."""
     t0 = time.perf_counter()
     n = sum(p.rows for p in parts)
     if n == 0:
@@ -414,7 +417,7 @@ def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[P
     say(f"Ranked {n:,} customers; writing the outputs")
 
     picked: list[pd.DataFrame] = []
-    sink = _Sink(out_dir, parquet)
+    sink = _Sink(out_dir, parquet, ids)
     start = 0
     try:
         for part in parts:
@@ -462,7 +465,7 @@ def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[P
     return StreamResult(rows=n, customers=n, targets=targets, drift=drift, segments=segments,
                         explain=explain_report, warnings=tuple(dict.fromkeys(warnings + part_warnings + drift.warnings)),
                         timings={**_stage_sums(parts), "finish": time.perf_counter() - t0}, parts=len(parts),
-                        id_col=plan.id_col)
+                        id_col=plan.id_col, written=tuple(sink.written), columns=tuple(sink.columns))
 
 
 def _stage_sums(parts: list[PartResult]) -> dict[str, float]:
@@ -493,21 +496,28 @@ def _explain_report(bundle: ModelBundle, parts: list[PartResult], n: int) -> dic
 class _Sink:
     """customers.csv written part by part (one header, formula-safe cells), or a folder of Parquet parts."""
 
-    def __init__(self, out_dir: Path, parquet: bool) -> None:
-        self.parquet = parquet
+    def __init__(self, out_dir: Path, parquet: bool, ids: Callable | None = None) -> None:
+        self.parquet, self.ids = parquet, ids
         self.count = 0
         self.writer = None
+        self.written: list[Path] = []
+        self.columns: list[str] = []
         if parquet:
             self.folder = out_dir / "customers.parquet"
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder.mkdir(parents=True)
         else:
             self.file = open(out_dir / "customers.csv", "wb")  # noqa: SIM115 (closed in close())
+            self.written.append(out_dir / "customers.csv")
 
     def write(self, table: pd.DataFrame) -> None:
+        if self.ids is not None:
+            table = table.assign(id=self.ids(table["id"]))
+        self.columns = list(table.columns)
         if self.parquet:
-            pq.write_table(pa.Table.from_pandas(table, preserve_index=False),
-                           self.folder / f"part-{self.count:05d}.parquet")
+            path = self.folder / f"part-{self.count:05d}.parquet"
+            pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path)
+            self.written.append(path)
         else:
             arrow = pa.Table.from_pandas(neutralise_formulas(table), preserve_index=False)
             if self.writer is None:
@@ -687,7 +697,7 @@ def parts_dir(out_dir: Path) -> Path:
 
 def score_stream(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir: Path, id_col: str | None,
                  spec: ListSpec | None, explain_method: str = "auto", batch_rows: int = BATCH_ROWS,
-                 say: Progress | None = None, parquet: bool = False) -> StreamResult:
+                 say: Progress | None = None, parquet: bool = False, ids: Callable | None = None) -> StreamResult:
     """Score a file in batches on this machine: memory stays flat however many rows it has."""
     say = say or (lambda m: log.info(m))
     timings: dict[str, float] = {}
@@ -710,7 +720,7 @@ def score_stream(bundle: ModelBundle, model_bytes: bytes, source: Source, out_di
         if skipped:
             warnings.append(f"{len(skipped):,} row(s) with the wrong number of fields were skipped. Fix those lines "
                             "in the file to include them.")
-        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet)
+        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet, ids)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     timings.update(result.timings)

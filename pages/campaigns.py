@@ -3,19 +3,26 @@
 import streamlit as st
 
 from lib import plots
-from lib.campaigns import campaign_outcomes, labels_from_results, list_campaigns, measure_lift
+from lib.campaigns import campaign_outcomes, labels_from_results, list_campaigns, list_exports, measure_lift
 from lib.io import SUPPORTED_EXTENSIONS, file_digest, load_table
-from lib.targeting import to_csv_bytes
-from pages import log_steps, state, ui
+from pages import auth, exports, log_steps, state, ui
 
 st.title("Campaigns & results")
+owner = auth.current_user()  # everyone sees their own campaigns and downloads only
 with ui.guarded("reading the campaign history"):
-    history = list_campaigns()
+    history, audit = list_campaigns(owner=owner), list_exports(owner=owner)
+if not history.empty:
+    st.dataframe(history[["name", "created_at", "selected", "control", "pseudonymised"]], hide_index=True,
+                 width="stretch", column_config={"pseudonymised": st.column_config.CheckboxColumn("Pseudonymised")})
+with st.expander(f"Downloads (audit trail): {len(audit):,}", expanded=history.empty and not audit.empty):
+    st.dataframe(audit, hide_index=True, width="stretch", key="export_audit",
+                 column_config={"pseudonymised": st.column_config.CheckboxColumn("Pseudonymised")})
+    st.caption("Every file downloaded or written by the command line: who, when, the file's SHA-256 (to trace a "
+               "file found later), its columns and rows, and whether its ids were pseudonymised.")
 if history.empty:
     st.info("No campaigns yet. Download a list on the Target list page: it is recorded here automatically.")
     st.page_link("pages/targets.py", label="Go to Target list", icon=":material/checklist:")
     st.stop()
-st.dataframe(history[["name", "created_at", "selected", "control"]], hide_index=True, width="stretch")
 
 name = st.selectbox("Campaign", history["name"].tolist())
 st.write("Upload the results: a file with the customer id and whether they responded (and optionally revenue). "
@@ -33,7 +40,7 @@ outcome = c2.selectbox("Responded column", [None] + cols, index=next(
     format_func=lambda c: "none: every listed id responded" if c is None else c)
 revenue = c3.selectbox("Revenue column (optional)", [None] + cols, format_func=lambda c: "none" if c is None else c)
 with ui.guarded("measuring lift"):
-    report = measure_lift(name, frame, id_col, outcome, revenue)
+    report = measure_lift(name, frame, id_col, outcome, revenue, owner=owner)
 
 (st.success if report.uplift_ci[0] > 0 else st.info)(report.verdict)
 m = st.columns(4)
@@ -49,9 +56,10 @@ if not report.by_decile.empty:
 if report.unmatched_results:
     st.caption(f"{report.unmatched_results:,} ids in the results file were not in this campaign and were ignored.")
 with ui.guarded("preparing labels"):
-    labels = labels_from_results(name, frame, id_col, outcome)
-st.download_button("Download these outcomes as labels for the next model (CSV)", lambda: to_csv_bytes(labels),
-                   f"{name} labels.csv", "text/csv")
+    labels = labels_from_results(name, frame, id_col, outcome, owner=owner)
+pseudo_already = bool(history.loc[history["name"] == name, "pseudonymised"].iloc[0])  # its ids are pseudonyms
+exports.download(st, "Download these outcomes as labels for the next model (CSV)", labels, f"{name} labels.csv",
+                 id_cols=() if pseudo_already else ("customer_id",), campaign=name)
 st.caption("Join the labels to your customer file by id and choose `responded` as the target on the Upload page: "
            "the next model learns from what this campaign's customers actually did.")
 
@@ -64,7 +72,7 @@ if st.button("Learn who this campaign changes", key="campaign_learn_button"):
     st.session_state["campaign_learn"] = name
 if st.session_state.get("campaign_learn") == name:
     with ui.guarded("learning from the campaign"), st.spinner("Learning who the campaign changed…"):
-        outcomes = campaign_outcomes(name, frame, id_col, outcome)
+        outcomes = campaign_outcomes(name, frame, id_col, outcome, owner=owner)
         learned = log_steps.learn_from_campaign(name, file_digest(results.getvalue()), outcomes)
     (st.success if learned.beats_random else st.warning)(learned.verdict)
     q = st.columns(3)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from lib import plots
 from lib.explain import pretty_name, reasons_in_words, segment_importance, strongest_interaction
+from lib.privacy import SMALL_GROUP
 from pages import state, ui
 
 st.title("Explain the scores")
@@ -27,7 +28,9 @@ with by_segment:
     if seg is None:
         st.info("Segment customers on the Segments page to compare what drives each segment.")
     else:
-        table = segment_importance(expl, seg.labels, {s.id: s.name for s in seg.segments})
+        small = [s.name for s in seg.segments if s.size < SMALL_GROUP]  # drivers of a handful of people: not shown
+        table = segment_importance(expl, seg.labels, {s.id: s.name for s in seg.segments}).drop(columns=small,
+                                                                                                 errors="ignore")
         picks = st.multiselect("Segments to compare", list(table.columns), default=list(table.columns)[:2])
         if picks:
             top = table[picks].max(axis=1).sort_values(ascending=False).index[:12]

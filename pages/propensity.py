@@ -5,8 +5,8 @@ import streamlit as st
 from lib import plots
 from lib.pipeline import TrainSettings
 from lib.propensity import confusion_at, profit_curve
+from pages import exports, state, steps, ui
 from pages import scored as scored_steps
-from pages import state, steps, ui
 
 st.title("Propensity model")
 cust, und = ui.require_data()
@@ -113,8 +113,10 @@ st.caption("Counts on the holdout customers (never seen in training).")
 st.subheader("Keep this model")
 with st.expander("Model card: what this model is", expanded=False):
     ui.model_card(scored.card)
-st.download_button("Save model (.bullseye file)", steps.model_file_maker(), f"{state.source()['name'].split('.')[0]}"
-                   ".bullseye", "application/zip", help="One file with the trees, the encoding, the segments and "
-                   "the model card: score next month's export with it on the Score a new file page or with "
-                   "`python -m lib.cli score`. It holds no customer rows.")
+make_model = steps.model_file_maker()
+exports.download_file(st, "Save model (.bullseye file)", lambda: (make_model(), [], 0, False),
+                      f"{state.source()['name'].split('.')[0]}.bullseye", "application/zip",
+                      help="One file with the trees, the encoding, the segments and the model card: score next "
+                           "month's export with it on the Score a new file page or with `python -m lib.cli score`. "
+                           "It holds no customer rows.")
 ui.next_step("pages/explain.py", "see why customers score high")

@@ -1,12 +1,11 @@
 """What to offer each customer: products learned from the transaction log, checked on its last days."""
 
-import numpy as np
 import streamlit as st
 
 from lib import plots
+from lib.privacy import merge_small
 from lib.recommend import RecommendSettings, top_items_by_segment
-from lib.targeting import to_csv_bytes
-from pages import log_steps, state, steps, ui
+from pages import exports, log_steps, state, steps, ui
 
 st.title("Recommendations")
 cust, und = ui.require_data()
@@ -57,11 +56,11 @@ else:
 seg = steps.segmentation()
 if seg is not None:
     st.subheader("Top products per segment")
-    st.dataframe(top_items_by_segment(rec, und.ids, np.asarray(seg.names())), hide_index=True, width="stretch")
+    st.dataframe(top_items_by_segment(rec, und.ids, merge_small(seg.names()).to_numpy()), hide_index=True,
+                 width="stretch")
 if len(rec.bought_together):
     st.subheader("Bought together")
     st.dataframe(rec.bought_together, hide_index=True, width="stretch")
-st.download_button("Download recommendations (CSV)", lambda: to_csv_bytes(rec.table), "recommendations.csv",
-                   "text/csv")
+exports.download(st, "Download recommendations (CSV)", rec.table, "recommendations.csv")
 st.caption("The Target list adds each customer's top three offers to the download (recommended_1..3).")
 ui.next_step("pages/targets.py", "build a target list with the offers")

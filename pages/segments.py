@@ -6,10 +6,10 @@ import streamlit as st
 from lib import plots
 from lib.errors import DataValidationError
 from lib.pipeline import SegmentSettings
+from lib.privacy import SMALL_GROUP
 from lib.segment import default_cluster_features, distinguishing_facts, guess_rfm_columns, profile_for_people
-from lib.targeting import to_csv_bytes
+from pages import exports, state, steps, ui
 from pages import scored as scored_steps
-from pages import state, steps, ui
 
 st.title("Customer segments")
 cust, und = ui.require_data()
@@ -106,15 +106,21 @@ if seg.rfm_scores is not None:
     st.plotly_chart(plots.rfm_grid(seg), width="stretch")
 with st.expander("Every segment next to all customers"):
     st.dataframe(profile_for_people(seg), width="stretch")
+if small := [s.name for s in seg.segments if s.size < SMALL_GROUP]:
+    st.caption(f"Segments under {SMALL_GROUP} customers ({', '.join(small)}) are not profiled on their own: "
+               "figures about so few people could single one out.")
 
 st.subheader("Look inside a segment")
 names = {s.name: s.id for s in seg.segments}
 chosen = st.selectbox("Segment", list(names))
 members = frame[seg.labels == names[chosen]]
-st.write(f"**{len(members):,} customers.** What sets them apart:")
-st.markdown("\n".join(f"- {fact}" for fact in distinguishing_facts(seg, names[chosen])))
+if len(members) < SMALL_GROUP:
+    st.write(f"**{len(members):,} customers**: too few to describe without singling someone out.")
+else:
+    st.write(f"**{len(members):,} customers.** What sets them apart:")
+    st.markdown("\n".join(f"- {fact}" for fact in distinguishing_facts(seg, names[chosen])))
 st.dataframe(members.head(500), width="stretch", height=240)
 
 membership = scored_steps.customer_table()[["id", "segment", "segment_name"]]
-st.download_button("Download segment membership (CSV)", lambda: to_csv_bytes(membership), "segments.csv", "text/csv")
+exports.download(st, "Download segment membership (CSV)", membership, "segments.csv")
 ui.next_step("pages/propensity.py", "score who is likely to respond")

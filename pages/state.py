@@ -12,6 +12,7 @@ import streamlit as st
 
 from lib.io import file_digest
 from lib.pipeline import AUTO, CustomerSettings, SegmentSettings, TrainSettings, UnderstandSettings
+from pages import auth
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = {
@@ -62,6 +63,9 @@ def take_upload() -> None:
 
 
 def source() -> dict | None:
+    """The user's file. Every page reads data through here, so it also checks who is signed in (see
+    ``auth.current_user``: no page works on customer data without app.py's sign-in)."""
+    auth.current_user()
     return st.session_state.get("source")
 
 

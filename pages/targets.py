@@ -8,8 +8,9 @@ import streamlit as st
 from lib.campaigns import record_campaign
 from lib.errors import DataValidationError
 from lib.pipeline import target, uplift_by_id, value_by_id, with_offers
+from lib.privacy import pseudonymise
 from lib.targeting import ListSpec, export_columns, to_csv_bytes, to_xlsx_bytes
-from pages import log_steps, state, ui
+from pages import auth, exports, log_steps, state, ui
 from pages import scored as scored_steps
 
 st.title("Target list")
@@ -43,7 +44,9 @@ lo, hi = state.setting(c2.slider, "Score range", "cfg_tgt_range", default=(0.0, 
 text_cols = [c for c, r in roles.items() if r in ("binary", "categorical", "pii") and c in base.columns]
 consent = state.setting(c1.selectbox, "Consent column (customers with 'no' are left out)", "cfg_tgt_consent",
                         default=next((c for c in text_cols if "consent" in c.lower()), None), options=[None] + text_cols)
-pii = [c for c, r in roles.items() if r == "pii" and c in base.columns]
+pseudo = exports.switch(c2)
+# Personal data never leaves with pseudonyms: contact columns are offered only for a plain send list.
+pii = [c for c, r in roles.items() if r == "pii" and c in base.columns and not pseudo]
 contact_cols = [c for c in state.setting(c2.multiselect, "Contact columns to include (rows missing them are left out)",
                                          "cfg_tgt_contacts", default=[], options=pii) if c in pii]
 
@@ -106,7 +109,8 @@ if tl.excluded_counts:
 
 id_col = (scored.id_col if scored is not None else und.id_col) or "id"
 export = export_columns(tl.table, "id", contact_cols).rename(columns={"id": id_col})
-st.dataframe(export.head(500), width="stretch", hide_index=True)
+st.dataframe(exports.protected(export.head(500), (id_col,), roles, tuple(contact_cols)).frame, width="stretch",
+             hide_index=True)
 
 st.subheader("Download")
 src = state.scoring_new_file()["file"] if state.scoring_new_file() else state.source()
@@ -117,9 +121,14 @@ about = {"campaign": name, "date": date.today().isoformat(), "file": src["name"]
          "model": "none" if card is None else f"XGBoost, holdout AUC {card['holdout_auc']}, id {card['model_id'][:12]}"}
 
 
+key, owner = exports.key(), auth.current_user()
+
+
 def _record() -> None:
-    try:
-        record_campaign(name, tl.table, "id", src["digest"], spec.describe(), card)
+    try:  # a pseudonymised list is recorded by its pseudonyms: results come back keyed by them
+        members = tl.table if key is None else tl.table.assign(id=pseudonymise(tl.table["id"], key))
+        record_campaign(name, members, "id", src["digest"], spec.describe(), card, owner=owner,
+                        pseudonymised=key is not None)
         st.session_state["tgt_recorded"] = f"Recorded campaign '{name}': compare results on the Campaigns page."
     except DataValidationError as exc:
         st.session_state["tgt_recorded"] = f"Not recorded: {exc}"
@@ -127,14 +136,18 @@ def _record() -> None:
 
 send = export[export["group"] == "target"] if "group" in export.columns else export
 d1, d2, d3 = st.columns(3)
-# Files are written only when a button is clicked (callables), never on every slider move.
-d1.download_button("CSV (UTF-8)", lambda: to_csv_bytes(send), f"{name}.csv", "text/csv", on_click=_record)
-d2.download_button("CSV for Excel (with BOM)", lambda: to_csv_bytes(send, excel_friendly=True), f"{name}.excel.csv",
-                   "text/csv", on_click=_record)
-d3.download_button("Excel (.xlsx)", lambda: to_xlsx_bytes(send, about), f"{name}.xlsx",
-                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click=_record)
+# Files are written only when a button is clicked (callables), never on every slider move; each is logged.
+sent = {"id_cols": (id_col,), "roles": roles, "keep_personal": tuple(contact_cols), "campaign": name, "after": _record}
+exports.download(d1, "CSV (UTF-8)", send, f"{name}.csv", **sent)
+exports.download(d2, "CSV for Excel (with BOM)", send, f"{name}.excel.csv",
+                 to_bytes=lambda f: to_csv_bytes(f, excel_friendly=True), **sent)
+exports.download(d3, "Excel (.xlsx)", send, f"{name}.xlsx",
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                 to_bytes=lambda f: to_xlsx_bytes(f, about), **sent)
 st.caption("The send file holds the target group only; the control group is kept in the campaign record. "
-           "Cells that a spreadsheet would run as formulas are neutralised.")
+           "Cells that a spreadsheet would run as formulas are neutralised. Every download is logged (Campaigns page)."
+           + (" Ids are pseudonyms: the same key gives the same pseudonyms, so results can be matched back."
+              if pseudo else ""))
 if msg := st.session_state.pop("tgt_recorded", None):
     (st.success if msg.startswith("Recorded") else st.warning)(msg)
 ui.next_step("pages/campaigns.py", "measure results when they come back")

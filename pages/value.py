@@ -3,9 +3,9 @@
 import streamlit as st
 
 from lib import plots
-from lib.targeting import to_csv_bytes
+from lib.privacy import merge_small
 from lib.value import ValueSettings, forecast_by_segment, forecast_chart_frame, value_importance
-from pages import log_steps, state, steps, ui
+from pages import exports, log_steps, state, steps, ui
 
 st.title("Customer value")
 cust, und = ui.require_data()
@@ -42,13 +42,13 @@ st.dataframe(result.validation, hide_index=True, width="stretch")
 seg = steps.segmentation()
 if seg is not None:
     st.subheader("Value and churn risk by segment")
-    st.dataframe(forecast_by_segment(result, und.ids, seg.names().to_numpy()), hide_index=True, width="stretch")
+    st.dataframe(forecast_by_segment(result, und.ids, merge_small(seg.names()).to_numpy()), hide_index=True,
+                 width="stretch")
 st.subheader("Valuable customers slipping away")
 worth = result.table.merge(log_steps.value_reasons(result), on="customer_id")
 risky = worth.sort_values("clv_12m", ascending=False)
 st.dataframe(risky[risky["churn_risk"] > 0.5].head(200), hide_index=True, width="stretch")
 st.subheader("Why a customer is worth what they are worth")
 st.plotly_chart(plots.value_drivers(value_importance(result)), width="stretch")
-st.download_button("Download every customer's value (CSV)", lambda: to_csv_bytes(worth), "customer_value.csv",
-                   "text/csv")
+exports.download(st, "Download every customer's value (CSV)", worth, "customer_value.csv", id_cols=("customer_id",))
 ui.next_step("pages/targets.py", "build a target list (customers.csv carries the value columns)")

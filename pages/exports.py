@@ -1,0 +1,89 @@
+"""Every download of the app goes through here: personal-data columns left out (unless picked for a send
+list), customer ids pseudonymised when the switch on the Target list page is on, and each file that is
+downloaded logged in the audit trail (shown on the Campaigns page).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from lib.campaigns import record_export
+from lib.privacy import Protected, load_key, protect
+from lib.targeting import to_csv_bytes
+from pages import auth, state, ui
+
+log = logging.getLogger("bullseye.app")
+SWITCH = "privacy_pseudonymise"  # not a per-file setting: it stays on when another file is loaded
+
+
+def pseudonymising() -> bool:
+    return bool(st.session_state.get(SWITCH, False))
+
+
+def switch(where=st) -> bool:
+    """The "pseudonymise" toggle (Target list page); its value applies to every download of the app."""
+    return bool(state.setting(where.toggle, "Pseudonymise customer ids in every download", SWITCH, default=False,
+                              help="Each id becomes a keyed pseudonym (HMAC-SHA256): the same key gives the same "
+                                   "pseudonym, so files still join and results match back, but nobody without "
+                                   "the key can tell who is who. Personal-data columns are never written then."))
+
+
+def key() -> bytes | None:
+    """The pseudonymisation key when the switch is on, else None."""
+    if not pseudonymising():
+        return None
+    with ui.guarded("reading the pseudonymisation key"):
+        return load_key()
+
+
+def protected(frame: pd.DataFrame, id_cols: tuple[str, ...], roles: dict | None = None,
+              keep_personal: tuple[str, ...] = ()) -> Protected:
+    """``frame`` as a download may hold it (see ``lib.privacy.protect``), under the current switch."""
+    return protect(frame, id_cols, roles or {}, key(), keep_personal)
+
+
+def download(where, label: str, frame: pd.DataFrame, file_name: str, mime: str = "text/csv", *,
+             id_cols: tuple[str, ...] = ("id",), roles: dict | None = None, keep_personal: tuple[str, ...] = (),
+             to_bytes: Callable[[pd.DataFrame], bytes] = to_csv_bytes, campaign: str | None = None,
+             after: Callable[[], None] | None = None, **kwargs) -> None:
+    """A download button for a table: protected and written only when clicked, then logged."""
+    k, roles = key(), roles or {}
+
+    def make() -> tuple[bytes, list[str], int, bool]:
+        # Runs outside the page (a deferred download): everything it needs was read above.
+        safe = protect(frame, id_cols, roles, k, keep_personal)
+        return to_bytes(safe.frame), [str(c) for c in safe.frame.columns], len(safe.frame), safe.pseudonymised
+
+    download_file(where, label, make, file_name, mime, campaign=campaign, after=after, **kwargs)
+
+
+def download_file(where, label: str, make: Callable[[], tuple[bytes, list[str], int, bool]], file_name: str,
+                  mime: str, *, campaign: str | None = None, after: Callable[[], None] | None = None,
+                  **kwargs) -> None:
+    """A download button whose file (bytes, columns, rows, pseudonymised) is made once, on click, and
+    logged in the audit trail with who downloaded it, and then ``after`` runs (e.g. record the campaign)."""
+    made: dict = {}
+    owner, source = auth.current_user(), (state.source() or {}).get("digest")
+
+    def once() -> tuple[bytes, list[str], int, bool]:
+        if "file" not in made:  # the browser's fetch and the click's callback share one file
+            made["file"] = make()
+        return made["file"]
+
+    def clicked() -> None:
+        data, columns, rows, pseudo = once()
+        try:
+            record_export(file_name, data, columns, rows, pseudo, owner=owner, via="app", campaign=campaign,
+                          source_sha256=source)
+        except (sqlite3.Error, OSError):  # the file is already on its way: say the log missed it, no traceback
+            log.exception("could not log the download of %s", file_name)
+            st.toast(f"{file_name} was downloaded but could not be logged in the audit trail: check the data folder.")
+        if after is not None:
+            after()
+
+    where.download_button(label, lambda: once()[0], file_name, mime, on_click=clicked, **kwargs)

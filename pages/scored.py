@@ -14,6 +14,7 @@ import streamlit as st
 from lib import model_file
 from lib import pipeline as p
 from lib.explain import Explanation
+from lib.i18n import t
 from lib.io import LoadResult
 from lib.model import PropensityModel
 from lib.propensity import PropensityResult
@@ -126,7 +127,7 @@ def trained_scored() -> Scored | None:
     cust, und, k, src = customers(), understanding(), model_key(), state.source()
     expl = _explain(k, result.model, cust.frame)
     card = _card(words_key(k), (("file", src["name"]), ("sha256", src["digest"]), ("rows", cust.source_rows)), cust, result, expl)
-    return Scored(key=k, label=f"{src['name']} (the file the model was trained on)", frame=cust.frame,
+    return Scored(key=k, label=t("{name} (the file the model was trained on)", name=src["name"]), frame=cust.frame,
                   model=result.model, result=result, card=card, scores=_score(k, result, cust), explanation=expl,
                   segmentation=segmentation(), ids=und.ids, id_col=und.id_col, roles=dict(und.schema.roles),
                   seg_key=named_segmentation_key())
@@ -148,12 +149,11 @@ def _load_model(k: str, name: str, _data: bytes) -> model_file.ModelBundle:
 
 
 def _model_source() -> tuple[str, str, bytes]:
-    """(sha256, name, bytes) of the model file chosen on the Score page: an upload, or the one just
-    trained (with its current segments). Keys below use the file's digest, which covers segments too."""
+    """(sha256, name, bytes) of the Score page's model: an upload, or the one just trained, segments and all."""
     m = state.scoring_new_file()["model"]
     if m == "trained":
         data = model_file_bytes()
-        return hashlib.sha256(data).hexdigest(), "the model just trained", data
+        return hashlib.sha256(data).hexdigest(), t("the model just trained"), data
     return m["digest"], m["name"], m["data"]
 
 
@@ -184,7 +184,7 @@ def new_file_scored() -> Scored:
     model_digest = _model_source()[0]
     k = key(model_digest, f["digest"], "scored")
     frame = new.customers.frame
-    return Scored(key=k, label=f"{f['name']} (scored by a saved model)", frame=frame, model=new.model, result=None,
+    return Scored(key=k, label=t("{name} (scored by a saved model)", name=f["name"]), frame=frame, model=new.model, result=None,
                   card=model_file.model_card(b), scores=_score_new(k, new.model, frame),
                   explanation=_explain(k, new.model, frame), segmentation=new.segmentation, ids=new.ids,
                   id_col=new.id_col, roles=dict(_roles(words_key(key(f["digest"])), frame).roles), seg_key=model_digest)

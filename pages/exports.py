@@ -1,0 +1,77 @@
+"""Downloads and tables of customers: machine-readable column names in files (``score``,
+``segment_name``...) unless the user asks for Chinese headers; a BOM on the CSV meant for Excel, so
+Excel opens Chinese text cleanly. On screen, a Chinese page shows Chinese headers over the same data.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from lib.i18n import language, t, using
+from lib.targeting import to_csv_bytes
+
+
+def headers() -> dict[str, str]:
+    """Column name in files -> what a person reads, in the current language (numbered columns such as
+    ``reason_2`` are handled by ``header``)."""
+    return {
+        "id": t("Customer id"), "customer_id": t("Customer id"), "segment": t("Segment number"),
+        "segment_name": t("Segment"), "score": t("Response score"), "rank": t("Rank"), "decile": t("Decile"),
+        "reason": t("Reason"), "group": t("Group"), "uplift": t("Uplift"), "p_treated": t("Probability if sent"),
+        "p_control": t("Probability if not sent"), "predicted_value": t("Predicted value"),
+        "churn_risk": t("Churn risk"), "recommended": t("Recommended product"), "value_reason": t("Value reason"),
+        "expected_profit": t("Expected profit"), "clv_12m": t("Customer value, next 12 months"),
+        "expected_orders": t("Expected orders"), "expected_spend": t("Expected spend"),
+        "name": t("Name"), "customers": t("Customers"), "share": t("Share"), "target rate": t("Target rate"),
+        "description": t("Description"), "item": t("Product"), "reason_text": t("Reason"),
+        "column": t("Column"), "role": t("Role"), "why": t("Why"), "feature": t("Feature"),
+        "created_at": t("Created"), "selected": t("Sent"), "control": t("Control group"),
+    }
+
+
+def header(column: str, names: dict[str, str] | None = None) -> str:
+    """The header of one column: ``reason_2`` -> "Reason 2"; a column of the user's own keeps its name."""
+    names = names if names is not None else headers()
+    if column in names:
+        return names[column]
+    m = re.fullmatch(r"(.+)_(\d+)", str(column))
+    return f"{names[m[1]]} {m[2]}" if m and m[1] in names else str(column)
+
+
+def shown(frame: pd.DataFrame) -> dict:
+    """``column_config`` for st.dataframe/st.data_editor: Chinese headers on a Chinese page (the data,
+    and so every download and every test that reads it, keeps its machine-readable names)."""
+    if language() == "en":
+        return {}
+    names = headers()
+    return {c: st.column_config.Column(header(c, names)) for c in frame.columns if header(c, names) != str(c)}
+
+
+def for_file(frame: pd.DataFrame, chinese: bool) -> pd.DataFrame:
+    """The frame as a file holds it: machine-readable names, or Chinese headers when asked for."""
+    if not chinese:
+        return frame
+    with using("zh"):
+        names = headers()
+        return frame.rename(columns={c: header(c, names) for c in frame.columns})
+
+
+def chinese_headers(key: str) -> bool:
+    """The switch for Chinese headers in a download (off by default: files feed other systems)."""
+    return st.toggle(t("Chinese column headers in the file"), key=f"export_zh_{key}",
+                     help=t("Files keep machine-readable column names (score, segment_name...) unless you switch "
+                            "this on."))
+
+
+def downloads(label: str, frame: pd.DataFrame, stem: str) -> None:
+    """"<label> (CSV)" and "<label> (CSV for Excel, with BOM)" buttons; files are written only when clicked."""
+    chinese = chinese_headers(stem)
+    a, b = st.columns(2)
+    a.download_button(t("{what} (CSV)", what=label), lambda: to_csv_bytes(for_file(frame, chinese)), f"{stem}.csv",
+                      "text/csv", key=f"csv_{stem}")
+    b.download_button(t("{what} (CSV for Excel, with BOM)", what=label),
+                      lambda: to_csv_bytes(for_file(frame, chinese), excel_friendly=True), f"{stem}.excel.csv",
+                      "text/csv", key=f"excel_{stem}")

@@ -10,27 +10,34 @@ import streamlit as st
 
 from lib.i18n import LANGUAGE_NAMES, LANGUAGES, normalise, set_language
 
-KEY = "lang"  # the switch's key: not a per-file setting (pages.state._PER_FILE), so a new file keeps it
+KEY = "language"  # the session's choice; not a per-file setting (pages.state._PER_FILE): a new file keeps it
+WIDGET = "w_language"  # the switch; its value is copied to KEY, so the choice never depends on a widget's life
 
 
 def decide() -> str:
     """Set this run's language and return it.
 
     The first run of a session takes ``?lang=`` or else the browser's language (``st.context.locale``);
-    from then on the switch's value wins (its session-state value is seeded with that first choice, so
-    the switch shows it). The URL is kept in step with the choice: page changes and reloads keep it.
+    from then on the sidebar switch's choice wins. The URL is kept in step with the choice, so it
+    survives page changes and a reload, and can be shared.
     """
     if st.session_state.get(KEY) not in LANGUAGES:
-        wanted = st.query_params.get("lang") or st.context.locale
-        st.session_state[KEY] = normalise(wanted)
+        st.session_state[KEY] = normalise(st.query_params.get("lang") or st.context.locale)
     lang = set_language(st.session_state[KEY])
     if st.query_params.get("lang") != lang:
         st.query_params["lang"] = lang
     return lang
 
 
+def _switched() -> None:
+    chosen = st.session_state.get(WIDGET)
+    if chosen in LANGUAGES:  # clicking the chosen language again deselects it: keep the choice
+        st.session_state[KEY] = chosen
+
+
 def switch() -> None:
-    """The sidebar switch. Widgets are identified by their keys (Streamlit ≥ 1.50), so relabelling
+    """The sidebar switch. Widgets are identified by their keys (Streamlit >= 1.50), so relabelling
     every widget in the other language resets none of them."""
-    st.sidebar.segmented_control("Language / 语言", LANGUAGES, key=KEY, format_func=LANGUAGE_NAMES.get,
-                                 selection_mode="single", label_visibility="collapsed")
+    st.session_state[WIDGET] = st.session_state[KEY]
+    st.sidebar.segmented_control("Language / 语言", LANGUAGES, key=WIDGET, format_func=LANGUAGE_NAMES.get,
+                                 on_change=_switched, label_visibility="collapsed")

@@ -26,7 +26,6 @@ def test_text_is_translated_in_chinese_and_left_alone_in_english():
 # --- the catalogue: every message of the code has its Chinese, with the same fields ---------------
 
 import ast  # noqa: E402
-import re  # noqa: E402
 import string  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
@@ -91,7 +90,7 @@ import pytest  # noqa: E402
 from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from .untranslated import data_words, english_runs  # noqa: E402
+from .untranslated import data_words, english_runs, written_by  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "shop_customers.csv"
 TEXT_FIELDS = {"label", "body", "help", "placeholder", "options", "caption", "text", "title"}
@@ -113,12 +112,6 @@ def _texts(msg):
 
 def _page_text(at: AppTest) -> str:
     return "\n".join(s for node in at._tree if getattr(node, "proto", None) is not None for s in _texts(node.proto))
-
-
-def _in_our_code(run: str) -> bool:
-    """Whether an English run is written in app.py or pages/ (else it comes from lib/)."""
-    ours = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")])
-    return run in re.sub(r'"\s*\n\s*"', "", ours)  # implicit concatenation across lines
 
 
 _init = PagesManager.__init__
@@ -155,7 +148,7 @@ def chinese_walk() -> dict[str, list[str]]:
 
 
 def test_the_pages_own_words_are_all_chinese(chinese_walk):
-    ours = {page: [r for r in runs if _in_our_code(r)] for page, runs in chinese_walk.items()}
+    ours = {page: [r for r in runs if written_by(r) == "pages"] for page, runs in chinese_walk.items()}
     assert not any(ours.values()), ours
 
 

@@ -8,12 +8,17 @@ them, "web visits last month") and text values, and the names of products, metho
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Names that are the same in Chinese text (a Chinese marketer writes "XGBoost", "AUC", "CSV").
 NAMES = ["Bullseye", "XGBoost", "TreeSHAP", "SHAP", "PR AUC", "AUC", "RFM", "Qini", "Platt", "Brier", "CSV", "UTF-8",
          "BOM", "Excel", "Parquet", "TSV", "TXT", "PII", "UCI", "python -m lib.cli score", ".bullseye", "Streamlit"]
+# Streamlit's own page furniture, which an app cannot translate.
+STREAMLIT = ["Skip to main content", "Drag and drop file here", "Browse files", "MB per file", "GB per file"]
 RUN = re.compile(r"[A-Za-z][A-Za-z'’-]*(?:[ \t]+[A-Za-z][A-Za-z'’-]*){2,}")
 
 
@@ -32,8 +37,18 @@ def data_words(*files) -> list[str]:
 
 def english_runs(text: str, allowed: list[str]) -> list[str]:
     """Runs of >= 3 English words in ``text`` once allowed names and data are taken out."""
-    for word in [*allowed, *NAMES]:
+    for word in [*STREAMLIT, *allowed, *NAMES]:
         if len(word) > 1:
             text = re.sub(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", " ¶ ", text)
-    text = re.sub(r"[*_`#>|]", " ", text)  # markdown
+    text = re.sub(r"[*`#>|]", " ", text)  # markdown (not "_": snake_case names and icon names are no words)
     return RUN.findall(text)
+
+
+def written_by(run: str) -> str:
+    """Where an English run comes from: "pages" when app.py or pages/ write it (and lib/ does not),
+    else "lib" (lib/'s words are translated on their own branch, i18n-lib)."""
+    def source(paths) -> str:
+        return re.sub(r'"\s*\n\s*f?"', "", "\n".join(p.read_text(encoding="utf-8") for p in paths))
+
+    ours, theirs = source([ROOT / "app.py", *(ROOT / "pages").glob("*.py")]), source((ROOT / "lib").rglob("*.py"))
+    return "pages" if run in ours and run not in theirs else "lib"

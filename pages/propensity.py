@@ -57,7 +57,7 @@ else:
 
 for w in result.warnings:
     st.warning(w)
-leaks = [e for e in result.excluded_features if e["reason"].startswith("leakage")]
+leaks = [e for e in result.excluded_features if "kind" in e]  # leakage suspects; their reason is in words
 if leaks:
     st.write(t("**Kept out of the model as outcomes of the target** (a model using them would look better than it "
                "is):"))

@@ -31,10 +31,10 @@ c1, c2, c3 = st.columns(3)
 id_col = c1.selectbox(t("Customer id column"), cols, key=f"campaign_id_{results.file_id}")
 outcome = c2.selectbox(t("Responded column"), [None] + cols, index=next(
     (i + 1 for i, c in enumerate(cols) if any(w in c.lower() for w in ("respon", "convert", "outcome"))), 0),
-    format_func=lambda c: t("none: every listed id responded") if c is None else c,
+    format_func=ui.none_as(t("none: every listed id responded")),
     key=f"campaign_outcome_{results.file_id}")
-revenue = c3.selectbox(t("Revenue column (optional)"), [None] + cols, format_func=lambda c: t("none") if c is None
-                       else c, key=f"campaign_revenue_{results.file_id}")
+revenue = c3.selectbox(t("Revenue column (optional)"), [None] + cols, format_func=ui.none_as(t("none")),
+                       key=f"campaign_revenue_{results.file_id}")
 with ui.guarded(t("measuring lift")):
     report = measure_lift(name, frame, id_col, outcome, revenue)
 

@@ -30,9 +30,10 @@ with by_segment:
     if seg is None:
         st.info(t("Segment customers on the Segments page to compare what drives each segment."))
     else:
-        table = segment_importance(expl, seg.labels, {s.id: s.name for s in seg.segments})
-        picks = st.multiselect(t("Segments to compare"), list(table.columns), default=list(table.columns)[:2],
-                               key=f"explain_segments_{scored.key}_{scored.seg_key}")
+        names = {s.id: s.name for s in seg.segments}  # chosen by id: names change with the language, ids do not
+        table = segment_importance(expl, seg.labels, names)
+        picks = [names[i] for i in st.multiselect(t("Segments to compare"), list(names), default=list(names)[:2],
+                                                  format_func=names.get, key=f"explain_segments_{scored.seg_key}")]
         if picks:
             top = table[picks].max(axis=1).sort_values(ascending=False).index[:12]
             st.plotly_chart(plots.segment_drivers(table.loc[top, picks]), width="stretch")

@@ -29,10 +29,20 @@ def decide() -> str:
     return lang
 
 
+# Widgets whose options are shown through translated labels. The browser sends back the label it shows,
+# and Streamlit maps it to a value through this run's labels: after a switch the old language's label
+# is not among them and would itself be taken as the value. So their values are set again on a switch.
+RELABELLED = ("w_", "score_which", "seg_inside_", "campaign_outcome_", "campaign_revenue_", "explain_feature_",
+              "explain_segments_", "rollup_")
+
+
 def _switched() -> None:
     chosen = st.session_state.get(WIDGET)
-    if chosen in LANGUAGES:  # clicking the chosen language again deselects it: keep the choice
-        st.session_state[KEY] = chosen
+    if chosen not in LANGUAGES or chosen == st.session_state.get(KEY):
+        return  # clicking the chosen language again deselects it: keep the choice
+    st.session_state[KEY] = chosen
+    for k in [k for k in st.session_state if str(k).startswith(RELABELLED) and k != WIDGET]:
+        st.session_state[k] = st.session_state[k]  # read through the old labels (a callback runs before the page)
 
 
 def switch() -> None:

@@ -18,8 +18,8 @@ st.write(t("For every customer, the products to offer next, learned from what cu
 c1, c2 = st.columns(2)
 k = int(state.setting(c1.slider, t("Products per customer"), "cfg_rec_k", default=10, min_value=3, max_value=20))
 mode = state.setting(c2.radio, t("Which products"), "cfg_rec_mode", options=["all", "new"], horizontal=True,
-                     format_func=lambda m: {"all": t("What they will buy next (own favourites included)"),
-                                            "new": t("Only products they never bought (discovery)")}[m])
+                     format_func={"all": t("What they will buy next (own favourites included)"),
+                                  "new": t("Only products they never bought (discovery)")}.get)
 settings = RecommendSettings(k=k, mode=mode)
 if st.button(t("Recommend"), type="primary") or st.session_state.get("rec_settings") == settings:
     with st.spinner(t("Checking every method on the last days of the log, then recommending…")), \

@@ -34,11 +34,12 @@ elif scored.gate_reasons:
 st.subheader(t("Who may be on the list"))
 c1, c2 = st.columns(2)
 segments = ()
-if "segment_name" in table.columns:
-    names = sorted(table["segment_name"].unique())
+if "segment_name" in table.columns:  # chosen by id: a segment's name changes with the language, its id does not
+    names = {int(i): n for i, n in table[["segment", "segment_name"]].drop_duplicates().itertuples(index=False)}
     if not set(st.session_state.get("cfg_tgt_segments", ())) <= set(names):  # segments were re-run
         st.session_state.pop("cfg_tgt_segments", None), st.session_state.pop("w_cfg_tgt_segments", None)
-    segments = tuple(state.setting(c1.multiselect, t("Segments (none = all)"), "cfg_tgt_segments", options=names))
+    segments = tuple(names[i] for i in state.setting(c1.multiselect, t("Segments (none = all)"), "cfg_tgt_segments",
+                                                     options=sorted(names, key=names.get), format_func=names.get))
 lo, hi = state.setting(c2.slider, t("Score range"), "cfg_tgt_range", default=(0.0, 1.0), min_value=0.0, max_value=1.0,
                        step=0.01) if has_score else (0.0, 1.0)
 text_cols = [c for c, r in roles.items() if r in ("binary", "categorical", "pii") and c in base.columns]

@@ -40,9 +40,9 @@ def delimiter_name(sep: str) -> str:
     return {",": t("comma"), ";": t("semicolon"), "\t": t("tab"), "|": t("pipe")}.get(sep, sep)
 
 
-def automatic_or(value) -> str:
-    """Label for reading options where None means "detect it"."""
-    return t("automatic") if value is None else delimiter_name(value)
+def none_as(label: str):
+    """A ``format_func`` showing None as ``label`` (translated now: Streamlit may call it after the run)."""
+    return lambda value: label if value is None else delimiter_name(value) if value in (",", ";", "\t", "|") else value
 
 
 def require_data():
@@ -95,18 +95,17 @@ def next_step(page: str, label: str) -> None:
 def rollup_column_boxes(cols, names: list[str]) -> None:
     """Customer, date and amount columns of a transaction log's roll-up, each changeable (and undone by
     "Go back to the detected columns" when a choice makes the roll-up impossible)."""
-    qxp = t("(quantity × unit price)")
-    boxes = st.columns(3)
+    boxes = st.columns(3)  # None stands for quantity × unit price: an option's value never depends on the language
     for box, label, k, options, current in (
         (boxes[0], t("Customer id"), "cfg_customer_col", names, cols.customer),
         (boxes[1], t("Date"), "cfg_date_col", names, cols.date),
-        (boxes[2], t("Amount"), "cfg_amount_col", [qxp] * bool(cols.quantity and cols.unit_price) + names,
-         cols.amount or qxp),
+        (boxes[2], t("Amount"), "cfg_amount_col", [None] * bool(cols.quantity and cols.unit_price) + names,
+         cols.amount),
     ):
-        picked = box.selectbox(label, options, index=options.index(current),
-                               key=f"rollup_{k}_{st.session_state.get('rollup_version', 0)}")
+        picked = box.selectbox(label, options, index=options.index(current), format_func=none_as(
+            t("(quantity × unit price)")), key=f"rollup_{k}_{st.session_state.get('rollup_version', 0)}")
         if picked != current:
-            st.session_state[k] = None if picked == qxp else picked
+            st.session_state[k] = picked
             st.rerun()
 
 

@@ -33,9 +33,10 @@ with ui.guarded(t("reading the file")), st.spinner(t("Reading {name}…", name=s
 
 with st.expander(t("Reading options"), expanded=False):
     c1, c2, c3 = st.columns(3)
-    state.setting(c1.selectbox, t("Delimiter"), "cfg_sep", options=[None, *DELIMITER_NAMES], format_func=ui.automatic_or)
+    state.setting(c1.selectbox, t("Delimiter"), "cfg_sep", options=[None, *DELIMITER_NAMES],
+                  format_func=ui.none_as(t("automatic")))
     state.setting(c2.selectbox, t("Encoding"), "cfg_encoding", options=[None, "utf-8", "gb18030", "cp1252", "latin-1"],
-                  format_func=ui.automatic_or)
+                  format_func=ui.none_as(t("automatic")))
     sheet = state.setting(c3.text_input, t("Excel sheet (blank = first)"), "cfg_sheet_text", default="") or None
     if sheet != st.session_state.get("cfg_sheet"):
         st.session_state["cfg_sheet"] = sheet
@@ -108,7 +109,7 @@ if overrides:
 st.subheader(t("Customer id and target (what you want to predict)"))
 ids = [None] + schema.columns_with_role("identifier") + [c for c in frame.columns if schema.roles[c] != "identifier"]
 state.setting(st.selectbox, t("Customer id column (kept in every export)"), "cfg_id", default=und.id_col,
-              options=ids, format_func=lambda c: t("none: number the rows") if c is None else c)
+              options=ids, format_func=ui.none_as(t("none: number the rows")))
 if state.horizon():
     st.write(t("**Bought again within {days} days**, built from the transaction log.", days=state.horizon()))
 else:
@@ -116,7 +117,7 @@ else:
     options = [None] + candidates + [c for c in frame.columns if c not in candidates]
     t1, t2 = st.columns(2)
     target = state.setting(t1.selectbox, t("Target column"), "cfg_target", default=und.target, options=options,
-                           format_func=lambda c: t("none (segment only)") if c is None else c)
+                           format_func=ui.none_as(t("none (segment only)")))
     if target is not None:
         values = sorted(frame[target].dropna().astype(str).str.strip().unique().tolist())[:50]
         if st.session_state.get("cfg_positive") not in values:

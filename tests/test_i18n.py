@@ -157,26 +157,92 @@ def _entrypoint_every_run(self, *args, **kwargs):
     PagesManager.uses_pages_directory = False
 
 
-@pytest.fixture(scope="module")
-def chinese_walk() -> dict[str, list[str]]:
-    """Every page of app.py's navigation in Chinese after loading the shop sample: English runs per page."""
-    allowed = data_words(SAMPLE)
+@pytest.fixture(scope="module", autouse=True)
+def _app_runs_like_the_server():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(PagesManager, "__init__", _entrypoint_every_run)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        at.query_params["lang"] = "zh"
-        at.run()
-        at.button(key="sample_shop_customers.csv").click().run()
-        found = {"upload": english_runs(_page_text(at), allowed)}
-        for page, press in [("segments", True), ("propensity", True), ("explain", False), ("targets", False),
-                            ("campaigns", False), ("uplift", False), ("value", False), ("recommend", False),
-                            ("score", False)]:
-            at.switch_page(f"pages/{page}.py").run()
-            if press:
-                at.button[0].click().run()
-            assert not at.exception, (page, [e.value for e in at.exception])
-            found[page] = english_runs(_page_text(at), allowed)
+        yield
+
+
+def _press(at: AppTest, label: str) -> None:
+    [b for b in at.button if b.label == label][0].click().run()
+
+
+def _visit(at: AppTest, found: dict, allowed: list[str], page: str, press: str | None = None) -> None:
+    at.switch_page(f"pages/{page}.py").run()
+    if press:
+        _press(at, press)
+    assert not at.exception and not at.error, (page, [e.value for e in [*at.exception, *at.error]])
+    found[page] = english_runs(_page_text(at), allowed)
+
+
+def _chinese_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.query_params["lang"] = "zh"
+    at.run()
+    return at
+
+
+def _customers_walk(tmp) -> dict[str, list[str]]:
+    """The shop sample through every page of app.py's navigation."""
+    allowed, found = data_words(SAMPLE), {}
+    at = _chinese_app()
+    at.button(key="sample_shop_customers.csv").click().run()
+    found["upload"] = english_runs(_page_text(at), allowed)
+    for page, press in [("segments", "划分客群"), ("propensity", "训练模型"), ("explain", None), ("targets", None),
+                        ("campaigns", None), ("uplift", None), ("value", None), ("recommend", None), ("score", None)]:
+        _visit(at, found, allowed, page, press)
     return found
+
+
+def _log_walk(tmp) -> dict[str, list[str]]:
+    """The transaction-log sample: RFM segments, customer value, recommendations, the list with offers."""
+    log = ROOT / "sample_data" / "shop_transactions.csv.gz"
+    allowed, found = data_words(log), {}
+    at = _chinese_app()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    found["upload"] = english_runs(_page_text(at), allowed)
+    at.switch_page("pages/segments.py").run()
+    at.radio(key="w_cfg_seg_method").set_value("RFM").run()
+    _press(at, "划分客群")
+    found["segments"] = english_runs(_page_text(at), allowed)
+    for page, press in [("value", "预测价值"), ("recommend", "生成推荐"), ("propensity", "训练模型"), ("targets", None)]:
+        _visit(at, found, allowed, page, press)
+    return found
+
+
+def _campaign_walk(tmp) -> dict[str, list[str]]:
+    """A file that says who got a campaign: the uplift page; a recorded campaign's results: campaigns."""
+    import numpy as np
+    import pandas as pd
+
+    from lib.campaigns import record_campaign
+
+    from .test_cli import _planted_campaign
+
+    _planted_campaign(tmp / "campaign.csv")
+    planted = pd.read_csv(tmp / "campaign.csv")
+    allowed, found = data_words(tmp / "campaign.csv"), {}
+    at = _chinese_app()
+    at.file_uploader[0].upload("campaign.csv", (tmp / "campaign.csv").read_bytes(), "text/csv").run()
+    at.selectbox(key="w_cfg_target").set_value("converted").run()
+    _visit(at, found, allowed, "uplift", "建立增量模型")
+    sent = pd.DataFrame({"id": planted["customer_id"].astype(str), "score": 0.5,
+                         "group": np.where(planted["group"] == "email", "target", "control")})
+    record_campaign("Spring", sent, "id", "digest", {}, None)
+    at.switch_page("pages/campaigns.py").run()
+    at.file_uploader(key="results_upload").upload("results.csv", planted[["customer_id", "converted"]].to_csv(
+        index=False).encode(), "text/csv").run()
+    _visit(at, found, allowed, "campaigns", "分析活动改变了谁")
+    return found
+
+
+@pytest.fixture(scope="module", params=[_customers_walk, _log_walk, _campaign_walk], ids=lambda w: w.__name__[1:])
+def chinese_walk(request, tmp_path_factory) -> dict[str, list[str]]:
+    """English runs per page of one walk through the app in Chinese."""
+    with pytest.MonkeyPatch.context() as mp:  # recorded campaigns go to a folder of this walk's own
+        mp.setenv("BULLSEYE_DATA_DIR", str(tmp_path_factory.mktemp("bullseye-data")))
+        return request.param(tmp_path_factory.mktemp("walk"))
 
 
 def test_the_pages_own_words_are_all_chinese(chinese_walk):
@@ -199,17 +265,15 @@ def _app(**query) -> AppTest:
 
 
 def test_the_url_chooses_the_language_and_keeps_the_choice():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(PagesManager, "__init__", _entrypoint_every_run)
-        at = _app(lang="zh")
-        at.run()
-        assert at.title[0].value == "上传并理解您的数据"
-        at.switch_page("pages/segments.py").run()
-        assert at.query_params["lang"] == "zh"  # page changes keep it in the URL
-        assert at.info[0].value.startswith("请先在")
-        at = _app(lang="en")
-        at.run()
-        assert at.title[0].value == "Upload & understand your data" and at.query_params["lang"] == "en"
+    at = _app(lang="zh")
+    at.run()
+    assert at.title[0].value == "上传并理解您的数据"
+    at.switch_page("pages/segments.py").run()
+    assert at.query_params["lang"] == "zh"  # page changes keep it in the URL
+    assert at.info[0].value.startswith("请先在")
+    at = _app(lang="en")
+    at.run()
+    assert at.title[0].value == "Upload & understand your data" and at.query_params["lang"] == "en"
 
 
 def test_the_browser_language_is_the_default():
@@ -220,23 +284,39 @@ def test_the_browser_language_is_the_default():
 
 
 def test_switching_language_in_the_sidebar_resets_no_setting():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(PagesManager, "__init__", _entrypoint_every_run)
-        at = _app(lang="en")
-        at.run()
-        at.button(key="sample_shop_customers.csv").click().run()
-        at.switch_page("pages/segments.py").run()
-        at.toggle(key="w_cfg_seg_auto").set_value(False).run()
-        at.slider(key="w_cfg_seg_k").set_value(7).run()
-        at.number_input(key="w_cfg_seg_seed").set_value(7).run()
-        features = at.multiselect[0].value
-        at.segmented_control(key="w_language").set_value("zh").run()
-        assert at.title[0].value == "客群细分" and at.query_params["lang"] == "zh"
-        assert at.slider(key="w_cfg_seg_k").value == 7 and at.number_input(key="w_cfg_seg_seed").value == 7
-        assert at.multiselect[0].value == features and at.toggle(key="w_cfg_seg_auto").value is False
-        at.switch_page("pages/upload.py").run()
-        assert at.title[0].value == "上传并理解您的数据"  # the choice survives a page change
-        assert at.session_state["cfg_target"] == "responded"
+    at = _app(lang="en")
+    at.run()
+    at.button(key="sample_shop_customers.csv").click().run()
+    at.switch_page("pages/segments.py").run()
+    at.toggle(key="w_cfg_seg_auto").set_value(False).run()
+    at.slider(key="w_cfg_seg_k").set_value(7).run()
+    at.number_input(key="w_cfg_seg_seed").set_value(7).run()
+    features = at.multiselect[0].value
+    at.segmented_control(key="w_language").set_value("zh").run()
+    assert at.title[0].value == "客群细分" and at.query_params["lang"] == "zh"
+    assert at.slider(key="w_cfg_seg_k").value == 7 and at.number_input(key="w_cfg_seg_seed").value == 7
+    assert at.multiselect[0].value == features and at.toggle(key="w_cfg_seg_auto").value is False
+    at.switch_page("pages/upload.py").run()
+    assert at.title[0].value == "上传并理解您的数据"  # the choice survives a page change
+    assert at.session_state["cfg_target"] == "responded"
+
+
+def test_switching_language_keeps_choices_shown_through_translated_labels():
+    """The browser sends back the label it shows ("automatic", "Only products they never bought"): after a
+    switch those labels are the old language's, and must still mean the same choice."""
+    at = _app(lang="en")
+    at.run()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    at.switch_page("pages/recommend.py").run()
+    at.radio(key="w_cfg_rec_mode").set_value("new").run()
+    at.segmented_control(key="w_language").set_value("zh").run()
+    assert not at.exception and not at.error
+    assert at.radio(key="w_cfg_rec_mode").value == "new" and at.session_state["cfg_rec_mode"] == "new"
+    at.switch_page("pages/upload.py").run()
+    assert at.session_state["cfg_sep"] is None and [b for b in at.selectbox if b.label == "金额"][0].value is None
+    at.segmented_control(key="w_language").set_value("en").run()
+    assert not at.exception and not at.error
+    assert at.session_state["cfg_sep"] is None and at.selectbox(key="w_cfg_sep").value is None
 
 
 # --- exports: machine-readable names unless asked, a BOM for Excel -----------------------------------

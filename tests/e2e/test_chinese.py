@@ -70,3 +70,30 @@ def test_lang_en_in_the_url_switches_a_chinese_browser_to_english(browser, serve
     page.get_by_text("上传并理解您的数据").first.wait_for()
     assert "lang=zh" in page.url
     context.close()
+
+
+def test_switching_language_keeps_a_choice_shown_through_translated_labels(browser, server):
+    """The browser holds a radio's label, not its value: after a switch the choice must stay the same."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    page.goto(server["url"] + "/?lang=en")
+    page.get_by_role("button", name="Synthetic shop: 5,000 customers with a response flag").click()
+    page.get_by_text("5,000 rows × 17 columns").first.wait_for()
+    page.get_by_role("link", name="5. Target list").click()
+    wait_idle(page)
+    page.get_by_text("Top %", exact=True).click()
+    page.get_by_text("Percent", exact=True).wait_for()
+    page.get_by_text("简体中文").first.click()
+    page.get_by_text("目标名单").first.wait_for()
+    wait_idle(page)
+    page.get_by_text("百分比", exact=True).wait_for()  # still "Top %": its slider, not the Top N box
+    assert page.locator("[data-testid='stRadio'] input[type='radio']:checked").first.evaluate(
+        "e => e.closest('label').innerText") == "前 N%"
+    page.get_by_text("English").first.click()
+    page.get_by_text("Percent", exact=True).wait_for()
+    page.get_by_role("link", name="4. Explain").click()  # and another page change keeps it
+    page.get_by_role("link", name="5. Target list").click()
+    page.get_by_text("Percent", exact=True).wait_for()
+    assert_no_error_on(page)
+    context.close()

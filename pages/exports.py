@@ -29,6 +29,20 @@ def headers() -> dict[str, str]:
         "description": t("Description"), "item": t("Product"), "reason_text": t("Reason"),
         "column": t("Column"), "role": t("Role"), "why": t("Why"), "feature": t("Feature"),
         "created_at": t("Created"), "selected": t("Sent"), "control": t("Control group"),
+        # lib/'s tables shown on the pages (quality, segments, value, recommendations)
+        "role_label": t("Role"), "type": t("Type"), "missing_pct": t("Missing (%)"), "distinct": t("Distinct values"),
+        "examples": t("Examples"), "problems": t("Problems"), "k": t("Segments"), "silhouette": t("Silhouette"),
+        "stability": t("Stability"), "weakest_segment": t("Weakest segment"), "explained": t("Explained"),
+        "smallest_share": t("Smallest segment"), "usable": t("Usable"), "note": t("Note"), "rule": t("Rule"),
+        "meaning": t("Meaning"), "method": t("Method"), "mode": t("Which products"), "chosen": t("Chosen"),
+        "hit_rate_at_k": t("Hit rate"), "recall_at_k": t("Recall"), "ndcg_at_k": t("NDCG"),
+        "validation_hit_rate_at_k": t("Hit rate (validation)"), "validation_ndcg_at_k": t("NDCG (validation)"),
+        "item_a": t("Product A"), "description_a": t("Description A"), "item_b": t("Product B"),
+        "description_b": t("Description B"), "orders_together": t("Orders together"), "lift": t("Lift"),
+        "label": t("Method"), "spearman": t("Rank correlation"), "top10_capture": t("Top 10% capture"),
+        "top20_capture": t("Top 20% capture"), "total_ratio": t("Forecast ÷ actual"), "churn_auc": t("Churn AUC"),
+        "total_from": t("Total from"), "p_buy": t("Probability of buying"), "predicted_orders": t("Predicted orders"),
+        "low": t("Low"), "high": t("High"), "share_of_total": t("Share of total"),
     }
 
 
@@ -41,12 +55,14 @@ def header(column: str, names: dict[str, str] | None = None) -> str:
     return f"{names[m[1]]} {m[2]}" if m and m[1] in names else str(column)
 
 
-def shown(frame: pd.DataFrame) -> dict:
-    """``column_config`` for st.dataframe/st.data_editor: Chinese headers on a Chinese page (the data,
-    and so every download and every test that reads it, keeps its machine-readable names)."""
+def shown(frame: pd.DataFrame, **names_here: str) -> dict:
+    """``column_config`` for st.dataframe/st.data_editor of a table Bullseye made (never the user's own
+    columns): Chinese headers on a Chinese page, while the data, and so every download and every test
+    that reads it, keeps its machine-readable names. ``names_here`` name columns that mean something
+    else in this table (``segment`` is a name in lib's tables, a number in the customer table)."""
     if language() == "en":
         return {}
-    names = headers()
+    names = {**headers(), **names_here}
     return {c: st.column_config.Column(header(c, names)) for c in frame.columns if header(c, names) != str(c)}
 
 

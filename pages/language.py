@@ -29,9 +29,10 @@ def decide() -> str:
     return lang
 
 
-# Widgets whose options are shown through translated labels. The browser sends back the label it shows,
-# and Streamlit maps it to a value through this run's labels: after a switch the old language's label
-# is not among them and would itself be taken as the value. So their values are set again on a switch.
+# Keys of widgets whose options are shown through translated labels (a new one must use one of these
+# prefixes). The browser keeps the label it shows, not the value: after a switch that label is not among
+# the new ones, so it would show no choice and later send back a label that means nothing. Setting their
+# values again on a switch makes Streamlit send the browser the new label (tests/e2e/test_chinese.py).
 RELABELLED = ("w_", "score_which", "seg_inside_", "campaign_outcome_", "campaign_revenue_", "explain_feature_",
               "explain_segments_", "rollup_")
 
@@ -46,8 +47,8 @@ def _switched() -> None:
 
 
 def switch() -> None:
-    """The sidebar switch. Widgets are identified by their keys (Streamlit >= 1.50), so relabelling
-    every widget in the other language resets none of them."""
+    """The sidebar switch. Streamlit (1.67) identifies a keyed widget by its key, not its label, so
+    relabelling every widget in the other language resets none of them."""
     st.session_state[WIDGET] = st.session_state[KEY]
     st.sidebar.segmented_control("Language / 语言", LANGUAGES, key=WIDGET, format_func=LANGUAGE_NAMES.get,
                                  on_change=_switched, label_visibility="collapsed")

@@ -44,7 +44,7 @@ for w in rec.warnings:
     st.warning(w)
 st.plotly_chart(plots.recommend_evaluation(rec.evaluation, mode), width="stretch")
 with st.expander(t("The evaluation table (every method, both kinds)")):
-    st.dataframe(rec.evaluation, hide_index=True, width="stretch")
+    st.dataframe(rec.evaluation, hide_index=True, width="stretch", column_config=exports.shown(rec.evaluation))
 
 st.subheader(t("What to offer this customer"))
 ids = rec.table["id"].unique()
@@ -59,10 +59,12 @@ else:
 seg = steps.segmentation()
 if seg is not None:
     st.subheader(t("Top products per segment"))
-    st.dataframe(top_items_by_segment(rec, und.ids, np.asarray(seg.names())), hide_index=True, width="stretch")
+    top = top_items_by_segment(rec, und.ids, np.asarray(seg.names()))
+    st.dataframe(top, hide_index=True, width="stretch", column_config=exports.shown(top, segment=t("Segment")))
 if len(rec.bought_together):
     st.subheader(t("Bought together"))
-    st.dataframe(rec.bought_together, hide_index=True, width="stretch")
+    st.dataframe(rec.bought_together, hide_index=True, width="stretch",
+                 column_config=exports.shown(rec.bought_together))
 exports.downloads(t("Download recommendations"), rec.table, "recommendations")
 st.caption(t("The Target list adds each customer's top three offers to the download (recommended_1..3)."))
 ui.next_step("pages/targets.py", t("build a target list with the offers"))

@@ -76,7 +76,7 @@ if seg.k_reason:
     st.caption(seg.k_reason)
 if seg.k_table is not None:
     with st.expander(t("How the number of segments was chosen")):
-        st.dataframe(seg.k_table, hide_index=True, width="stretch")
+        st.dataframe(seg.k_table, hide_index=True, width="stretch", column_config=exports.shown(seg.k_table))
 if und.target_problem:
     st.warning(t("No target rate per segment: {problem}", problem=und.target_problem))
 
@@ -95,7 +95,7 @@ if renames and renames != {s.id: s.name for s in seg.segments if s.id in renames
 
 if seg.rules is not None:
     with st.expander(t("The rule behind each RFM group")):
-        st.dataframe(seg.rules, hide_index=True, width="stretch")
+        st.dataframe(seg.rules, hide_index=True, width="stretch", column_config=exports.shown(seg.rules))
         st.caption(t("R, F and M are quintile scores from 1 to 5 (R 5 = bought most recently). "
                      "Groups are checked top to bottom; the first rule that matches wins."))
 

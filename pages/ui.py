@@ -35,14 +35,14 @@ def guarded(action: str | None = None):
         st.stop()
 
 
-def delimiter_name(sep: str) -> str:
-    """A delimiter in words (lib.io.DELIMITER_NAMES, in the page's language)."""
-    return {",": t("comma"), ";": t("semicolon"), "\t": t("tab"), "|": t("pipe")}.get(sep, sep)
+def delimiters() -> dict:
+    """The delimiters in words (lib.io.DELIMITER_NAMES in the page's language); None: detect it."""
+    return {None: t("automatic"), ",": t("comma"), ";": t("semicolon"), "\t": t("tab"), "|": t("pipe")}
 
 
 def none_as(label: str):
     """A ``format_func`` showing None as ``label`` (translated now: Streamlit may call it after the run)."""
-    return lambda value: label if value is None else delimiter_name(value) if value in (",", ";", "\t", "|") else value
+    return lambda value: label if value is None else value
 
 
 def require_data():

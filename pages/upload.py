@@ -7,7 +7,7 @@ from lib.errors import DataValidationError
 from lib.i18n import date, number, percent, t
 from lib.io import DELIMITER_NAMES, SUPPORTED_EXTENSIONS
 from lib.schema import ROLES
-from pages import state, steps, ui
+from pages import exports, state, steps, ui
 
 st.title(t("Upload & understand your data"))
 st.write(t("Upload a customer table (one row per customer) or a transaction log (one row per order line). "
@@ -34,7 +34,7 @@ with ui.guarded(t("reading the file")), st.spinner(t("Reading {name}…", name=s
 with st.expander(t("Reading options"), expanded=False):
     c1, c2, c3 = st.columns(3)
     state.setting(c1.selectbox, t("Delimiter"), "cfg_sep", options=[None, *DELIMITER_NAMES],
-                  format_func=ui.none_as(t("automatic")))
+                  format_func=ui.delimiters().get)
     state.setting(c2.selectbox, t("Encoding"), "cfg_encoding", options=[None, "utf-8", "gb18030", "cp1252", "latin-1"],
                   format_func=ui.none_as(t("automatic")))
     sheet = state.setting(c3.text_input, t("Excel sheet (blank = first)"), "cfg_sheet_text", default="") or None
@@ -47,7 +47,7 @@ facts = [f"**{src['name']}**", t("{rows} rows × {columns} columns", rows=number
 if lr.encoding:
     facts.append(t("encoding {encoding}", encoding=lr.encoding))
 if lr.delimiter:
-    facts.append(t("{delimiter}-separated", delimiter=ui.delimiter_name(lr.delimiter)))
+    facts.append(t("{delimiter}-separated", delimiter=ui.delimiters().get(lr.delimiter, lr.delimiter)))
 if lr.decimal == ",":
     facts.append(t("decimal commas"))
 st.success(" · ".join(facts))
@@ -152,6 +152,6 @@ for prob in report.problems:
     (st.warning if prob.severity == "warning" else st.info)(t("{problem} **What to do:** {fix}", problem=prob.message,
                                                               fix=prob.fix))
 with st.expander(t("Column details")):
-    st.dataframe(report.column_table, width="stretch", hide_index=True)
+    st.dataframe(report.column_table, width="stretch", hide_index=True, column_config=exports.shown(report.column_table))
 
 ui.next_step("pages/segments.py", t("find your customer segments"))

@@ -39,12 +39,13 @@ for note in result.notes:
     st.info(note)
 st.plotly_chart(plots.revenue_forecast(forecast_chart_frame(result)), width="stretch")
 st.subheader(t("How each method did on the last window"))
-st.dataframe(result.validation, hide_index=True, width="stretch")
+st.dataframe(result.validation, hide_index=True, width="stretch", column_config=exports.shown(result.validation))
 
 seg = steps.segmentation()
 if seg is not None:
     st.subheader(t("Value and churn risk by segment"))
-    st.dataframe(forecast_by_segment(result, und.ids, seg.names().to_numpy()), hide_index=True, width="stretch")
+    by_segment = forecast_by_segment(result, und.ids, seg.names().to_numpy())
+    st.dataframe(by_segment, hide_index=True, width="stretch", column_config=exports.shown(by_segment, segment=t("Segment")))
 st.subheader(t("Valuable customers slipping away"))
 worth = result.table.merge(log_steps.value_reasons(result), on="customer_id")
 risky = worth.sort_values("clv_12m", ascending=False)

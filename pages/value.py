@@ -33,7 +33,7 @@ m[1].metric(t("Customers"), number(len(result.table)))
 m[2].metric(t("Likely to churn"), percent((result.table["churn_risk"] > 0.5).mean(), 0),
             help=t("Share of customers with more than a 50% chance of not buying in the next {days} days.",
                    days=horizon))
-m[3].metric(t("Method"), result.method, help=result.method_label)
+m[3].metric(t("Method"), result.method, help=t(result.method_label))  # i18n: lib.value.METHOD_LABELS
 st.caption(f"{result.selection} {result.caveat}")
 for note in result.notes:
     st.info(note)

@@ -29,6 +29,8 @@ def headers() -> dict[str, str]:
         "description": t("Description"), "item": t("Product"), "reason_text": t("Reason"),
         "column": t("Column"), "role": t("Role"), "why": t("Why"), "feature": t("Feature"),
         "created_at": t("Created"), "selected": t("Sent"), "control": t("Control group"),
+        "campaign": t("Campaign"), "date": t("Date"), "file": t("File"), "file_sha256": t("File SHA-256"),
+        "filters": t("Filters"), "model": t("Model"),
         # lib/'s tables shown on the pages (quality, segments, value, recommendations)
         "role_label": t("Role"), "type": t("Type"), "missing_pct": t("Missing (%)"), "distinct": t("Distinct values"),
         "examples": t("Examples"), "problems": t("Problems"), "k": t("Segments"), "silhouette": t("Silhouette"),
@@ -66,13 +68,16 @@ def shown(frame: pd.DataFrame, **names_here: str) -> dict:
     return {c: st.column_config.Column(header(c, names)) for c in frame.columns if header(c, names) != str(c)}
 
 
-def for_file(frame: pd.DataFrame, chinese: bool) -> pd.DataFrame:
-    """The frame as a file holds it: machine-readable names, or Chinese headers when asked for."""
+def for_file(table: pd.DataFrame | dict, chinese: bool) -> pd.DataFrame | dict:
+    """A table (or the dict of an Excel file's About sheet) as a file holds it: machine-readable names,
+    or Chinese headers when asked for."""
     if not chinese:
-        return frame
+        return table
     with using("zh"):
         names = headers()
-        return frame.rename(columns={c: header(c, names) for c in frame.columns})
+        if isinstance(table, dict):
+            return {header(k, names): v for k, v in table.items()}
+        return table.rename(columns={c: header(c, names) for c in table.columns})
 
 
 def chinese_headers(key: str) -> bool:

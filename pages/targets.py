@@ -118,7 +118,8 @@ name = st.text_input(t("Campaign name"), key="tgt_campaign_name", value=f"{src['
 card = scored.card if scored is not None else None
 about = {"campaign": name, "date": date.today().isoformat(), "file": src["name"], "file_sha256": src["digest"],
          "filters": spec.describe(), "selected": tl.selected, "control": tl.control,
-         "model": "none" if card is None else f"XGBoost, holdout AUC {card['holdout_auc']}, id {card['model_id'][:12]}"}
+         "model": t("none") if card is None else t("XGBoost, holdout AUC {auc}, id {id}", auc=card["holdout_auc"],
+                                                  id=card["model_id"][:12])}
 
 
 def _record() -> None:
@@ -130,14 +131,14 @@ def _record() -> None:
         st.session_state["tgt_recorded"] = (False, t("Not recorded: {why}", why=exc))
 
 
-send = exports.for_file(export[export["group"] == "target"] if "group" in export.columns else export,
-                        exports.chinese_headers("target_list"))
+chinese = exports.chinese_headers("target_list")
+send = exports.for_file(export[export["group"] == "target"] if "group" in export.columns else export, chinese)
 d1, d2, d3 = st.columns(3)
 # Files are written only when a button is clicked (callables), never on every slider move.
 d1.download_button(t("CSV (UTF-8)"), lambda: to_csv_bytes(send), f"{name}.csv", "text/csv", on_click=_record)
 d2.download_button(t("CSV for Excel (with BOM)"), lambda: to_csv_bytes(send, excel_friendly=True),
                    f"{name}.excel.csv", "text/csv", on_click=_record)
-d3.download_button(t("Excel (.xlsx)"), lambda: to_xlsx_bytes(send, about), f"{name}.xlsx",
+d3.download_button(t("Excel (.xlsx)"), lambda: to_xlsx_bytes(send, exports.for_file(about, chinese)), f"{name}.xlsx",
                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click=_record)
 st.caption(t("The send file holds the target group only; the control group is kept in the campaign record. "
              "Cells that a spreadsheet would run as formulas are neutralised."))

@@ -335,3 +335,5 @@ def test_exports_keep_machine_names_or_give_chinese_headers_on_request():
         assert list(for_file(frame, chinese=True).columns) == ["客户编号", "客群", "响应概率", "原因 2", "region"]
     data = to_csv_bytes(for_file(frame, chinese=True), excel_friendly=True)
     assert data.startswith(b"\xef\xbb\xbf") and "响应概率" in data.decode("utf-8-sig")
+    about = {"campaign": "春季", "selected": 900}  # the About sheet of the Excel file
+    assert for_file(about, chinese=False) == about and for_file(about, chinese=True) == {"营销活动": "春季", "发送数": 900}

@@ -237,7 +237,28 @@ def _campaign_walk(tmp) -> dict[str, list[str]]:
     return found
 
 
-@pytest.fixture(scope="module", params=[_customers_walk, _log_walk, _campaign_walk], ids=lambda w: w.__name__[1:])
+def _switch_walk(tmp) -> dict[str, list[str]]:
+    """Work in English first, then switch to Chinese: cached results that hold words must not come back
+    in English (the steps writing words are cached per language, pages/steps.py)."""
+    allowed, found = data_words(SAMPLE), {}
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.query_params["lang"] = "en"
+    at.run()
+    at.button(key="sample_shop_customers.csv").click().run()
+    for page, press in [("segments", "Find segments"), ("propensity", "Train model"), ("explain", None),
+                        ("targets", None)]:
+        at.switch_page(f"pages/{page}.py").run()
+        if press:
+            _press(at, press)
+    at.segmented_control(key="w_language").set_value("zh").run()
+    found["targets"] = english_runs(_page_text(at), allowed)
+    for page in ("explain", "propensity", "segments", "upload"):
+        _visit(at, found, allowed, page)
+    return found
+
+
+@pytest.fixture(scope="module", params=[_customers_walk, _log_walk, _campaign_walk, _switch_walk],
+                ids=lambda w: w.__name__[1:])
 def chinese_walk(request, tmp_path_factory) -> dict[str, list[str]]:
     """English runs per page of one walk through the app in Chinese."""
     with pytest.MonkeyPatch.context() as mp:  # recorded campaigns go to a folder of this walk's own

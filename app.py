@@ -1,34 +1,38 @@
-"""Bullseye: precision-marketing analytics. Entry point: page config, the sign-in gate and navigation."""
+"""Bullseye: precision-marketing analytics. Entry point: page config, language, the sign-in gate and navigation."""
 
 import logging
 
 import streamlit as st
 
+from lib.i18n import t
+from pages import language
 from pages.auth import gate
 from pages.ui import guarded
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 st.set_page_config(page_title="Bullseye", page_icon=":material/target:", layout="wide")
+language.decide()  # before anything is written: titles, navigation and every lib/ step use it
 
 pages = {
-    "Guided flow": [
-        st.Page("pages/upload.py", title="1. Upload & understand", icon=":material/upload:", default=True),
-        st.Page("pages/segments.py", title="2. Segments", icon=":material/bubble_chart:"),
-        st.Page("pages/propensity.py", title="3. Propensity model", icon=":material/trending_up:"),
-        st.Page("pages/explain.py", title="4. Explain", icon=":material/lightbulb:"),
-        st.Page("pages/targets.py", title="5. Target list", icon=":material/checklist:"),
-        st.Page("pages/campaigns.py", title="6. Campaigns & results", icon=":material/history:"),
+    t("Guided flow"): [
+        st.Page("pages/upload.py", title=t("1. Upload & understand"), icon=":material/upload:", default=True),
+        st.Page("pages/segments.py", title=t("2. Segments"), icon=":material/bubble_chart:"),
+        st.Page("pages/propensity.py", title=t("3. Propensity model"), icon=":material/trending_up:"),
+        st.Page("pages/explain.py", title=t("4. Explain"), icon=":material/lightbulb:"),
+        st.Page("pages/targets.py", title=t("5. Target list"), icon=":material/checklist:"),
+        st.Page("pages/campaigns.py", title=t("6. Campaigns & results"), icon=":material/history:"),
     ],
-    "Learn more": [
-        st.Page("pages/uplift.py", title="Uplift", icon=":material/call_split:"),
-        st.Page("pages/value.py", title="Customer value", icon=":material/payments:"),
-        st.Page("pages/recommend.py", title="Recommendations", icon=":material/shopping_cart:"),
+    t("Learn more"): [
+        st.Page("pages/uplift.py", title=t("Uplift"), icon=":material/call_split:"),
+        st.Page("pages/value.py", title=t("Customer value"), icon=":material/payments:"),
+        st.Page("pages/recommend.py", title=t("Recommendations"), icon=":material/shopping_cart:"),
     ],
-    "Reuse a model": [
-        st.Page("pages/score.py", title="Score a new file", icon=":material/upload_file:"),
+    t("Reuse a model"): [
+        st.Page("pages/score.py", title=t("Score a new file"), icon=":material/upload_file:"),
     ],
 }
-with guarded("this page"):  # no traceback ever reaches the user
+language.switch()
+with guarded(t("this page")):  # no traceback ever reaches the user
     user = gate()  # with [auth] in secrets.toml: None (sign-in screen drawn) unless on the allow-list
     # Navigation is declared on every run, signed in or not: a run without it would fall back to Streamlit's
     # pages/-folder mode, where a page's URL runs that page without this gate.

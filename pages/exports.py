@@ -13,9 +13,10 @@ import pandas as pd
 import streamlit as st
 
 from lib.campaigns import record_export
+from lib.i18n import t
 from lib.privacy import Protected, load_key, protect
 from lib.targeting import to_csv_bytes
-from pages import auth, state, ui
+from pages import auth, headers, state, ui
 
 log = logging.getLogger("bullseye.app")
 SWITCH = "privacy_pseudonymise"  # not a per-file setting: it stays on when another file is loaded
@@ -87,3 +88,16 @@ def download_file(where, label: str, make: Callable[[], tuple[bytes, list[str], 
             after()
 
     where.download_button(label, lambda: once()[0], file_name, mime, on_click=clicked, **kwargs)
+
+
+def downloads(label: str, frame: pd.DataFrame, stem: str, *, id_cols: tuple[str, ...] = ("id",),
+              roles: dict | None = None, campaign: str | None = None) -> None:
+    """"<label> (CSV)" and "<label> (CSV for Excel, with BOM)" buttons: machine-readable headers unless
+    Chinese ones are asked for, and every download protected and logged (see ``download``)."""
+    chinese = headers.chinese_headers(stem)
+    a, b = st.columns(2)
+    download(a, t("{what} (CSV)", what=label), frame, f"{stem}.csv", id_cols=id_cols, roles=roles,
+             to_bytes=lambda f: to_csv_bytes(headers.for_file(f, chinese)), campaign=campaign, key=f"csv_{stem}")
+    download(b, t("{what} (CSV for Excel, with BOM)", what=label), frame, f"{stem}.excel.csv", id_cols=id_cols,
+             roles=roles, to_bytes=lambda f: to_csv_bytes(headers.for_file(f, chinese), excel_friendly=True),
+             campaign=campaign, key=f"excel_{stem}")

@@ -8,7 +8,7 @@ import streamlit as st
 from lib import pipeline as p
 from lib.io import LoadResult
 from pages import state
-from pages.steps import customers, customers_key, key, loaded
+from pages.steps import customers, customers_key, key, loaded, words_key
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -22,7 +22,7 @@ def _value(k: str, settings, _loaded: LoadResult, _cust: p.Customers):
 
 
 def run_recommend(settings):
-    return _recommend(key(customers_key(), settings), settings, loaded(), customers())
+    return _recommend(words_key(key(customers_key(), settings)), settings, loaded(), customers())
 
 
 def recommendations():
@@ -32,7 +32,7 @@ def recommendations():
 
 
 def run_value(settings):
-    return _value(key(customers_key(), settings), settings, loaded(), customers())
+    return _value(words_key(key(customers_key(), settings)), settings, loaded(), customers())
 
 
 def customer_value():
@@ -57,7 +57,7 @@ def _uplift_explained(k: str, _result, _frame):
 def run_uplift(settings):
     from pages.steps import understanding, understanding_key
 
-    return _uplift(key(understanding_key(), settings), settings, customers(), understanding())
+    return _uplift(words_key(key(understanding_key(), settings)), settings, customers(), understanding())
 
 
 def uplift():
@@ -70,7 +70,7 @@ def uplift_explained(result, settings):
     """(reasons per customer, who-is-persuadable importance) of an uplift model."""
     from pages.steps import understanding_key
 
-    return _uplift_explained(key(understanding_key(), settings, "explained"), result, customers().frame)
+    return _uplift_explained(words_key(key(understanding_key(), settings, "explained")), result, customers().frame)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -82,7 +82,7 @@ def _value_reasons(k: str, _result):
 
 def value_reasons(result):
     """value_reason_1..3 per customer of the value table (exact SHAP for boosted methods)."""
-    return _value_reasons(key(customers_key(), st.session_state.get("value_settings"), "reasons"), result)
+    return _value_reasons(words_key(key(customers_key(), st.session_state.get("value_settings"), "reasons")), result)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -94,4 +94,4 @@ def learn_from_campaign(campaign: str, results_digest: str, outcomes):
     """The uplift a recorded campaign's results teach, on the customer file loaded now."""
     from pages.steps import understanding, understanding_key
 
-    return _learn(key(understanding_key(), campaign, results_digest), customers(), understanding(), outcomes)
+    return _learn(words_key(key(understanding_key(), campaign, results_digest)), customers(), understanding(), outcomes)

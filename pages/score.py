@@ -2,27 +2,29 @@
 
 import streamlit as st
 
+from lib.i18n import number, percent, t
 from lib.io import SUPPORTED_EXTENSIONS, file_digest
 from lib.model_file import SUFFIX, model_card
+from pages import headers, state, ui
 from pages import scored as scored_steps
-from pages import state, ui
 
-st.title("Score a new file")
-st.write("Use a model trained earlier (a `.bullseye` file, or the one trained in this session) on a new customer "
-         "file: Bullseye checks the file against what the model was trained on, scores and explains every "
-         "customer, and the Explain and Target list pages then work on the new scores.")
+st.title(t("Score a new file"))
+st.write(t("Use a model trained earlier (a `.bullseye` file, or the one trained in this session) on a new customer "
+           "file: Bullseye checks the file against what the model was trained on, scores and explains every "
+           "customer, and the Explain and Target list pages then work on the new scores."))
 
 trained = state.train_settings() is not None and state.source() is not None
-choices = (["The model trained in this session"] if trained else []) + ["A saved model file"]
-which = st.radio("Model", choices, horizontal=True, key="score_which")
+choices = {"trained": t("The model trained in this session"), "saved": t("A saved model file")}
+which = st.radio(t("Model"), list(choices)[0 if trained else 1:], horizontal=True, key="score_which",
+                 format_func=choices.get)
 model_upload = None
-if which == "A saved model file":
-    model_upload = st.file_uploader("Model file (.bullseye)", type=[SUFFIX.lstrip("."), "zip"], key="score_model")
-new_upload = st.file_uploader("New customer file", type=list(SUPPORTED_EXTENSIONS), key="score_file")
+if which == "saved":
+    model_upload = st.file_uploader(t("Model file (.bullseye)"), type=[SUFFIX.lstrip("."), "zip"], key="score_model")
+new_upload = st.file_uploader(t("New customer file"), type=list(SUPPORTED_EXTENSIONS), key="score_file")
 
 active = state.scoring_new_file()
-ready = new_upload is not None and (which != "A saved model file" or model_upload is not None)
-if ready and st.button("Score this file", type="primary"):
+ready = new_upload is not None and (which != "saved" or model_upload is not None)
+if ready and st.button(t("Score this file"), type="primary"):
     data = new_upload.getvalue()
     model = "trained" if model_upload is None else {"name": model_upload.name, "data": model_upload.getvalue(),
                                                     "digest": file_digest(model_upload.getvalue())}
@@ -30,39 +32,41 @@ if ready and st.button("Score this file", type="primary"):
                                         "file": {"name": new_upload.name, "data": data, "digest": file_digest(data)}}
     st.rerun()
 if not active:
-    st.info("Choose the model and the new file, then press **Score this file**." if not ready else
-            "Press **Score this file** to check and score it.")
+    st.info(t("Choose the model and the new file, then press **Score this file**.") if not ready else
+            t("Press **Score this file** to check and score it."))
     st.stop()
 
-with ui.guarded("reading the model"), st.spinner("Reading the model…"):
+with ui.guarded(t("reading the model")), st.spinner(t("Reading the model…")):
     bundle = scored_steps.bundle()
-st.subheader("The model")
+st.subheader(t("The model"))
 ui.model_card(model_card(bundle))
 
-with ui.guarded("checking the new file"), st.spinner(f"Checking {active['file']['name']} against the model…"):
+with ui.guarded(t("checking the new file")), st.spinner(t("Checking {name} against the model…",
+                                                           name=active["file"]["name"])):
     new = scored_steps.new_file()
-st.subheader("Has the data moved since training?")
+st.subheader(t("Has the data moved since training?"))
 if not new.drift.items:
-    st.success(f"Every model column looks like it did in training ({len(new.drift.psi)} columns checked).")
+    st.success(t("Every model column looks like it did in training ({n} columns checked).", n=len(new.drift.psi)))
 for item in new.drift.items:
     st.warning(item.message)
 for w in new.warnings:
     if w not in new.drift.warnings:
         st.info(w)
 
-with ui.guarded("scoring the new file"), st.spinner("Scoring and explaining every customer…"):
+with ui.guarded(t("scoring the new file")), st.spinner(t("Scoring and explaining every customer…")):
     scored = scored_steps.new_file_scored(progress=ui.progress_bar(len(new.ids)))
-st.subheader("Scores")
+st.subheader(t("Scores"))
 m = st.columns(3)
-m[0].metric("Customers scored", f"{len(scored.scores):,}")
-m[1].metric("Average score", f"{scored.scores.mean():.1%}")
-m[2].metric("Segments", "none saved" if scored.segmentation is None else scored.segmentation.k)
+m[0].metric(t("Customers scored"), number(len(scored.scores)))
+m[1].metric(t("Average score"), percent(scored.scores.mean()))
+m[2].metric(t("Segments"), t("none saved") if scored.segmentation is None else scored.segmentation.k)
 if scored.segmentation is not None:
     st.plotly_chart(scored_steps.score_by_segment_chart(scored), width="stretch")
-st.dataframe(scored.table().sort_values("rank").head(200), width="stretch", hide_index=True)
+top = scored.table().sort_values("rank").head(200)
+st.dataframe(top, width="stretch", hide_index=True, column_config=headers.shown(top))
 c1, c2, c3 = st.columns(3)
-c1.page_link("pages/explain.py", label="Explain these scores", icon=":material/lightbulb:")
-c2.page_link("pages/targets.py", label="Build a target list from them", icon=":material/checklist:")
-if c3.button("Back to the trained file"):
+c1.page_link("pages/explain.py", label=t("Explain these scores"), icon=":material/lightbulb:")
+c2.page_link("pages/targets.py", label=t("Build a target list from them"), icon=":material/checklist:")
+if c3.button(t("Back to the trained file")):
     st.session_state.pop("score_active", None)
     st.rerun()

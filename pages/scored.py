@@ -14,6 +14,7 @@ import streamlit as st
 from lib import model_file
 from lib import pipeline as p
 from lib.explain import Explanation
+from lib.i18n import t
 from lib.io import LoadResult
 from lib.model import PropensityModel
 from lib.propensity import PropensityResult
@@ -33,6 +34,7 @@ from pages.steps import (
     segmentation,
     understanding,
     understanding_key,
+    words_key,
 )
 from pages.steps import _score_by_segment as steps_score_by_segment
 
@@ -89,16 +91,16 @@ class Scored:
 
     def reasons(self) -> pd.DataFrame:
         chosen = state.actionable(self.explanation.features)
-        return _reasons(key(self.key, chosen), chosen, self.explanation, self.frame)
+        return _reasons(words_key(key(self.key, chosen)), chosen, self.explanation, self.frame)
 
     def table(self) -> pd.DataFrame:
         """id, segment, score, rank, decile, reasons (built once per settings; read-only)."""
         k = key(self.key, self.seg_key, state.actionable(self.explanation.features))
-        return _table(k, self.ids, self.segmentation, self.scores, self.reasons())
+        return _table(words_key(k), self.ids, self.segmentation, self.scores, self.reasons())
 
     def list_base(self) -> pd.DataFrame:
         k = key(self.key, self.seg_key, state.actionable(self.explanation.features), "base")
-        return _list_base(k, self.table(), self.frame)
+        return _list_base(words_key(k), self.table(), self.frame)
 
     def sorted_scores(self) -> np.ndarray:
         return _sorted(self.key, self.scores)
@@ -115,7 +117,7 @@ def customer_table() -> pd.DataFrame:
     trained = trained_scored()
     if trained is not None:
         return trained.table()
-    return _table(key(understanding_key(), named_segmentation_key()), understanding().ids, segmentation(), None, None)
+    return _table(words_key(key(understanding_key(), named_segmentation_key())), understanding().ids, segmentation(), None, None)
 
 
 def trained_scored() -> Scored | None:
@@ -124,8 +126,8 @@ def trained_scored() -> Scored | None:
         return None
     cust, und, k, src = customers(), understanding(), model_key(), state.source()
     expl = _explain(k, result.model, cust.frame)
-    card = _card(k, (("file", src["name"]), ("sha256", src["digest"]), ("rows", cust.source_rows)), cust, result, expl)
-    return Scored(key=k, label=f"{src['name']} (the file the model was trained on)", frame=cust.frame,
+    card = _card(words_key(k), (("file", src["name"]), ("sha256", src["digest"]), ("rows", cust.source_rows)), cust, result, expl)
+    return Scored(key=k, label=t("{name} (the file the model was trained on)", name=src["name"]), frame=cust.frame,
                   model=result.model, result=result, card=card, scores=_score(k, result, cust), explanation=expl,
                   segmentation=segmentation(), ids=und.ids, id_col=und.id_col, roles=dict(und.schema.roles),
                   seg_key=named_segmentation_key())
@@ -147,12 +149,11 @@ def _load_model(k: str, name: str, _data: bytes) -> model_file.ModelBundle:
 
 
 def _model_source() -> tuple[str, str, bytes]:
-    """(sha256, name, bytes) of the model file chosen on the Score page: an upload, or the one just
-    trained (with its current segments). Keys below use the file's digest, which covers segments too."""
+    """(sha256, name, bytes) of the Score page's model: an upload, or the one just trained, segments and all."""
     m = state.scoring_new_file()["model"]
     if m == "trained":
         data = model_file_bytes()
-        return hashlib.sha256(data).hexdigest(), "the model just trained", data
+        return hashlib.sha256(data).hexdigest(), t("the model just trained"), data
     return m["digest"], m["name"], m["data"]
 
 
@@ -174,8 +175,8 @@ def new_file() -> p.NewFile | None:
     if not active or b is None:
         return None
     f = active["file"]
-    lr = _load(key(f["digest"]), f["name"], None, None, None, _data=f["data"])
-    return _prepare(key(_model_source()[0], f["digest"]), b, lr)
+    lr = _load(words_key(key(f["digest"])), f["name"], None, None, None, _data=f["data"])
+    return _prepare(words_key(key(_model_source()[0], f["digest"])), b, lr)
 
 
 def new_file_scored(progress=None) -> Scored:
@@ -184,17 +185,17 @@ def new_file_scored(progress=None) -> Scored:
     model_digest = _model_source()[0]
     k = key(model_digest, f["digest"], "scored")
     frame = new.customers.frame
-    return Scored(key=k, label=f"{f['name']} (scored by a saved model)", frame=frame, model=new.model, result=None,
+    return Scored(key=k, label=t("{name} (scored by a saved model)", name=f["name"]), frame=frame, model=new.model, result=None,
                   card=model_file.model_card(b), scores=_score_new(k, new.model, frame),
                   explanation=_explain(k, new.model, frame, progress), segmentation=new.segmentation, ids=new.ids,
-                  id_col=new.id_col, roles=dict(_roles(key(f["digest"]), frame).roles), seg_key=model_digest)
+                  id_col=new.id_col, roles=dict(_roles(words_key(key(f["digest"])), frame).roles), seg_key=model_digest)
 
 
 def score_by_segment_chart(scored: Scored):
     """Box plot of scores per segment (cached: it summarises every customer)."""
-    return steps_score_by_segment(key(scored.key, scored.seg_key), scored.scores, scored.segmentation.names().to_numpy())
+    return steps_score_by_segment(words_key(key(scored.key, scored.seg_key)), scored.scores, scored.segmentation.names().to_numpy())
 
 
 def list_base() -> pd.DataFrame:
     """The trained file's customers with all their columns, for a list without scores (segments only)."""
-    return _list_base(key(understanding_key(), named_segmentation_key(), "base"), customer_table(), customers().frame)
+    return _list_base(words_key(key(understanding_key(), named_segmentation_key(), "base")), customer_table(), customers().frame)

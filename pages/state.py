@@ -10,16 +10,23 @@ from pathlib import Path
 
 import streamlit as st
 
+from lib.i18n import t
 from lib.io import file_digest
 from lib.pipeline import AUTO, CustomerSettings, SegmentSettings, TrainSettings, UnderstandSettings
 from pages import auth
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = {
-    "Synthetic shop: 5,000 customers with a response flag": ROOT / "sample_data" / "shop_customers.csv",
-    "Synthetic shop: 62,000-line transaction log": ROOT / "sample_data" / "shop_transactions.csv.gz",
-    "UCI Bank Marketing: 45,211 calls, did they subscribe?": ROOT / "sample_data" / "bank_marketing.csv.gz",
-}
+
+
+def samples() -> dict[str, Path]:
+    """The one-click samples of the Upload page: label (in the page's language) -> file."""
+    return {
+        t("Synthetic shop: 5,000 customers with a response flag"): ROOT / "sample_data" / "shop_customers.csv",
+        t("Synthetic shop: 62,000-line transaction log"): ROOT / "sample_data" / "shop_transactions.csv.gz",
+        t("UCI Bank Marketing: 45,211 calls, did they subscribe?"): ROOT / "sample_data" / "bank_marketing.csv.gz",
+    }
+
+
 # Settings that belong to one file: a new file starts from scratch.
 _PER_FILE = ("cfg_", "w_cfg_", "seg_", "model_", "tgt_", "score_", "rec_", "value_", "uplift_")
 

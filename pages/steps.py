@@ -6,7 +6,9 @@ Each step's cache key is built by ``key``: the key of the steps it depends on pl
 bytes: never a DataFrame (Streamlit would hash only a sample of a large one), never ``id()`` of an
 object. Results live in ``st.cache_resource`` (one shared, read-only copy per file + settings): they are
 never mutated, and a session only asks for the digest of its own upload, so no session reaches
-another's data.
+another's data. Results holding words from ``lib/`` (warnings, segment names, reasons) are keyed by
+``words_key`` (key + language); the chain stays language-free, so steps holding only numbers (SHAP,
+scores) serve both languages and a language switch re-runs only the steps that write words, once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import streamlit as st
 from lib import model_file
 from lib import pipeline as p
 from lib.explain import Explanation
+from lib.i18n import language, using
 from lib.io import DEFAULT_MAX_BYTES, LoadResult, load_table
 from lib.model import PropensityModel
 from lib.propensity import PropensityResult
@@ -31,6 +34,11 @@ from pages import state
 def key(*parts) -> str:
     """One cache key for a step: its inputs' keys and its own settings."""
     return hashlib.sha256("|".join(map(repr, parts)).encode()).hexdigest()[:32]
+
+
+def words_key(k: str) -> str:
+    """The key of a step whose result holds words: its own key plus the language they are written in."""
+    return key(k, language())
 
 
 # --- the trained file -----------------------------------------------------------------------------
@@ -50,7 +58,7 @@ def loaded() -> LoadResult | None:
     src = state.source()
     if src is None:
         return None
-    return _load(load_key(), src["name"], *state.read_settings(), _data=src["data"])
+    return _load(words_key(load_key()), src["name"], *state.read_settings(), _data=src["data"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
@@ -64,7 +72,7 @@ def customers_key() -> str:
 
 def customers() -> p.Customers | None:
     lr = loaded()
-    return None if lr is None else _customers(customers_key(), state.customer_settings(), lr)
+    return None if lr is None else _customers(words_key(customers_key()), state.customer_settings(), lr)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
@@ -73,7 +81,7 @@ def _infer_roles(k: str, _cust: p.Customers) -> Schema:
 
 
 def inferred_roles() -> Schema:
-    return _infer_roles(customers_key(), customers())
+    return _infer_roles(words_key(customers_key()), customers())
 
 
 @st.cache_resource(show_spinner=False, max_entries=12)
@@ -94,7 +102,7 @@ def understanding() -> p.Understanding | None:
     cust = customers()
     if cust is None:
         return None
-    return _understand(understanding_key(), understand_settings(), cust, inferred_roles())
+    return _understand(words_key(understanding_key()), understand_settings(), cust, inferred_roles())
 
 
 @st.cache_resource(show_spinner=False, max_entries=12)
@@ -112,7 +120,7 @@ def segmentation_key(settings: p.SegmentSettings | None = None) -> str:
 
 
 def run_segmentation(settings: p.SegmentSettings) -> SegmentationResult:
-    return _segment(segmentation_key(settings), settings, customers(), understanding())
+    return _segment(words_key(segmentation_key(settings)), settings, customers(), understanding())
 
 
 def segmentation() -> SegmentationResult | None:
@@ -122,7 +130,7 @@ def segmentation() -> SegmentationResult | None:
         return None
     seg = run_segmentation(settings)
     names = state.segment_names()
-    return _rename(key(segmentation_key(), names), names, seg) if names else seg
+    return _rename(words_key(key(segmentation_key(), names)), names, seg) if names else seg
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -135,7 +143,7 @@ def model_key(settings: p.TrainSettings | None = None) -> str:
 
 
 def train(settings: p.TrainSettings) -> PropensityResult:
-    return _train(model_key(settings), settings, customers(), understanding())
+    return _train(words_key(model_key(settings)), settings, customers(), understanding())
 
 
 def model() -> PropensityResult | None:
@@ -153,8 +161,9 @@ def _explain(k: str, _model: PropensityModel, _frame: pd.DataFrame, _progress=No
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _bundle_bytes(k: str, source: tuple, _cust, _und, _result, _seg, _expl) -> bytes:
-    bundle = p.model_bundle(_cust, _und, _result, _seg, _expl, dict(source))
+def _bundle_bytes(k: str, lang: str, source: tuple, _cust, _und, _result, _seg, _expl) -> bytes:
+    with using(lang):  # a download runs after the page's run: the card's words in the page's language
+        bundle = p.model_bundle(_cust, _und, _result, _seg, _expl, dict(source))
     return model_file.to_bytes(bundle)
 
 
@@ -164,8 +173,8 @@ def model_file_maker():
     src, seg, cust, und, result = state.source(), segmentation(), customers(), understanding(), model()
     source = (("file", src["name"]), ("sha256", src["digest"]), ("rows", cust.source_rows))
     expl = _explain(model_key(), result.model, cust.frame)
-    k = key(model_key(), named_segmentation_key())
-    return lambda: _bundle_bytes(k, source, cust, und, result, seg, expl)
+    k, lang = key(model_key(), named_segmentation_key()), language()
+    return lambda: _bundle_bytes(k, lang, source, cust, und, result, seg, expl)
 
 
 def model_file_bytes() -> bytes:

@@ -9,6 +9,7 @@ import uuid
 import streamlit as st
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 from lib.model_file import card_lines
 from pages import scored as scored_steps
 from pages import state, steps
@@ -17,9 +18,10 @@ log = logging.getLogger("bullseye.app")
 
 
 @contextlib.contextmanager
-def guarded(action: str = "this step"):
+def guarded(action: str | None = None):
     """Show a user's mistake as a clear message, and a bug as an apology with an error id (the
     traceback goes to the log, never to the page)."""
+    action = action or t("this step")
     try:
         yield
     except DataValidationError as exc:
@@ -28,37 +30,38 @@ def guarded(action: str = "this step"):
     except Exception:  # st.stop()/rerun are BaseExceptions and pass through untouched
         error_id = uuid.uuid4().hex[:8]
         log.exception("error %s during %s", error_id, action)
-        st.error(
-            f"Something went wrong during {action} (error id {error_id}). Your data is safe; try again, "
-            "and if it happens again send us the error id."
-        )
+        st.error(t("Something went wrong during {action} (error id {error_id}). Your data is safe; try again, "
+                   "and if it happens again send us the error id.", action=action, error_id=error_id))
         st.stop()
 
 
-def automatic_or(value) -> str:
-    """Label for reading options where None means "detect it"."""
-    from lib.io import DELIMITER_NAMES
+def delimiters() -> dict:
+    """The delimiters in words (lib.io.DELIMITER_NAMES in the page's language); None: detect it."""
+    return {None: t("automatic"), ",": t("comma"), ";": t("semicolon"), "\t": t("tab"), "|": t("pipe")}
 
-    return "automatic" if value is None else DELIMITER_NAMES.get(value, str(value))
+
+def none_as(label: str):
+    """A ``format_func`` showing None as ``label`` (translated now: Streamlit may call it after the run)."""
+    return lambda value: label if value is None else value
 
 
 def require_data():
     """Guard clause for every page after Upload: (customers, understanding) or stop with a pointer."""
     if state.source() is None:
-        st.info("Start by loading data on the **Upload** page (or try a sample there).")
-        st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload:")
+        st.info(t("Start by loading data on the **Upload** page (or try a sample there)."))
+        st.page_link("pages/upload.py", label=t("Go to Upload"), icon=":material/upload:")
         st.stop()
-    with guarded("loading your file"):
+    with guarded(t("loading your file")):
         return steps.customers(), steps.understanding()
 
 
 def require_log(what: str) -> None:
     """Guard clause for pages that learn from order lines (customer value, recommendations)."""
     if not state.is_transactions():
-        st.info(f"{what} need a transaction log (one row per order line, with customer, date and amount, and a "
-                "product column for recommendations). Load one on the Upload page and switch on *This is a "
-                "transaction log*.")
-        st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload:")
+        st.info(t("{what} need a transaction log (one row per order line, with customer, date and amount, and a "
+                  "product column for recommendations). Load one on the Upload page and switch on *This is a "
+                  "transaction log*.", what=what))
+        st.page_link("pages/upload.py", label=t("Go to Upload"), icon=":material/upload:")
         st.stop()
 
 
@@ -66,14 +69,15 @@ def require_scores() -> scored_steps.Scored:
     """Guard clause for Explain and Target list: the scored customers on screen, or stop with a pointer."""
     if not state.scoring_new_file():
         require_data()
-    with guarded("scoring"):
+    with guarded(t("scoring")):
         scored = scored_steps.scored()
     if scored is None:
-        st.info("Train a propensity model first, or score a new file with a saved model.")
-        st.page_link("pages/propensity.py", label="Go to Propensity model", icon=":material/trending_up:")
+        st.info(t("Train a propensity model first, or score a new file with a saved model."))
+        st.page_link("pages/propensity.py", label=t("Go to Propensity model"), icon=":material/trending_up:")
         st.stop()
     if state.scoring_new_file():
-        st.caption(f"Showing **{scored.label}**. Go back to the trained file on the Score a new file page.")
+        st.caption(t("Showing **{label}**. Go back to the trained file on the Score a new file page.",
+                     label=scored.label))
     return scored
 
 
@@ -85,25 +89,32 @@ def model_card(card: dict) -> None:
 
 def next_step(page: str, label: str) -> None:
     st.divider()
-    st.page_link(page, label=f"Next: {label}", icon=":material/arrow_forward:")
+    st.page_link(page, label=t("Next: {step}", step=label), icon=":material/arrow_forward:")
 
 
 def rollup_column_boxes(cols, names: list[str]) -> None:
     """Customer, date and amount columns of a transaction log's roll-up, each changeable (and undone by
     "Go back to the detected columns" when a choice makes the roll-up impossible)."""
-    qxp = "(quantity × unit price)"
-    boxes = st.columns(3)
+    boxes = st.columns(3)  # None stands for quantity × unit price: an option's value never depends on the language
     for box, label, k, options, current in (
-        (boxes[0], "Customer id", "cfg_customer_col", names, cols.customer),
-        (boxes[1], "Date", "cfg_date_col", names, cols.date),
-        (boxes[2], "Amount", "cfg_amount_col", [qxp] * bool(cols.quantity and cols.unit_price) + names,
-         cols.amount or qxp),
+        (boxes[0], t("Customer id"), "cfg_customer_col", names, cols.customer),
+        (boxes[1], t("Date"), "cfg_date_col", names, cols.date),
+        (boxes[2], t("Amount"), "cfg_amount_col", [None] * bool(cols.quantity and cols.unit_price) + names,
+         cols.amount),
     ):
-        picked = box.selectbox(label, options, index=options.index(current),
-                               key=f"rollup_{k}_{st.session_state.get('rollup_version', 0)}")
+        picked = box.selectbox(label, options, index=options.index(current), format_func=none_as(
+            t("(quantity × unit price)")), key=f"rollup_{k}_{st.session_state.get('rollup_version', 0)}")
         if picked != current:
-            st.session_state[k] = None if picked == qxp else picked
+            st.session_state[k] = picked
             st.rerun()
+
+
+def role_help() -> str:
+    """What each column role means (lib.schema.ROLE_LABELS), in the page's language."""
+    labels = {"identifier": t("Identifier"), "pii": t("Personal data (PII)"), "date": t("Date"), "numeric": t("Number"),
+              "categorical": t("Category"), "binary": t("Yes/no flag"), "text": t("Free text"),
+              "constant": t("Constant"), "empty": t("Mostly empty")}
+    return "; ".join(f"{role}: {label}" for role, label in labels.items())
 
 
 def progress_bar(rows: int):
@@ -116,7 +127,7 @@ def progress_bar(rows: int):
 
     if rows <= EXPLAIN_BATCH_ROWS:
         return None
-    bar, t0 = st.progress(0.0, text=f"Explaining {rows:,} customers…"), time.perf_counter()
+    bar, t0 = st.progress(0.0, text=t("Explaining {n} customers…", n=f"{rows:,}")), time.perf_counter()
 
     def update(done: int, total: int) -> None:
         bar.progress(done / total, text=progress_line(done, total, time.perf_counter() - t0))

@@ -3,52 +3,56 @@
 import streamlit as st
 
 from lib import plots
+from lib.i18n import number, percent, t
 from lib.privacy import merge_small
 from lib.value import ValueSettings, forecast_by_segment, forecast_chart_frame, value_importance
-from pages import exports, log_steps, state, steps, ui
+from pages import exports, headers, log_steps, state, steps, ui
 
-st.title("Customer value")
+st.title(t("Customer value"))
 cust, und = ui.require_data()
-ui.require_log("Customer value predictions")
-st.write("Who will spend how much in the coming weeks, who is slipping away, and what the base will bring in. "
-         "Every method is first checked on the latest window the log allows (fitted before it, judged on what "
-         "customers really spent in it) next to a naive ranking by past spend; the best is refitted and applied.")
-horizon = int(state.setting(st.number_input, "Days ahead", "cfg_value_horizon", default=state.horizon() or 90,
+ui.require_log(t("Customer value predictions"))
+st.write(t("Who will spend how much in the coming weeks, who is slipping away, and what the base will bring in. "
+           "Every method is first checked on the latest window the log allows (fitted before it, judged on what "
+           "customers really spent in it) next to a naive ranking by past spend; the best is refitted and applied."))
+horizon = int(state.setting(st.number_input, t("Days ahead"), "cfg_value_horizon", default=state.horizon() or 90,
                             min_value=14, max_value=365, step=15))
 settings = ValueSettings(horizon_days=horizon)
-if st.button("Predict value", type="primary") or st.session_state.get("value_settings") == settings:
-    with st.spinner("Checking every method on the last window, then predicting…"), ui.guarded("predicting value"):
+if st.button(t("Predict value"), type="primary") or st.session_state.get("value_settings") == settings:
+    with st.spinner(t("Checking every method on the last window, then predicting…")), \
+            ui.guarded(t("predicting value")):
         result = log_steps.run_value(settings)
     st.session_state["value_settings"] = settings
 else:
-    st.info("Choose how many days ahead, then press **Predict value**.")
+    st.info(t("Choose how many days ahead, then press **Predict value**."))
     st.stop()
 
 m = st.columns(4)
-m[0].metric(f"Revenue forecast, next {horizon} days", f"{result.forecast_total:,.0f}",
-            help=f"Range {result.forecast_low:,.0f} to {result.forecast_high:,.0f}, from what the method missed on "
-                 "the last window it could check.")
-m[1].metric("Customers", f"{len(result.table):,}")
-m[2].metric("Likely to churn", f"{(result.table['churn_risk'] > 0.5).mean():.0%}",
-            help=f"Share of customers with more than a 50% chance of not buying in the next {horizon} days.")
-m[3].metric("Method", result.method, help=result.method_label)
+m[0].metric(t("Revenue forecast, next {days} days", days=horizon), number(result.forecast_total),
+            help=t("Range {low} to {high}, from what the method missed on the last window it could check.",
+                   low=number(result.forecast_low), high=number(result.forecast_high)))
+m[1].metric(t("Customers"), number(len(result.table)))
+m[2].metric(t("Likely to churn"), percent((result.table["churn_risk"] > 0.5).mean(), 0),
+            help=t("Share of customers with more than a 50% chance of not buying in the next {days} days.",
+                   days=horizon))
+m[3].metric(t("Method"), result.method, help=t(result.method_label))  # i18n: lib.value.METHOD_LABELS
 st.caption(f"{result.selection} {result.caveat}")
 for note in result.notes:
     st.info(note)
 st.plotly_chart(plots.revenue_forecast(forecast_chart_frame(result)), width="stretch")
-st.subheader("How each method did on the last window")
-st.dataframe(result.validation, hide_index=True, width="stretch")
+st.subheader(t("How each method did on the last window"))
+st.dataframe(result.validation, hide_index=True, width="stretch", column_config=headers.shown(result.validation))
 
 seg = steps.segmentation()
 if seg is not None:
-    st.subheader("Value and churn risk by segment")
-    st.dataframe(forecast_by_segment(result, und.ids, merge_small(seg.names()).to_numpy()), hide_index=True,
-                 width="stretch")
-st.subheader("Valuable customers slipping away")
+    st.subheader(t("Value and churn risk by segment"))
+    by_segment = forecast_by_segment(result, und.ids, merge_small(seg.names()).to_numpy())
+    st.dataframe(by_segment, hide_index=True, width="stretch", column_config=headers.shown(by_segment, segment=t("Segment")))
+st.subheader(t("Valuable customers slipping away"))
 worth = result.table.merge(log_steps.value_reasons(result), on="customer_id")
 risky = worth.sort_values("clv_12m", ascending=False)
-st.dataframe(risky[risky["churn_risk"] > 0.5].head(200), hide_index=True, width="stretch")
-st.subheader("Why a customer is worth what they are worth")
+risky = risky[risky["churn_risk"] > 0.5].head(200)
+st.dataframe(risky, hide_index=True, width="stretch", column_config=headers.shown(risky))
+st.subheader(t("Why a customer is worth what they are worth"))
 st.plotly_chart(plots.value_drivers(value_importance(result)), width="stretch")
-exports.download(st, "Download every customer's value (CSV)", worth, "customer_value.csv", id_cols=("customer_id",))
-ui.next_step("pages/targets.py", "build a target list (customers.csv carries the value columns)")
+exports.downloads(t("Download every customer's value"), worth, "customer_value", id_cols=("customer_id",))
+ui.next_step("pages/targets.py", t("build a target list (customers.csv carries the value columns)"))

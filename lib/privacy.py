@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 from lib.schema import ids_as_text
 
 log = logging.getLogger(__name__)
@@ -183,10 +184,11 @@ def small_groups(sizes: dict | pd.Series, threshold: int = SMALL_GROUP) -> set:
 
 
 def merge_small(labels: pd.Series | np.ndarray, threshold: int = SMALL_GROUP,
-                other: str = OTHER_SMALL) -> pd.Series:
+                other: str | None = None) -> pd.Series:
     """Labels with every group under ``threshold`` customers merged into ``other``; when the merged
     group is itself too small, its customers' label is missing (hidden), so no aggregate describes
     fewer than ``threshold`` people."""
+    other = t(OTHER_SMALL) if other is None else other  # i18n: OTHER_SMALL is in the catalogue
     s = pd.Series(labels).astype(object)
     counts = s.value_counts()
     small = [k for k, n in counts.items() if n < threshold]

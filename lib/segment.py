@@ -24,6 +24,7 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_
 from threadpoolctl import threadpool_limits  # installed with scikit-learn, which depends on it
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 from lib.privacy import OTHER_SMALL, SMALL_GROUP
 
 log = logging.getLogger(__name__)
@@ -1248,10 +1249,11 @@ def profile_for_people(result: SegmentationResult, top_levels: int = 3, min_size
         if n_small >= min_size:
             w = np.array([s.size for s in small], dtype="float64")
             merged = profile.loc[[s.id for s in small]].mul(w, axis=0).sum() / w.sum()
-            profile = pd.concat([profile, merged.to_frame(OTHER_SMALL).T])
+            other = t(OTHER_SMALL)  # i18n: OTHER_SMALL is in the catalogue
+            profile = pd.concat([profile, merged.to_frame(other).T])
             known = [(s.target_rate, s.size) for s in small if s.target_rate is not None]
             rate = sum(r * n for r, n in known) / sum(n for _, n in known) if known else None
-            segments.append(Segment(OTHER_SMALL, OTHER_SMALL, "", n_small,  # type: ignore[arg-type]
+            segments.append(Segment(other, other, "", n_small,  # type: ignore[arg-type]
                                     sum(s.share for s in small), rate))
     keys: list[object] = [s.id for s in segments] + ["All customers"]
     headers = [s.name for s in segments] + ["All customers"]

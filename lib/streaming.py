@@ -37,6 +37,7 @@ from lib import io as bio
 from lib.drift import DriftTally, drift_from_tally, tally
 from lib.errors import DataValidationError
 from lib.explain import Explanation, explain, reason_codes
+from lib.i18n import t
 from lib.model_file import ModelBundle
 from lib.propensity import score_ranks
 from lib.schema import ids_as_text
@@ -622,8 +623,8 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
     customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
     # The same warning from several partitions is said once, with the counts added up.
     counts: dict[str, int] = {}
-    for t in tables:
-        for w in t.warnings:
+    for table in tables:
+        for w in table.warnings:
             m = re.match(r"^([\d,]+)(.*)$", w)
             key, n = (m.group(2), int(m.group(1).replace(",", ""))) if m else (w, 0)
             counts[key] = counts.get(key, 0) + n
@@ -665,9 +666,9 @@ def progress_line(done: int, total: int | None, seconds: float) -> str:
     """'1,250,000 rows scored and explained, 41,000 rows/s, about 214 s left': the CLI's progress line
     and the app's progress bar say the same thing."""
     rate = done / seconds if seconds > 0 else 0.0
-    msg = f"{done:,} rows scored and explained, {rate:,.0f} rows/s"
+    msg = t("{done} rows scored and explained, {rate} rows/s", done=f"{done:,}", rate=f"{rate:,.0f}")
     if total and rate and total > done:
-        msg += f", about {(total - done) / rate:,.0f} s left"
+        msg += t(", about {seconds} s left", seconds=f"{(total - done) / rate:,.0f}")
     return msg
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit import config as st_config  # where Streamlit looks for secrets files
 
+from lib.i18n import t
 from lib.privacy import LOCAL_USER, is_allowed
 
 
@@ -20,8 +21,8 @@ def settings() -> dict | None:
     except FileNotFoundError:  # Streamlit's "no secrets" error is one; so is a secrets file it cannot parse
         if any(Path(p).exists() for p in st_config.get_option("secrets.files")):
             # A broken secrets file may hold a broken [auth]: fail closed rather than open the app to anyone.
-            st.error("The secrets file (.streamlit/secrets.toml) cannot be read, so sign-in cannot be checked. "
-                     "Fix its TOML syntax and reload.")
+            st.error(t("The secrets file (.streamlit/secrets.toml) cannot be read, so sign-in cannot be checked. "
+                       "Fix its TOML syntax and reload."))
             st.stop()
         return None
     return dict(section) if section else None
@@ -37,7 +38,7 @@ def current_user() -> str:
         return LOCAL_USER
     email = st.user.get("email") if st.user.get("is_logged_in", False) else None
     if not email or not is_allowed(email, conf.get("allowed")):
-        st.info("Sign in first: open the app's home page.")
+        st.info(t("Sign in first: open the app's home page."))
         st.stop()
     return str(email).strip().lower()
 
@@ -55,21 +56,21 @@ def gate() -> str | None:
     else return who they are."""
     conf = settings()
     if conf is None:
-        st.sidebar.caption("Local single-user mode: no sign-in, for use on this computer only (the app listens "
-                           "on localhost). To share it, set up sign-in: see Privacy and sign-in in the README.")
+        st.sidebar.caption(t("Local single-user mode: no sign-in, for use on this computer only (the app listens "
+                             "on localhost). To share it, set up sign-in: see Privacy and sign-in in the README."))
         return LOCAL_USER
     if not st.user.get("is_logged_in", False):
         st.title("Bullseye")
-        st.info("Sign in to use Bullseye: customer data and campaigns are only shown to people on its allow-list.")
-        st.button("Sign in", type="primary", on_click=_sign_in, args=(conf.get("provider"),), key="auth_sign_in")
+        st.info(t("Sign in to use Bullseye: customer data and campaigns are only shown to people on its allow-list."))
+        st.button(t("Sign in"), type="primary", on_click=_sign_in, args=(conf.get("provider"),), key="auth_sign_in")
         return None
     email = st.user.get("email")
     if not is_allowed(email, conf.get("allowed")):
         st.title("Bullseye")
-        st.error(f"{email or 'This account'} is not on the allow-list of this Bullseye. Ask its administrator to "
-                 "add your e-mail address or domain, then sign in again.")
-        st.button("Sign out", on_click=st.logout, key="auth_sign_out_denied")
+        st.error(t("{who} is not on the allow-list of this Bullseye. Ask its administrator to add your e-mail "
+                   "address or domain, then sign in again.", who=email or t("This account")))
+        st.button(t("Sign out"), on_click=st.logout, key="auth_sign_out_denied")
         return None
-    st.sidebar.caption(f"Signed in as {email}")
-    st.sidebar.button("Sign out", on_click=st.logout, key="auth_sign_out")
+    st.sidebar.caption(t("Signed in as {email}", email=email))
+    st.sidebar.button(t("Sign out"), on_click=st.logout, key="auth_sign_out")
     return str(email).strip().lower()

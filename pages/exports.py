@@ -28,17 +28,17 @@ def pseudonymising() -> bool:
 
 def switch(where=st) -> bool:
     """The "pseudonymise" toggle (Target list page); its value applies to every download of the app."""
-    return bool(state.setting(where.toggle, "Pseudonymise customer ids in every download", SWITCH, default=False,
-                              help="Each id becomes a keyed pseudonym (HMAC-SHA256): the same key gives the same "
-                                   "pseudonym, so files still join and results match back, but nobody without "
-                                   "the key can tell who is who. Personal-data columns are never written then."))
+    return bool(state.setting(where.toggle, t("Pseudonymise customer ids in every download"), SWITCH, default=False,
+                              help=t("Each id becomes a keyed pseudonym (HMAC-SHA256): the same key gives the same "
+                                     "pseudonym, so files still join and results match back, but nobody without "
+                                     "the key can tell who is who. Personal-data columns are never written then.")))
 
 
 def key() -> bytes | None:
     """The pseudonymisation key when the switch is on, else None."""
     if not pseudonymising():
         return None
-    with ui.guarded("reading the pseudonymisation key"):
+    with ui.guarded(t("reading the pseudonymisation key")):
         return load_key()
 
 
@@ -83,7 +83,8 @@ def download_file(where, label: str, make: Callable[[], tuple[bytes, list[str], 
                           source_sha256=source)
         except (sqlite3.Error, OSError):  # the file is already on its way: say the log missed it, no traceback
             log.exception("could not log the download of %s", file_name)
-            st.toast(f"{file_name} was downloaded but could not be logged in the audit trail: check the data folder.")
+            st.toast(t("{file} was downloaded but could not be logged in the audit trail: check the data folder.",
+                       file=file_name))
         if after is not None:
             after()
 

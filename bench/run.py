@@ -174,7 +174,9 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
     lines = [
         "# Benchmark results",
         "",
-        f"- Date: {now}; commit {_commit()}; machine: {_machine()}.",
+        f"- Date: {now}; commit {_commit()}; machine: {_machine()}; load average at the end "
+        f"{os.getloadavg()[0]:.1f} (1 min) / {os.getloadavg()[2]:.1f} (15 min).",
+        f"- Command: `{' '.join(['python -m bench.run', *sys.argv[1:]])}` (`make bench`).",
         "- Data: `bench/generate.py` (24 columns: 15 numbers with missing values, 6 categories, id, email,",
         "  response from a known model). Pipeline: `python -m lib.cli run --target responded --top-pct 10",
         "  --control-pct 10`: load, roles, quality, segment (k by silhouette), train (XGBoost depth 4, early",

@@ -15,7 +15,7 @@ import streamlit as st
 from lib.campaigns import record_export
 from lib.i18n import t
 from lib.privacy import Protected, load_key, protect
-from lib.targeting import to_csv_bytes
+from lib.targeting import to_csv_bytes, to_xlsx_bytes
 from pages import auth, headers, state, ui
 
 log = logging.getLogger("bullseye.app")
@@ -102,3 +102,16 @@ def downloads(label: str, frame: pd.DataFrame, stem: str, *, id_cols: tuple[str,
     download(b, t("{what} (CSV for Excel, with BOM)", what=label), frame, f"{stem}.excel.csv", id_cols=id_cols,
              roles=roles, to_bytes=lambda f: to_csv_bytes(headers.for_file(f, chinese), excel_friendly=True),
              campaign=campaign, key=f"excel_{stem}")
+
+
+def send_list(columns, frame: pd.DataFrame, name: str, about: dict, chinese: bool, **sent) -> None:
+    """The send list as CSV, CSV for Excel (BOM) and .xlsx (with an About sheet), in three ``columns``.
+    Files are written only when a button is clicked, never on every slider move, and each is logged; ids
+    are pseudonymised and personal data dropped first (by the columns' own names), then headers renamed."""
+    d1, d2, d3 = columns
+    download(d1, t("CSV (UTF-8)"), frame, f"{name}.csv",
+             to_bytes=lambda f: to_csv_bytes(headers.for_file(f, chinese)), **sent)
+    download(d2, t("CSV for Excel (with BOM)"), frame, f"{name}.excel.csv",
+             to_bytes=lambda f: to_csv_bytes(headers.for_file(f, chinese), excel_friendly=True), **sent)
+    download(d3, t("Excel (.xlsx)"), frame, f"{name}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             to_bytes=lambda f: to_xlsx_bytes(headers.for_file(f, chinese), headers.for_file(about, chinese)), **sent)

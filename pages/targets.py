@@ -10,7 +10,7 @@ from lib.errors import DataValidationError
 from lib.i18n import number, t
 from lib.pipeline import target, uplift_by_id, value_by_id, with_offers
 from lib.privacy import pseudonymise
-from lib.targeting import ListSpec, export_columns, to_csv_bytes, to_xlsx_bytes
+from lib.targeting import ListSpec, export_columns
 from pages import auth, exports, headers, log_steps, state, ui
 from pages import scored as scored_steps
 
@@ -143,17 +143,8 @@ def _record() -> None:
 chinese = headers.chinese_headers("target_list")
 send = export[export["group"] == "target"] if "group" in export.columns else export
 d1, d2, d3 = st.columns(3)
-# Files are written only when a button is clicked (callables), never on every slider move; each is logged.
-# Ids are pseudonymised and personal data dropped first (by the columns' own names), then headers renamed.
 sent = {"id_cols": (id_col,), "roles": roles, "keep_personal": tuple(contact_cols), "campaign": name, "after": _record}
-exports.download(d1, t("CSV (UTF-8)"), send, f"{name}.csv",
-                 to_bytes=lambda f: to_csv_bytes(headers.for_file(f, chinese)), **sent)
-exports.download(d2, t("CSV for Excel (with BOM)"), send, f"{name}.excel.csv",
-                 to_bytes=lambda f: to_csv_bytes(headers.for_file(f, chinese), excel_friendly=True), **sent)
-exports.download(d3, t("Excel (.xlsx)"), send, f"{name}.xlsx",
-                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                 to_bytes=lambda f: to_xlsx_bytes(headers.for_file(f, chinese), headers.for_file(about, chinese)),
-                 **sent)
+exports.send_list((d1, d2, d3), send, name, about, chinese, **sent)
 st.caption(t("The send file holds the target group only; the control group is kept in the campaign record. "
              "Cells that a spreadsheet would run as formulas are neutralised. Every download is logged (Campaigns "
              "page).") + (" " + t("Ids are pseudonyms: the same key gives the same pseudonyms, so results can be "

@@ -179,8 +179,7 @@ def new_file() -> p.NewFile | None:
     return _prepare(words_key(key(_model_source()[0], f["digest"])), b, lr)
 
 
-def new_file_scored(progress=None) -> Scored:
-    """``progress(rows_done, rows)``: called while a big file is explained (the Score page's bar)."""
+def new_file_scored(progress=None) -> Scored:  # progress(rows_done, rows): the Score page's bar on a big file
     b, new, f = bundle(), new_file(), state.scoring_new_file()["file"]
     model_digest = _model_source()[0]
     k = key(model_digest, f["digest"], "scored")

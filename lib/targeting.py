@@ -129,7 +129,7 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
         sends = int(spec.budget // spec.cost_per_contact)
         limit = min(limit, int(np.floor(sends / max(1 - spec.control_pct / 100, 1e-9))))
     if limit < len(idx):
-        excluded["below the cut-off (top N / % / budget)"] = len(idx) - limit
+        excluded[t("below the cut-off (top N / % / budget)")] = len(idx) - limit
     idx = idx[:limit]
     table = df.iloc[idx].copy()
     group = assign_control(

@@ -52,12 +52,13 @@ def test_every_message_lib_builds_has_chinese_with_the_same_fields():
 
 
 def test_words_looked_up_from_tables_have_chinese():
-    from lib import io, schema, segment
+    from lib import io, schema, segment, value
 
     words = [w for _, high, low in segment._NUMBER_WORDS for w in (high, low)]
     words += [w for rule in segment.RFM_RULES for w in (rule[0], rule[2])]
     words += list(schema.ROLE_LABELS.values()) + list(schema.EXCLUDE_REASONS.values())
     words += list(io.DELIMITER_NAMES.values()) + ["out-of-time", "stratified holdout"]
+    words += list(value.METHOD_LABELS.values())
     with using("zh"):
         words += [unit() for unit in segment._UNITS.values()]
     zh = i18n.catalogue("zh")

@@ -225,7 +225,7 @@ def _load_bytes(data, name, sep, encoding, sheet, max_bytes) -> _Raw:
                 t("{name} looks like a .gz file but could not be decompressed ({exc}). Re-create the archive.", name=name, exc=exc)
             ) from None
         if len(inner) > max_bytes:
-            raise DataValidationError(_too_big(name + " (uncompressed)", len(inner), max_bytes))
+            raise DataValidationError(_too_big(name + t(" (uncompressed)"), len(inner), max_bytes))
         inner_name = lower[:-3] if lower.endswith(".gz") else lower
         return _load_bytes(inner, inner_name, sep, encoding, sheet, max_bytes)
     if data[:4] == b"PK\x03\x04" or lower.endswith((".zip", ".xlsx")):

@@ -403,7 +403,7 @@ def _matrix(columns: list[_Column], scaling: tuple[dict, ...] | None = None) -> 
     specs = [_fit_scaling(c) for c in columns] if fitting else list(scaling)
     widths = [len(sp["levels"]) if sp["kind"] == "category" else 1 for sp in specs]
     if not columns or sum(widths) == 0:
-        raise DataValidationError("No usable features to cluster on: choose at least one number or category column.")
+        raise DataValidationError(t("No usable features to cluster on: choose at least one number or category column."))
     n = len(columns[0].values)
     x = np.zeros((n, sum(widths)), dtype="float32")
     names: list[str] = []

@@ -179,7 +179,7 @@ def activity_from_log(
     keep = (~no_customer & dates.notna() & value.notna()).to_numpy()
     bad_dates = int((dates.isna() & frame[cols.date].notna()).sum())
     if bad_dates:
-        warnings.append(f"{bad_dates:,} lines have an unreadable date in '{cols.date}' and were left out.")
+        warnings.append(t("{bad:,} lines have an unreadable date in '{col}' and were left out.", bad=bad_dates, col=cols.date))
     if not keep.any():
         raise DataValidationError(
             t("No usable lines: every line lacks a customer id ('{customer}'), a date ('{date}') or an amount. Check that these columns are the right ones.", customer=cols.customer, date=cols.date)
@@ -1099,18 +1099,19 @@ def forecast_by_segment(result: ValueResult, ids: np.ndarray, segment_names: np.
     segment (e.g. from the segmentation step); customers of the value table without one are "(no segment)",
     so the rows add up to the total."""
     if len(ids) != len(segment_names):
-        raise DataValidationError(f"{len(ids):,} customer ids but {len(segment_names):,} segment names: give one "
-                                  "segment per customer.")
+        raise DataValidationError(t("{ids:,} customer ids but {names:,} segment names: give one segment per customer.",
+                                    ids=len(ids), names=len(segment_names)))
     labels = pd.Series(np.asarray(segment_names, dtype=object), index=ids_as_text(pd.Series(ids)).to_numpy())
     labels = labels[~labels.index.duplicated(keep="first")]
-    t = result.table
-    seg = labels.reindex(t["customer_id"].to_numpy())
+    table = result.table
+    seg = labels.reindex(table["customer_id"].to_numpy())
     if seg.notna().sum() == 0:
         raise DataValidationError(
-            f"None of the {len(labels):,} segment ids matches a customer id of the order log (e.g. "
-            f"'{labels.index[0] if len(labels) else ''}' vs '{t['customer_id'].iloc[0] if len(t) else ''}'). Use the "
-            "same id column for segments and for customer value.")
-    frame = t.assign(segment=seg.fillna("(no segment)").astype(str).to_numpy())
+            t("None of the {n:,} segment ids matches a customer id of the order log (e.g. '{segment_id}' vs "
+              "'{customer_id}'). Use the same id column for segments and for customer value.", n=len(labels),
+              segment_id=labels.index[0] if len(labels) else "",
+              customer_id=table["customer_id"].iloc[0] if len(table) else ""))
+    frame = table.assign(segment=seg.fillna("(no segment)").astype(str).to_numpy())
     g = frame.groupby("segment", sort=False)
     out = pd.DataFrame({
         "customers": g.size(),

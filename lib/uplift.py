@@ -821,8 +821,10 @@ def uplift_reasons(result: UpliftResult, frame: pd.DataFrame, top: int = 3,
     ranked = Explanation(values=ranked_values, features=ex.features, base_value=0.0, method="uplift",
                          seconds=ex.seconds, points=pts)
     reasons = reason_codes(ranked, frame[list(ex.features)], top=top)
+    # The end of a reason ("(+3.1 pts)") says what the points are of, in the reasons' language.
+    ending, of_uplift = re.escape(t(" pts)")) + "$", t(" pts of uplift)")
     for c in reasons.columns:
-        reasons[c] = reasons[c].str.replace(r" pts\)$", " pts of uplift)", regex=True)
+        reasons[c] = reasons[c].str.replace(ending, of_uplift, regex=True)
     reasons.index = frame.index
     return reasons
 

@@ -228,3 +228,13 @@ def test_cli_errors_follow_lang(tmp_path):
     assert proc.stderr.startswith("error: 找不到文件：")
     proc = _cli("check", "--input", str(tmp_path / "missing.csv"))
     assert proc.stderr.startswith("error: File not found: ")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_uplift_reasons_can_find_the_end_of_a_reason_in_each_language(lang):
+    # lib.uplift turns "(+3.1 pts)" into "(+3.1 pts of uplift)" by the translated ending of a reason.
+    with using(lang):
+        reason = i18n.t("{feature}: {value} ({points} pts)").format(feature="age", value="27", points="+3.1")
+        ending, of_uplift = i18n.t(" pts)"), i18n.t(" pts of uplift)")
+    assert reason.endswith(ending)
+    assert (reason[: -len(ending)] + of_uplift) in ("age: 27 (+3.1 pts of uplift)", "age：27（+3.1 个百分点增量）")

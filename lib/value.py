@@ -738,7 +738,7 @@ class ValueResult:
 
     @property
     def method_label(self) -> str:
-        return METHOD_LABELS[self.method]
+        return t(METHOD_LABELS[self.method])
 
     def to_report(self) -> dict:
         """Plain JSON for report.json."""
@@ -843,7 +843,7 @@ def customer_value(
     rows = []
     for name, pr in preds.items():
         churn_score = -pr.predicted_value if name == "naive" else pr.churn_risk
-        rows.append({"method": name, "label": METHOD_LABELS[name],
+        rows.append({"method": name, "label": t(METHOD_LABELS[name]),
                      **metrics(pr.predicted_value, y, churn_score, ~buyers)})
     validation = pd.DataFrame(rows)
     method, selection = _choose(validation, settings.method)

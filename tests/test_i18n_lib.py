@@ -238,3 +238,26 @@ def test_uplift_reasons_can_find_the_end_of_a_reason_in_each_language(lang):
         ending, of_uplift = i18n.t(" pts)"), i18n.t(" pts of uplift)")
     assert reason.endswith(ending)
     assert (reason[: -len(ending)] + of_uplift) in ("age: 27 (+3.1 pts of uplift)", "age：27（+3.1 个百分点增量）")
+
+
+def test_recommendation_reasons_read_in_chinese():
+    from lib.recommend import _repeat_reasons, _similar_reasons
+
+    names, times, ago = np.array(["JUMBO BAG", "MUG"], dtype=object), np.array([6, 1]), np.array([20.0, 60.0])
+    assert list(_repeat_reasons(names, times, ago)) == ["bought JUMBO BAG 6 times, last 3 weeks ago",
+                                                        "bought MUG once, 2 months ago"]
+    with using("zh"):
+        assert list(_repeat_reasons(names, times, ago)) == ["买过 JUMBO BAG 6 次，最近一次在 3 周前",
+                                                            "买过 MUG 1 次，2 个月前"]
+        assert list(_similar_reasons(names, np.array([0]), np.array([1]))) == ["买 JUMBO BAG 和 MUG 的客户也买这个"]
+
+
+def test_value_reasons_read_in_chinese():
+    from lib.value import _fmt, feature_words
+
+    with using("zh"):
+        assert list(_fmt("上次购买", np.array([12.0, np.nan]), lambda v: f"{int(v)} 天前")) == ["上次购买：12 天前",
+                                                                                             "上次购买：未知"]
+        assert feature_words("spend last 90 days") == "最近 90 天消费"
+        assert feature_words("days since last purchase") == "距上次购买天数"
+    assert feature_words("spend last 90 days") == "spend last 90 days"

@@ -188,7 +188,7 @@ def segment_rfm(
                 float((labels == ids[name]).mean()), _rate(target, labels, ids[name]))
         for name in order
     )
-    rules = pd.DataFrame([{"group": t(r[0]), "rule": r[1], "meaning": t(r[2])} for r in RFM_RULES])
+    rules = pd.DataFrame([{"group": t(r[0]), "rule": t(r[1]), "meaning": t(r[2])} for r in RFM_RULES])
     edges = {}
     for key, col in zip("RFM", feats):
         v = frame[col].to_numpy(dtype="float64", na_value=np.nan)

@@ -1111,7 +1111,7 @@ def forecast_by_segment(result: ValueResult, ids: np.ndarray, segment_names: np.
               "'{customer_id}'). Use the same id column for segments and for customer value.", n=len(labels),
               segment_id=labels.index[0] if len(labels) else "",
               customer_id=table["customer_id"].iloc[0] if len(table) else ""))
-    frame = table.assign(segment=seg.fillna("(no segment)").astype(str).to_numpy())
+    frame = table.assign(segment=seg.fillna(t("(no segment)")).astype(str).to_numpy())
     g = frame.groupby("segment", sort=False)
     out = pd.DataFrame({
         "customers": g.size(),

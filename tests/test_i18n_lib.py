@@ -55,7 +55,7 @@ def test_words_looked_up_from_tables_have_chinese():
     from lib import io, schema, segment, value
 
     words = [w for _, high, low in segment._NUMBER_WORDS for w in (high, low)]
-    words += [w for rule in segment.RFM_RULES for w in (rule[0], rule[2])]
+    words += [w for rule in segment.RFM_RULES for w in rule]
     words += list(schema.ROLE_LABELS.values()) + list(schema.EXCLUDE_REASONS.values())
     words += list(io.DELIMITER_NAMES.values()) + ["out-of-time", "stratified holdout"]
     words += list(value.METHOD_LABELS.values())

@@ -58,7 +58,7 @@ def test_words_looked_up_from_tables_have_chinese():
     words += [w for rule in segment.RFM_RULES for w in rule]
     words += list(schema.ROLE_LABELS.values()) + list(schema.EXCLUDE_REASONS.values())
     words += list(io.DELIMITER_NAMES.values()) + ["out-of-time", "stratified holdout"]
-    words += list(value.METHOD_LABELS.values())
+    words += list(value.METHOD_LABELS.values()) + ["true/false", "whole number", "number", "date", "text"]
     with using("zh"):
         words += [unit() for unit in segment._UNITS.values()]
     zh = i18n.catalogue("zh")

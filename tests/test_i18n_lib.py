@@ -261,3 +261,17 @@ def test_value_reasons_read_in_chinese():
         assert feature_words("spend last 90 days") == "最近 90 天消费"
         assert feature_words("days since last purchase") == "距上次购买天数"
     assert feature_words("spend last 90 days") == "spend last 90 days"
+
+
+def test_chart_titles_and_axes_are_chinese(shop_model, shop_loaded):
+    from lib import plots
+    from lib.segment import segment_clusters
+
+    seg = segment_clusters(shop_loaded.frame, ["recency_days", "orders", "total_spend"], k=3, stability_runs=0)
+    with using("zh"):
+        lift = plots.lift_chart(shop_model)
+        sizes = plots.segment_sizes(seg)
+    assert lift.layout.title.text == "各十分位的提升度（留出集）：是平均响应率的多少倍"
+    assert lift.layout.xaxis.title.text == "分数十分位（1 = 前 10%）"
+    assert sizes.layout.title.text == "各客群规模" and sizes.layout.yaxis.title.text == "客群"
+    assert plots.lift_chart(shop_model).layout.title.text.startswith("Lift by decile")

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 from lib.privacy import LOCAL_USER
 from lib.privacy import data_dir as privacy_data_dir
 from lib.schema import binary_target, ids_as_text
@@ -76,13 +77,13 @@ def record_campaign(
     ``owner``. ``pseudonymised``: the ids in ``members`` are pseudonyms (results are matched by them)."""
     name = name.strip()
     if not name:
-        raise DataValidationError("Give the campaign a name so its results can be matched later.")
+        raise DataValidationError(t("Give the campaign a name so its results can be matched later."))
     if "group" not in members.columns or id_col not in members.columns:
-        raise DataValidationError(f"The list needs '{id_col}' and 'group' columns to be recorded.")
+        raise DataValidationError(t("The list needs '{id_col}' and 'group' columns to be recorded.", id_col=id_col))
     with _connect(data_dir) as con:
         if con.execute("SELECT 1 FROM campaigns WHERE name = ?", (name,)).fetchone():
             # Names are unique across owners; the message does not say whose campaign holds it.
-            raise DataValidationError(f"A campaign named '{name}' already exists. Choose another name.")
+            raise DataValidationError(t("A campaign named '{name}' already exists. Choose another name.", name=name))
         created = datetime.now(UTC).isoformat(timespec="seconds")
         groups = members["group"].astype(str)
         con.execute(
@@ -117,7 +118,7 @@ def campaign_members(name: str, data_dir: str | Path | None = None, owner: str |
             known = [r[0] for r in con.execute(f"SELECT name FROM campaigns WHERE 1 = 1 {mine} ORDER BY name",
                                                params)]
             raise DataValidationError(
-                f"No campaign named '{name}'. Known campaigns: {', '.join(known) if known else 'none yet'}."
+                t("No campaign named '{name}'. Known campaigns: {known}.", name=name, known=t(', ').join(known) if known else t('none yet'))
             )
         return pd.read_sql_query(
             "SELECT customer_id, grp AS \"group\", score, decile FROM members WHERE campaign = ?", con, params=(name,))
@@ -171,18 +172,17 @@ def measure_lift(
     revenue = None
     if revenue_col is not None:
         if revenue_col not in res.columns:
-            raise DataValidationError(f"The results file has no revenue column '{revenue_col}'.")
+            raise DataValidationError(t("The results file has no revenue column '{revenue_col}'.", revenue_col=revenue_col))
         revenue = pd.to_numeric(res[revenue_col], errors="coerce").reindex(members.index).fillna(0.0).to_numpy()
     unmatched = int((~res.index.isin(members.index)).sum())
     is_t = (members["group"] == "target").to_numpy()
     is_c = ~is_t
     n_t, n_c = int(is_t.sum()), int(is_c.sum())
     if n_t == 0:
-        raise DataValidationError(f"Campaign '{name}' has no target customers.")
+        raise DataValidationError(t("Campaign '{name}' has no target customers.", name=name))
     if n_c == 0:
         raise DataValidationError(
-            f"Campaign '{name}' was sent without a control group, so lift cannot be measured. "
-            "Keep a control group (e.g. 10%) next time."
+            t("Campaign '{name}' was sent without a control group, so lift cannot be measured. Keep a control group (e.g. 10%) next time.", name=name)
         )
     rt, rc = float(y[is_t].mean()), float(y[is_c].mean())
     diff = rt - rc
@@ -199,14 +199,11 @@ def measure_lift(
     )
     by_decile.columns.name = None
     if ci[0] > 0:
-        verdict = (f"It worked: the campaign raised response from {rc:.1%} (control) to {rt:.1%}, about "
-                   f"{inc:,.0f} extra conversions (95% interval {ci[0] * n_t:,.0f} to {ci[1] * n_t:,.0f}).")
+        verdict = (t("It worked: the campaign raised response from {rc:.1%} (control) to {rt:.1%}, about {inc:,.0f} extra conversions (95% interval {low:,.0f} to {high:,.0f}).", rc=rc, rt=rt, inc=inc, low=ci[0] * n_t, high=ci[1] * n_t))
     elif ci[1] < 0:
-        verdict = (f"It backfired: targeted customers responded less ({rt:.1%}) than the control group "
-                   f"({rc:.1%}). Review the offer and the audience.")
+        verdict = (t("It backfired: targeted customers responded less ({rt:.1%}) than the control group ({rc:.1%}). Review the offer and the audience.", rt=rt, rc=rc))
     else:
-        verdict = (f"No clear effect yet: target {rt:.1%} vs control {rc:.1%}; the difference could be chance "
-                   f"(95% interval {ci[0]:+.1%} to {ci[1]:+.1%}). A larger control group would tell.")
+        verdict = (t("No clear effect yet: target {rt:.1%} vs control {rc:.1%}; the difference could be chance (95% interval {low:+.1%} to {high:+.1%}). A larger control group would tell.", rt=rt, rc=rc, low=ci[0], high=ci[1]))
     return LiftReport(
         campaign=name, target_n=n_t, control_n=n_c, target_rate=rt, control_rate=rc,
         lift=(rt / rc - 1) if rc > 0 else None, uplift=diff, uplift_ci=ci, incremental_conversions=inc,
@@ -273,7 +270,7 @@ def _results_by_id(results: pd.DataFrame, id_col: str | None, outcome_col: str |
     id_col = id_col or _guess(results, ["customer_id", "id", "customer", "client_id"], 0)
     outcome_col = outcome_col or _guess(results, ["responded", "converted", "response", "purchased", "outcome"], None)
     if id_col not in results.columns:
-        raise DataValidationError(f"The results file has no id column '{id_col}'.")
+        raise DataValidationError(t("The results file has no id column '{id_col}'.", id_col=id_col))
     res = results.assign(_id=ids_as_text(results[id_col]))
     if outcome_col is None or outcome_col not in res.columns:
         res["_y"] = 1.0  # a list of responder ids

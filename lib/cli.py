@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
+from lib.i18n import DEFAULT_LANGUAGE, LANGUAGES, language, set_language, t
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -45,6 +46,12 @@ def _read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", help="delimiter (default: detected among , ; TAB |); 'tab' or '\\t' for TAB")
     p.add_argument("--encoding", help="text encoding (default: detected: UTF-8, GB18030, cp1252...)")
     p.add_argument("--sheet", help="Excel sheet name (default: the first sheet)")
+
+
+def _lang_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", choices=list(LANGUAGES), default=DEFAULT_LANGUAGE,
+                   help="language of the text in report.json, warnings, reasons and errors (keys and column "
+                        "names stay English)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--outcome", help="responded/converted column (default: detected; none = every id responded)")
     res.add_argument("--revenue", help="revenue column")
     res.add_argument("--data-dir")
+    for p in (check, run, sc, res):
+        _lang_option(p)
     return parser
 
 
@@ -180,11 +189,11 @@ def _list_spec(args: argparse.Namespace):
     from lib.targeting import ListSpec
 
     if args.top_n is not None and args.top_n < 0:
-        raise DataValidationError("--top must be 0 or more.")
+        raise DataValidationError(t("--top must be 0 or more."))
     if args.top_pct is not None and not 0 < args.top_pct <= 100:
-        raise DataValidationError("--top-pct must be between 0 and 100.")
+        raise DataValidationError(t("--top-pct must be between 0 and 100."))
     if not 0 <= args.control_pct < 100:
-        raise DataValidationError("--control-pct must be at least 0 and below 100.")
+        raise DataValidationError(t("--control-pct must be at least 0 and below 100."))
     if args.top_n is None and args.top_pct is None and not args.control_pct:
         return None
     return ListSpec(top_n=args.top_n, top_pct=args.top_pct, control_pct=args.control_pct, seed=args.seed)
@@ -195,7 +204,7 @@ def _out_dir(args: argparse.Namespace) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataValidationError(f"Cannot create output folder {out_dir}: {exc.strerror}.") from None
+        raise DataValidationError(t("Cannot create output folder {folder}: {reason}.", folder=out_dir, reason=exc.strerror)) from None
     return out_dir
 
 
@@ -298,17 +307,17 @@ def _segments_setting(value: str) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise DataValidationError(f"--segments must be 'auto' or a whole number of segments (2-20); got '{value}'.") from None
+        raise DataValidationError(t("--segments must be 'auto' or a whole number of segments (2-20); got '{value}'.", value=value)) from None
 
 
 def _recommend_settings(args: argparse.Namespace):
     if args.recommend is None:
         return None
     if not args.transactions:
-        raise DataValidationError("--recommend needs a transaction log: add --transactions (one row per order line, "
-                                  "with a product column).")
+        raise DataValidationError(t("--recommend needs a transaction log: add --transactions (one row per order line, "
+                                    "with a product column)."))
     if args.recommend < 1:
-        raise DataValidationError("--recommend must be 1 or more products per customer.")
+        raise DataValidationError(t("--recommend must be 1 or more products per customer."))
     from lib.recommend import RecommendSettings
 
     return RecommendSettings(k=args.recommend, mode=args.recommend_mode, seed=args.seed)
@@ -326,10 +335,10 @@ def _value_settings(args: argparse.Namespace):
 def _uplift_settings(args: argparse.Namespace):
     if args.treatment is None:
         if args.treated_value is not None:
-            raise DataValidationError("--treated-value goes with --treatment COL (the column saying who got the campaign).")
+            raise DataValidationError(t("--treated-value goes with --treatment COL (the column saying who got the campaign)."))
         return None
     if not args.target:
-        raise DataValidationError("--treatment needs --target: the outcome the campaign should change.")
+        raise DataValidationError(t("--treatment needs --target: the outcome the campaign should change."))
     from lib.uplift import UpliftSettings
 
     return UpliftSettings(treatment=args.treatment, treated_value=args.treated_value, seed=args.seed)
@@ -360,7 +369,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         value=_value_settings(args),
         uplift=_uplift_settings(args),
     )
-    no_model = "--save-model needs a model: give --target (or --transactions with --horizon)."
+    no_model = t("--save-model needs a model: give --target (or --transactions with --horizon).")
     if args.save_model and not args.target and not (args.transactions and args.horizon):
         raise DataValidationError(no_model)
     result = p.run(loaded, settings, progress=lambda m: logging.getLogger("bullseye").info(m))
@@ -545,7 +554,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     loaded = _load(args)
     lift = measure_lift(args.campaign, loaded.frame, args.id_col, args.outcome, args.revenue, args.data_dir)
-    json.dump(lift.to_dict(), sys.stdout, indent=2, default=_json_default)
+    json.dump(lift.to_dict(), sys.stdout, indent=2, default=_json_default, ensure_ascii=language() == "en")
     sys.stdout.write("\n")
     return EXIT_OK
 
@@ -571,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
+    set_language(args.lang)
     handler = {"check": cmd_check, "run": cmd_run, "score": cmd_score, "results": cmd_results}[args.command]
     try:
         return handler(args)
@@ -578,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("error: " + " ".join(str(exc).split()) + "\n")
         return EXIT_BAD_INPUT
     except MemoryError:
-        sys.stderr.write("error: the file is too large for the memory of this machine; split it or drop columns.\n")
+        sys.stderr.write("error: " + t("the file is too large for the memory of this machine; split it or drop columns.") + "\n")
         return EXIT_BAD_INPUT
     except Exception:  # a bug: keep the traceback for the developer, one line for the user
         error_id = uuid.uuid4().hex[:8]

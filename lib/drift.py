@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lib.i18n import t
 from lib.model import MISSING_LEVEL, ColumnSpec, as_level_text
 
 PSI_LIMIT = 0.25
@@ -163,10 +164,9 @@ def drift_from_tally(reference: dict, counted: DriftTally, specs: tuple[ColumnSp
             new = [v for v in shares if v not in ref["shares"] and v != MISSING_LEVEL]
             if new:
                 share = float(sum(shares[v] for v in new))
-                shown = ", ".join(f"'{v}'" for v in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+                shown = ", ".join(f"'{v}'" for v in new[:5]) + (t(" and {more} more", more=len(new) - 5) if len(new) > 5 else "")
                 items.append(DriftItem(spec.name, "new_categories",
-                                       f"'{spec.name}' has values the model never saw in training ({shown}; "
-                                       f"{share:.1%} of rows): they are scored like the rarest known values.", value))
+                                       t("'{name}' has values the model never saw in training ({shown}; {share:.1%} of rows): they are scored like the rarest known values.", name=spec.name, shown=shown, share=share), value))
         else:
             bins = np.array([found.get(i, 0) for i in range(len(ref["edges"]) + 1)], dtype="float64")
             total = bins.sum()
@@ -175,16 +175,13 @@ def drift_from_tally(reference: dict, counted: DriftTally, specs: tuple[ColumnSp
         psis[spec.name] = value
         if value > PSI_LIMIT:
             items.append(DriftItem(spec.name, "shifted",
-                                   f"'{spec.name}' is distributed differently from the training file (population "
-                                   f"stability index {value:.2f}, above {PSI_LIMIT}): scores that lean on it may be "
-                                   "off. Retrain when you can.", value))
+                                   t("'{name}' is distributed differently from the training file (population stability index {value:.2f}, above {limit}): scores that lean on it may be off. Retrain when you can.", name=spec.name, value=value, limit=PSI_LIMIT), value))
         if missing - ref["missing"] >= MISSING_JUMP:
             items.append(DriftItem(spec.name, "missing_up",
-                                   f"'{spec.name}' is missing in {missing:.0%} of rows, against {ref['missing']:.0%} "
-                                   "in training: check the export.", value))
+                                   t("'{name}' is missing in {missing:.0%} of rows, against {before:.0%} in training: check the export.", name=spec.name, missing=missing, before=ref["missing"]), value))
     known = set(known_columns) | set(reference)
     for col in counted.columns:
         if col not in known:
             items.append(DriftItem(str(col), "extra_column",
-                                   f"'{col}' was not in the training file; the model ignores it."))
+                                   t("'{col}' was not in the training file; the model ignores it.", col=col)))
     return DriftReport(items=tuple(items), psi=psis)

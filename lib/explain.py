@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import string
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from lib.i18n import t
 from lib.model import FrameEncoder, PropensityModel
 
 log = logging.getLogger(__name__)
@@ -207,18 +209,43 @@ def _format_unique(values: np.ndarray, fmt) -> np.ndarray:
     return np.array([fmt(v) for v in uniq], dtype=object)[inverse.ravel()]
 
 
-def _format_values(s: pd.Series, latest=None) -> np.ndarray:
+def _format_values(s: pd.Series, latest=None, words: dict[str, str] | None = None) -> np.ndarray:
     """The customer's own value as shown in a reason: 12, 1,506, 0.25, North, 60 days ago (counted back
-    from ``latest``, the file's latest date, so every part of a split file reads the same)."""
+    from ``latest``, the file's latest date, so every part of a split file reads the same). ``words``
+    are the translated "unknown", "missing" and "{days} days ago" (see ``_reason_words``)."""
+    words = words or _reason_words()
     if pd.api.types.is_datetime64_any_dtype(s):
         days = ((latest if latest is not None else s.max()) - s).dt.days.to_numpy(dtype="float64", na_value=np.nan)
-        return _format_unique(days, lambda d: "unknown" if np.isnan(d) else f"{int(d)} days ago")
+        return _format_unique(days, lambda d: words["unknown"] if np.isnan(d) else words["ago"].format(days=int(d)))
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         v = s.to_numpy(dtype="float64", na_value=np.nan)
         rounded = np.where(np.abs(v) >= 100, np.round(v), np.round(v, 2))
-        return _format_unique(rounded, lambda x: "missing" if np.isnan(x) else f"{x:,.10g}")
-    text = s.astype("str").where(s.notna(), "missing").to_numpy(dtype=object)
+        return _format_unique(rounded, lambda x: words["missing"] if np.isnan(x) else f"{x:,.10g}")
+    text = s.astype("str").where(s.notna(), words["missing"]).to_numpy(dtype=object)
     return text
+
+
+def _reason_words() -> dict[str, str]:
+    """The words of a reason in the current language, looked up once (before any fork): the phrase
+    template, unfilled, and the words for unknown/missing values and days ago."""
+    return {
+        "reason": t("{feature}: {value} ({points} pts)"),
+        "unknown": t("unknown"),
+        "missing": t("missing"),
+        "ago": t("{days} days ago"),
+    }
+
+
+def _fill(template: str, parts: dict[str, object]) -> object:
+    """``template.format(**parts)`` for arrays of text: the literal pieces and the fields' arrays are
+    concatenated in the template's order, so a translation may reorder the fields."""
+    out: object = ""
+    for literal, field, _, _ in string.Formatter().parse(template):
+        if literal:
+            out = out + literal
+        if field is not None:
+            out = out + parts[field]
+    return out
 
 
 def _format_points(pts: np.ndarray) -> np.ndarray:
@@ -242,12 +269,13 @@ def reason_codes(
     frame = frame.reset_index(drop=True)
     found = {f: frame[f].max() for f in explanation.features if pd.api.types.is_datetime64_any_dtype(frame[f])}
     latest = {**found, **{f: v for f, v in (latest or {}).items() if f in found}}
+    words = _reason_words()
     n = explanation.values.shape[0]
     parts = row_slices(n, default_workers(n) if workers is None else workers)
 
     def run(rows: slice) -> pd.DataFrame:
         part = replace(explanation, values=explanation.values[rows], points=explanation.points[rows])
-        return _reason_codes(part, frame.iloc[rows].reset_index(drop=True), top, actionable, latest)
+        return _reason_codes(part, frame.iloc[rows].reset_index(drop=True), top, actionable, latest, words)
 
     return pd.concat(fork_map(run, parts), ignore_index=True)
 
@@ -258,7 +286,9 @@ def _reason_codes(
     top: int,
     actionable: list[str] | None,
     latest: dict,
+    words: dict[str, str] | None = None,
 ) -> pd.DataFrame:
+    words = words or _reason_words()
     vals = explanation.values
     feats = list(explanation.features)
     n, k = vals.shape
@@ -286,15 +316,16 @@ def _reason_codes(
             if not mask.any():
                 continue
             if j not in formatted:
-                formatted[j] = _format_values(frame[feats[j]], latest.get(feats[j]))
-            col[mask] = (pretty_name(feats[j]) + ": ") + formatted[j][mask] + " (" + pts_txt[mask] + " pts)"
+                formatted[j] = _format_values(frame[feats[j]], latest.get(feats[j]), words)
+            col[mask] = _fill(words["reason"], {"feature": pretty_name(feats[j]), "value": formatted[j][mask],
+                                                "points": pts_txt[mask]})
     return pd.DataFrame(out)
 
 
 def reasons_in_words(reasons: list[str]) -> str:
     """One customer's reasons as one line, saying so when nothing pushes the score up."""
     kept = [r for r in reasons if r]
-    return "; ".join(kept) if kept else "none: nothing pushes this score up"
+    return t("; ").join(kept) if kept else t("none: nothing pushes this score up")
 
 
 def segment_importance(explanation: Explanation, labels: np.ndarray, names: dict[int, str]) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 from lib.schema import ids_as_text
 
 # Stock codes that are fees, postage or adjustments rather than products (Online Retail and alike).
@@ -66,9 +67,8 @@ def infer_transaction_columns(
     """Find the customer id, date, order id and amount (or quantity × unit price) columns."""
     for given in (customer_col, date_col, amount_col):
         if given is not None and given not in frame.columns:
-            raise DataValidationError(
-                f"Column '{given}' is not in the file. Its columns are: {', '.join(map(str, frame.columns))}."
-            )
+            raise DataValidationError(t("Column '{col}' is not in the file. Its columns are: {columns}.", col=given,
+                                        columns=", ".join(map(str, frame.columns))))
     customer = customer_col or _find(frame, [r"^customer_?id$", r"cust.*id", r"client.*id", r"user.*id",
                                              r"member.*id", r"^customer$", r"客户"])
     date = date_col or next((c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])), None) \
@@ -82,13 +82,14 @@ def infer_transaction_columns(
     product = _find(frame, [r"stock_?code", r"product_?id", r"sku", r"item_?id", r"product", r"商品"])
     missing = []
     if customer is None:
-        missing.append("a customer id column (choose it with --customer-col / the Customer column box)")
+        missing.append(t("a customer id column (choose it with --customer-col / the Customer column box)"))
     if date is None:
-        missing.append("a date column (choose it with --date-col)")
+        missing.append(t("a date column (choose it with --date-col)"))
     if amount is None and (quantity is None or unit_price is None):
-        missing.append("an amount column, or quantity and unit price columns (choose it with --amount-col)")
+        missing.append(t("an amount column, or quantity and unit price columns (choose it with --amount-col)"))
     if missing:
-        raise DataValidationError("This does not look like a transaction log: could not find " + "; ".join(missing) + ".")
+        raise DataValidationError(t("This does not look like a transaction log: could not find {what}.",
+                                    what=t("; ").join(missing)))
     used = {customer, date, order, amount, quantity, unit_price, product}
     categorical = tuple(
         c for c in frame.columns
@@ -123,7 +124,7 @@ def customers_from_transactions(
     dates = _order_dates(frame, cols.date)
     bad = int(dates.isna().sum() - frame[cols.date].isna().sum())
     if bad:
-        warnings.append(f"{bad:,} lines have an unreadable date in '{cols.date}' and were ignored.")
+        warnings.append(t("{bad:,} lines have an unreadable date in '{col}' and were ignored.", bad=bad, col=cols.date))
     if cols.amount is not None:
         value = pd.to_numeric(frame[cols.amount], errors="coerce")
     else:
@@ -140,17 +141,16 @@ def customers_from_transactions(
     if cols.product:
         non_product = frame[cols.product].astype("str").str.upper().str.strip().isin(NON_PRODUCT_CODES)
     if dates.notna().sum() == 0:
-        raise DataValidationError(
-            f"Column '{cols.date}' has no readable dates (e.g. '{frame[cols.date].dropna().iloc[0] if frame[cols.date].notna().any() else ''}'). "
-            "Choose the column that holds the order date."
-        )
+        example = frame[cols.date].dropna().iloc[0] if frame[cols.date].notna().any() else ""
+        raise DataValidationError(t("Column '{col}' has no readable dates (e.g. '{example}'). Choose the column that "
+                                    "holds the order date.", col=cols.date, example=example))
     cutoff = pd.Timestamp(as_of) if as_of is not None else None
     keep = ~no_customer & dates.notna() & value.notna()
     if cutoff is not None:
         keep &= dates < cutoff
     n_no_customer = int(no_customer.sum())
     if n_no_customer:
-        warnings.append(f"{n_no_customer:,} lines have no customer id and were left out of the customer table.")
+        warnings.append(t("{n:,} lines have no customer id and were left out of the customer table.", n=n_no_customer))
     lines = pd.DataFrame(
         {
             "customer": cust[keep].to_numpy(),
@@ -164,9 +164,9 @@ def customers_from_transactions(
     )
     if lines.empty:
         raise DataValidationError(
-            "No usable lines: every line lacks a customer id, a date or an amount"
-            + (f", or falls after the cutoff {cutoff.date()}" if cutoff is not None else "") + "."
-        )
+            t("No usable lines: every line lacks a customer id, a date or an amount, or falls after the cutoff {date}.",
+              date=cutoff.date()) if cutoff is not None
+            else t("No usable lines: every line lacks a customer id, a date or an amount."))
     ref = cutoff if cutoff is not None else lines["date"].max().normalize() + pd.Timedelta(days=1)
     sales = lines[~lines["is_return"] & ~lines["non_product"]]
     g_all = lines[~lines["non_product"]].groupby("customer", sort=True)

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def load_table(
         path = Path(source)
         name = name or path.name
         if not path.exists():
-            raise DataValidationError(f"File not found: {path}. Check the path and try again.")
+            raise DataValidationError(t("File not found: {path}. Check the path and try again.", path=path))
         if path.stat().st_size > max_bytes:
             raise DataValidationError(_too_big(name, path.stat().st_size, max_bytes))
         data = path.read_bytes()
@@ -202,31 +203,29 @@ def check_memory(name: str, size: int, compressed: bool = False) -> None:
     have = available_memory()
     if need > have:
         raise DataValidationError(
-            f"{name} would need about {need / 1e9:,.1f} GB of memory once loaded, but only {have / 1e9:,.1f} GB "
-            "is free. Close other programs, drop unused columns, or split the file."
+            t("{name} would need about {need:,.1f} GB of memory once loaded, but only {have:,.1f} GB is free. Close other programs, drop unused columns, or split the file.", name=name, need=need / 1000000000.0, have=have / 1000000000.0)
         )
 
 
 def _too_big(name: str, size: int, limit: int) -> str:
     return (
-        f"{name} is {size / 1e6:,.0f} MB, over the {limit / 1e6:,.0f} MB limit. "
-        "Split the file, drop unused columns, or compress it (.gz) and try again."
+        t("{name} is {size:,.0f} MB, over the {limit:,.0f} MB limit. Split the file, drop unused columns, or compress it (.gz) and try again.", name=name, size=size / 1000000.0, limit=limit / 1000000.0)
     )
 
 
 def _load_bytes(data, name, sep, encoding, sheet, max_bytes) -> _Raw:
     if len(data) == 0:
-        raise DataValidationError(f"{name} is empty (0 bytes). Export the data again and re-upload it.")
+        raise DataValidationError(t("{name} is empty (0 bytes). Export the data again and re-upload it.", name=name))
     lower = name.lower()
     if data[:2] == b"\x1f\x8b":
         try:
             inner = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise DataValidationError(
-                f"{name} looks like a .gz file but could not be decompressed ({exc}). Re-create the archive."
+                t("{name} looks like a .gz file but could not be decompressed ({exc}). Re-create the archive.", name=name, exc=exc)
             ) from None
         if len(inner) > max_bytes:
-            raise DataValidationError(_too_big(name + " (uncompressed)", len(inner), max_bytes))
+            raise DataValidationError(_too_big(name + t(" (uncompressed)"), len(inner), max_bytes))
         inner_name = lower[:-3] if lower.endswith(".gz") else lower
         return _load_bytes(inner, inner_name, sep, encoding, sheet, max_bytes)
     if data[:4] == b"PK\x03\x04" or lower.endswith((".zip", ".xlsx")):
@@ -236,13 +235,12 @@ def _load_bytes(data, name, sep, encoding, sheet, max_bytes) -> _Raw:
             frame = pd.read_parquet(io.BytesIO(data))
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise DataValidationError(
-                f"{name} could not be read as Parquet ({exc}). Re-export it, or save it as CSV."
+                t("{name} could not be read as Parquet ({exc}). Re-export it, or save it as CSV.", name=name, exc=exc)
             ) from None
         return _Raw(frame, "parquet", None, None, ".", [], {})
     if lower.endswith((".xls",)):
         raise DataValidationError(
-            f"{name} is an old Excel .xls file, which Bullseye does not read. "
-            "Open it in Excel and save it as .xlsx or CSV."
+            t("{name} is an old Excel .xls file, which Bullseye does not read. Open it in Excel and save it as .xlsx or CSV.", name=name)
         )
     return _load_text(data, name, sep, encoding)
 
@@ -252,17 +250,15 @@ def _load_zip_or_excel(data, name, sep, encoding, sheet, max_bytes):
         zf = zipfile.ZipFile(io.BytesIO(data))
         names = [n for n in zf.namelist() if not n.endswith("/") and not n.startswith("__MACOSX")]
     except zipfile.BadZipFile:
-        kind = "an Excel workbook" if name.lower().endswith(".xlsx") else "a zip archive"
+        kind = t("an Excel workbook") if name.lower().endswith(".xlsx") else t("a zip archive")
         raise DataValidationError(
-            f"{name} could not be opened as {kind}: the file is damaged or not really {kind}. "
-            "Re-save it from Excel as .xlsx, or export it as CSV."
+            t("{name} could not be opened as {kind}: the file is damaged or not really {kind}. Re-save it from Excel as .xlsx, or export it as CSV.", name=name, kind=kind)
         ) from None
     if "[Content_Types].xml" in names:
         return _load_excel(data, name, sheet)
     if len(names) != 1:
         raise DataValidationError(
-            f"{name} holds {len(names)} files ({', '.join(names[:5])}); Bullseye reads a zip with exactly "
-            "one file. Unzip it and upload the one table you want."
+            t("{name} holds {n_names} files ({items}); Bullseye reads a zip with exactly one file. Unzip it and upload the one table you want.", name=name, n_names=len(names), items=', '.join(names[:5]))
         )
     info = zf.getinfo(names[0])
     if info.file_size > max_bytes:
@@ -275,13 +271,12 @@ def _load_excel(data, name, sheet):
         book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
     except Exception:
         raise DataValidationError(
-            f"{name} could not be opened as an Excel workbook: it is damaged or password protected. "
-            "Re-save it from Excel as .xlsx (without a password), or export it as CSV."
+            t("{name} could not be opened as an Excel workbook: it is damaged or password protected. Re-save it from Excel as .xlsx (without a password), or export it as CSV.", name=name)
         ) from None
     sheets = book.sheet_names
     if sheet is not None and sheet not in sheets:
         raise DataValidationError(
-            f"{name} has no sheet named '{sheet}'. Its sheets are: {', '.join(sheets)}."
+            t("{name} has no sheet named '{sheet}'. Its sheets are: {items}.", name=name, sheet=sheet, items=', '.join(sheets))
         )
     # Only truly empty cells are missing here; 'N/A' and friends are counted in _finish_frame so the
     # report can say how many there were.
@@ -290,12 +285,11 @@ def _load_excel(data, name, sheet):
     warnings = []
     if sheet is None and len(sheets) > 1:
         warnings.append(
-            f"The workbook has {len(sheets)} sheets; read the first one, '{sheets[0]}'. "
-            "Pick another with the sheet option."
+            t("The workbook has {n_sheets} sheets; read the first one, '{value}'. Pick another with the sheet option.", n_sheets=len(sheets), value=sheets[0])
         )
     frame.columns = [str(c) for c in frame.columns]
     if frame.empty and len(frame.columns) == 0:
-        raise DataValidationError(f"Sheet '{sheet or sheets[0]}' of {name} is empty.")
+        raise DataValidationError(t("Sheet '{value}' of {name} is empty.", value=sheet or sheets[0], name=name))
     return _Raw(frame, "excel", None, None, ".", warnings, {})
 
 
@@ -387,20 +381,18 @@ def _load_text(data: bytes, name: str, sep: str | None, encoding: str | None):
     head = data[:8192]
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataValidationError(
-            f"{name} is a binary file, not a text table (it contains NUL bytes). "
-            "If it is an Excel file, give it the .xlsx extension; otherwise export the data as CSV."
+            t("{name} is a binary file, not a text table (it contains NUL bytes). If it is an Excel file, give it the .xlsx extension; otherwise export the data as CSV.", name=name)
         )
     enc = encoding or detect_encoding(data)
     try:
         text = data.decode(enc)
     except (UnicodeDecodeError, LookupError) as exc:
         raise DataValidationError(
-            f"{name} could not be decoded as {enc} ({exc}). Leave the encoding on automatic, or save the "
-            "file as UTF-8."
+            t("{name} could not be decoded as {enc} ({exc}). Leave the encoding on automatic, or save the file as UTF-8.", name=name, enc=enc, exc=exc)
         ) from None
     text = text.lstrip("\ufeff")
     if not text.strip():
-        raise DataValidationError(f"{name} is empty: it has no header and no rows. Export the data again.")
+        raise DataValidationError(t("{name} is empty: it has no header and no rows. Export the data again.", name=name))
     if "\r" in text and "\n" not in text:
         # Old Mac Excel ends lines with a bare CR; every reader below (and our line numbers) expects LF.
         text = text.replace("\r", "\n")
@@ -410,7 +402,7 @@ def _load_text(data: bytes, name: str, sep: str | None, encoding: str | None):
     non_empty = [ln for ln in lines if ln.strip()]
     if len(non_empty) < 2:
         raise DataValidationError(
-            f"{name} has a header but no data rows. Export the data again with its rows."
+            t("{name} has a header but no data rows. Export the data again with its rows.", name=name)
         )
     decimal = _detect_decimal(text[:_SAMPLE_BYTES], delim)
     # pyarrow reads UTF-8 several times faster than pandas; transcode once so it can.
@@ -443,7 +435,7 @@ def _unique_names(raw: list[str]) -> tuple[list[str], list[str]]:
             while col in seen:
                 seen[base] += 1
                 col = f"{base}_{seen[base]}"
-            warnings.append(f"Column name '{base}' appears more than once; the copy is renamed '{col}'.")
+            warnings.append(t("Column name '{base}' appears more than once; the copy is renamed '{col}'.", base=base, col=col))
         seen.setdefault(col, 1)
         names.append(col)
     return names, warnings
@@ -485,17 +477,14 @@ def _read_csv_bytes(utf8: bytes, name: str, delim: str) -> tuple[pd.DataFrame, l
         total = table.num_rows + len(bad_rows)
         if len(bad_rows) > max(10, 0.1 * total):
             raise DataValidationError(
-                f"{len(bad_rows):,} of {total:,} rows in {name} do not have the {len(names)} fields of the "
-                f"header (first at line {_line(bad_rows[0][0])}). The delimiter may be wrong: choose it "
-                "by hand, or fix the export."
+                t("{n_bad_rows:,} of {total:,} rows in {name} do not have the {n_names} fields of the header (first at line {line}). The delimiter may be wrong: choose it by hand, or fix the export.", n_bad_rows=len(bad_rows), total=total, name=name, n_names=len(names), line=_line(bad_rows[0][0]))
             )
         shown = ", ".join(
-            f"line {_line(n)} ({got} fields, expected {exp})" for n, got, exp, _ in bad_rows[:5]
+            t("line {line} ({got} fields, expected {exp})", line=_line(n), got=got, exp=exp) for n, got, exp, _ in bad_rows[:5]
         )
-        more = f" and {len(bad_rows) - 5:,} more" if len(bad_rows) > 5 else ""
+        more = t(" and {more:,} more", more=len(bad_rows) - 5) if len(bad_rows) > 5 else ""
         warnings.append(
-            f"{len(bad_rows):,} row(s) with the wrong number of fields were skipped: {shown}{more}. "
-            "Fix those lines in the file to include them."
+            t("{n_bad_rows:,} row(s) with the wrong number of fields were skipped: {shown}{more}. Fix those lines in the file to include them.", n_bad_rows=len(bad_rows), shown=shown, more=more)
         )
     nan_cells = {}
     for col_name, column in zip(table.column_names, table.columns):
@@ -553,11 +542,10 @@ def _read_csv_pandas(utf8, name, delim, names, warnings):
         )
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         raise DataValidationError(
-            f"{name} could not be parsed as a {DELIMITER_NAMES.get(delim, delim)}-separated file ({exc}). "
-            "Check the delimiter and quoting, or re-export the file."
+            t("{name} could not be parsed as a {delimiter}-separated file ({exc}). Check the delimiter and quoting, or re-export the file.", name=name, delimiter=t(DELIMITER_NAMES.get(delim, delim)), exc=exc)
         ) from None
     if bad:
-        warnings.append(f"{len(bad):,} row(s) with too many fields were skipped.")
+        warnings.append(t("{n_bad:,} row(s) with too many fields were skipped.", n_bad=len(bad)))
     return frame, warnings
 
 
@@ -605,8 +593,7 @@ def _finish_frame(
             fixes += col_fixes
             if mixed_dates:
                 warnings.append(
-                    f"Column '{col}' mixes date formats; each value was read on its own, day first "
-                    "(03/04/2024 = 3 April). Check a few dates, or export them in one format (YYYY-MM-DD)."
+                    t("Column '{col}' mixes date formats; each value was read on its own, day first (03/04/2024 = 3 April). Check a few dates, or export them in one format (YYYY-MM-DD).", col=col)
                 )
         elif (nan_cells or {}).get(col):
             fixes.append(CellFix(col, "missing_token", "nan", nan_cells[col]))
@@ -614,9 +601,9 @@ def _finish_frame(
         fixes += impossible
         out[col] = s
     if len(frame) == 0:
-        raise DataValidationError("The file has a header but no data rows. Export the data again with its rows.")
+        raise DataValidationError(t("The file has a header but no data rows. Export the data again with its rows."))
     frame = pd.DataFrame(out, index=frame.index).reset_index(drop=True)
-    warnings += [f"{sentence} Fix the source if these are typos; until then models treat them as unknown."
+    warnings += [t("{sentence} Fix the source if these are typos; until then models treat them as unknown.", sentence=sentence)
                  for _, _, sentence in fix_sentences([f for f in fixes if f.kind in _VALUE_KINDS])]
     return frame, warnings, tuple(fixes)
 
@@ -663,11 +650,10 @@ def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
         return frame, None
     parts = []
     if n_rows:
-        parts.append(f"{n_rows:,} empty row{'s' if n_rows != 1 else ''}")
+        parts.append(t("{n_rows:,} empty row{plural}", n_rows=n_rows, plural='s' if n_rows != 1 else ''))
     if empty_cols:
-        parts.append(f"{len(empty_cols)} empty unnamed column{'s' if len(empty_cols) != 1 else ''}")
-    return frame, (f"Dropped {' and '.join(parts)}: they hold no values (often left over from a spreadsheet's "
-                   "formatting). Nothing to do unless they should have had data.")
+        parts.append(t("{n_empty_cols} empty unnamed column{plural}", n_empty_cols=len(empty_cols), plural='s' if len(empty_cols) != 1 else ''))
+    return frame, (t("Dropped {items}: they hold no values (often left over from a spreadsheet's formatting). Nothing to do unless they should have had data.", items=t(" and ").join(parts)))
 
 
 def _convert_text(col: str, s: pd.Series, decimal: str) -> tuple[pd.Series, list[CellFix], bool]:
@@ -787,34 +773,40 @@ def fix_sentences(fixes: list[CellFix] | tuple[CellFix, ...]) -> list[tuple[str,
         mine = [f for f in fixes if f.column == col]
         tokens = sorted((f for f in mine if f.kind in ("missing_token", "not_a_number")), key=lambda f: -f.cells)
         if tokens:
-            shown = [f"{tokens[0].cells:,} cell{'s' if tokens[0].cells != 1 else ''} held '{tokens[0].value}'"]
-            shown += [f"{f.cells:,} held '{f.value}'" for f in tokens[1:4]]
+            shown = [t("{cells:,} cell{plural} held '{value}'", cells=tokens[0].cells, plural='s' if tokens[0].cells != 1 else '', value=tokens[0].value)]
+            shown += [t("{cells:,} held '{value}'", cells=f.cells, value=f.value) for f in tokens[1:4]]
             rest = sum(f.cells for f in tokens[4:])
             if rest:
-                shown.append(f"{rest:,} held {len(tokens) - 4} other value{'s' if len(tokens) > 5 else ''}")
-            out.append((col, "codes", f"'{col}': {_and(shown)}; read as missing."))
+                shown.append(t("{rest:,} held {others} other value{plural}", rest=rest, others=len(tokens) - 4, plural='s' if len(tokens) > 5 else ''))
+            out.append((col, "codes", t("'{col}': {cells}; read as missing.", col=col, cells=_and(shown))))
         parts = []
         for f in mine:
             if f.kind in _VALUE_KINDS:
-                what = {"non_finite": "infinite value", "absurd": "absurdly large value",
-                        "impossible_age": "impossible age"}[f.kind]
-                why = {"non_finite": "", "absurd": f"beyond {ABSURD:.0e}".replace("e+", "e") + ", far outside the rest of the column; ",
-                       "impossible_age": f"below 0 or above {MAX_AGE}; "}[f.kind]
-                parts.append(f"{f.cells:,} {what}{'s' if f.cells != 1 else ''} ({why}{_rows_text(f)})")
+                one = f.cells == 1
+                what = {"non_finite": t("infinite value") if one else t("infinite values"),
+                        "absurd": t("absurdly large value") if one else t("absurdly large values"),
+                        "impossible_age": t("impossible age") if one else t("impossible ages")}[f.kind]
+                why = {"non_finite": "",
+                       "absurd": t("beyond {limit}, far outside the rest of the column; ",
+                                   limit=f"{ABSURD:.0e}".replace("e+", "e")),
+                       "impossible_age": t("below 0 or above {most}; ", most=MAX_AGE)}[f.kind]
+                parts.append(t("{cells:,} {what} ({why}{rows})", cells=f.cells, what=what, why=why, rows=_rows_text(f)))
         if parts:
             total = sum(f.cells for f in mine if f.kind in _VALUE_KINDS)
-            out.append((col, "numbers", f"'{col}': {_and(parts)} {'were' if total != 1 else 'was'} set to missing."))
+            out.append((col, "numbers", t("'{col}': {values} were set to missing.", col=col, values=_and(parts))
+                        if total != 1 else t("'{col}': {values} was set to missing.", col=col, values=_and(parts))))
     return out
 
 
 def _rows_text(fix: CellFix) -> str:
-    label = "data row" if fix.cells == 1 else "data rows"
+    rows = ", ".join(f"{r:,}" for r in fix.rows)
     more = fix.cells - len(fix.rows)
-    return f"{label} {', '.join(f'{r:,}' for r in fix.rows)}" + (f" and {more:,} more" if more > 0 else "")
+    text = t("data row {rows}", rows=rows) if fix.cells == 1 else t("data rows {rows}", rows=rows)
+    return text + (t(" and {more:,} more", more=more) if more > 0 else "")
 
 
 def _and(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return parts[0] if len(parts) == 1 else t(", ").join(parts[:-1]) + t(" and ") + parts[-1]
 
 
 def _as_text(s: pd.Series) -> pd.Series:

@@ -30,6 +30,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 from lib.model import PropensityModel
 
 FORMAT = "bullseye-model"
@@ -154,7 +155,7 @@ def save(bundle: ModelBundle, path: str | Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(to_bytes(bundle))
     except OSError as exc:
-        raise DataValidationError(f"Cannot write the model file {path}: {exc.strerror}.") from None
+        raise DataValidationError(t("Cannot write the model file {path}: {strerror}.", path=path, strerror=exc.strerror)) from None
     return path
 
 
@@ -164,16 +165,15 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
         path = Path(source)
         name = name or path.name
         if not path.is_file():
-            raise DataValidationError(f"Model file not found: {path} (give the path of a .bullseye file).")
+            raise DataValidationError(t("Model file not found: {path} (give the path of a .bullseye file).", path=path))
         data = path.read_bytes()
     else:
         data, name = source, name or "the model file"
     try:
         manifest, booster, uplift_trees = _read_members(data, name)
     except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError, EOFError):
-        raise DataValidationError(f"{name} is damaged (its zip cannot be read). Save the model again.") from None
-    changed = (f"{name} has been changed since it was saved (its content does not match its checksum): refused. "
-               "Use the file as Bullseye saved it.")
+        raise DataValidationError(t("{name} is damaged (its zip cannot be read). Save the model again.", name=name)) from None
+    changed = (t("{name} has been changed since it was saved (its content does not match its checksum): refused. Use the file as Bullseye saved it.", name=name))
     if hashlib.sha256(booster).hexdigest() != (manifest.get("files") or {}).get("booster.json"):
         raise DataValidationError(changed)
     if manifest.get("content_sha256") != _content_sha256(manifest):
@@ -196,13 +196,12 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         if isinstance(exc, DataValidationError):
             raise
-        raise DataValidationError(f"{name}: its manifest lacks or garbles '{exc}'; the file is damaged.") from None
+        raise DataValidationError(t("{name}: its manifest lacks or garbles '{exc}'; the file is damaged.", name=name, exc=exc)) from None
     return bundle
 
 
 def _read_members(data: bytes, name: str) -> tuple[dict, bytes, dict[str, bytes]]:
-    not_ours = (f"{name} is not a Bullseye model file. Save one with the Save model button or `run --save-model` "
-                "and use that file.")
+    not_ours = (t("{name} is not a Bullseye model file. Save one with the Save model button or `run --save-model` and use that file.", name=name))
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise DataValidationError(not_ours)
     with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -210,30 +209,27 @@ def _read_members(data: bytes, name: str) -> tuple[dict, bytes, dict[str, bytes]
         for info in infos:
             parts = Path(info.filename).parts
             if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename:
-                raise DataValidationError(f"{name} holds a path outside itself ('{info.filename}'): refused.")
+                raise DataValidationError(t("{name} holds a path outside itself ('{filename}'): refused.", name=name, filename=info.filename))
         if sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES or any(i.file_size > MAX_MEMBER_BYTES for i in infos):
-            raise DataValidationError(f"{name} would unpack to more than {MAX_UNPACKED_BYTES >> 20} MB: refused; "
-                                      "no Bullseye model is that large.")
+            raise DataValidationError(t("{name} would unpack to more than {most} MB: refused; no Bullseye model is that large.", name=name, most=MAX_UNPACKED_BYTES >> 20))
         names = [i.filename for i in infos]
         if "manifest.json" not in names:
             raise DataValidationError(not_ours)
         extra = [n for n in names if n not in MEMBERS + UPLIFT_MEMBERS]
         if extra:
-            raise DataValidationError(f"{name} holds files a Bullseye model file does not ({', '.join(extra[:3])}): "
-                                      "refused.")
+            raise DataValidationError(t("{name} holds files a Bullseye model file does not ({items}): refused.", name=name, items=', '.join(extra[:3])))
         try:
             manifest = json.loads(z.read("manifest.json").decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise DataValidationError(f"{name}: its manifest is not readable JSON; the file is damaged.") from None
+            raise DataValidationError(t("{name}: its manifest is not readable JSON; the file is damaged.", name=name)) from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise DataValidationError(not_ours)
         found = manifest.get("format_version")
         if not isinstance(found, int) or found > FORMAT_VERSION or found < 1:
             raise DataValidationError(
-                f"{name} is a Bullseye model file of format version {found}; this Bullseye reads version "
-                f"{FORMAT_VERSION}. Update Bullseye, or retrain the model here.")
+                t("{name} is a Bullseye model file of format version {found}; this Bullseye reads version {ours}. Update Bullseye, or retrain the model here.", name=name, found=found, ours=FORMAT_VERSION))
         if "booster.json" not in names:
-            raise DataValidationError(f"{name} has no trees (booster.json is missing); the file is damaged.")
+            raise DataValidationError(t("{name} has no trees (booster.json is missing); the file is damaged.", name=name))
         uplift = {n: z.read(n) for n in names if n in UPLIFT_MEMBERS}
         return manifest, z.read("booster.json"), uplift
 
@@ -272,17 +268,21 @@ def card_lines(card: dict) -> list[tuple[str, str]]:
     from lib.explain import pretty_name
 
     rows = card.get("training_rows")
+    file = card.get("training_file") or t("a file")
+    customers = card.get("training_customers") or 0
+    date = str(card.get("trained_at") or "")[:10]
+    trained_on = (t("{file} ({rows:,} rows, {customers:,} customers), {date}", file=file, rows=rows, customers=customers,
+                    date=date) if isinstance(rows, int)
+                  else t("{file} (, {customers:,} customers), {date}", file=file, customers=customers, date=date))
     lines = [
-        ("Predicts", f"{card['target']} = {card['positive_class']}"),
-        ("Trained on", f"{card.get('training_file') or 'a file'}"
-                       + (f" ({rows:,} rows" if isinstance(rows, int) else " (")
-                       + f", {card.get('training_customers') or 0:,} customers), "
-                       + f"{str(card.get('trained_at') or '')[:10]}"),
-        ("How good", f"holdout AUC {card.get('holdout_auc')} against {card.get('baseline_auc')} for the simple "
-                     f"baseline ({card.get('validation')})"),
-        ("Quality gate", "passed" if card.get("quality_gate") == "passed"
-         else "failed: " + " ".join(card.get("quality_gate_reasons") or [])),
-        ("Top drivers", ", ".join(pretty_name(f) for f in card.get("top_drivers") or []) or "not recorded"),
-        ("Model id", str(card.get("model_id", ""))[:12]),
+        (t("Predicts"), f"{card['target']} = {card['positive_class']}"),
+        (t("Trained on"), trained_on),
+        (t("How good"), t("holdout AUC {auc} against {baseline} for the simple baseline ({validation})",
+                          auc=card.get("holdout_auc"), baseline=card.get("baseline_auc"),
+                          validation=t(str(card.get("validation"))))),
+        (t("Quality gate"), t("passed") if card.get("quality_gate") == "passed"
+         else t("failed: {reasons}", reasons=" ".join(card.get("quality_gate_reasons") or []))),
+        (t("Top drivers"), t(", ").join(pretty_name(f) for f in card.get("top_drivers") or []) or t("not recorded")),
+        (t("Model id"), str(card.get("model_id", ""))[:12]),
     ]
     return lines

@@ -32,6 +32,7 @@ from lib.features import (
     infer_transaction_columns,
     repurchase_labels,
 )
+from lib.i18n import t
 from lib.io import LoadResult
 from lib.model import PropensityModel
 from lib.model_file import ModelBundle, model_id_of
@@ -110,7 +111,7 @@ def repurchase_training_frame(
     never seen in training). Returns both stacked, a boolean "validation row" array, and the facts.
     """
     if horizon is None or horizon <= 0:
-        raise DataValidationError("The horizon must be a positive number of days.")
+        raise DataValidationError(t("The horizon must be a positive number of days."))
     cols = infer_transaction_columns(raw, customer_col, date_col, amount_col)
     cut = pd.Timestamp(cutoff) if cutoff else default_cutoff(raw, cols, horizon)
     earlier = cut - pd.Timedelta(days=horizon)
@@ -126,8 +127,8 @@ def repurchase_training_frame(
     split = (both.pop("_window") == "validate").to_numpy()
     oot = {
         "cutoff": str(cut.date()), "horizon_days": int(horizon),
-        "train_window": f"features before {earlier.date()}, label {earlier.date()}..{cut.date()}",
-        "validation_window": f"features before {cut.date()}, label {cut.date()}..{(cut + pd.Timedelta(days=horizon)).date()}",
+        "train_window": t("features before {date}, label {date}..{date2}", date=earlier.date(), date2=cut.date()),
+        "validation_window": t("features before {date}, label {date}..{date2}", date=cut.date(), date2=(cut + pd.Timedelta(days=horizon)).date()),
         "train_customers": int((~split).sum()), "validation_customers": int(split.sum()),
     }
     return both, split, oot
@@ -178,8 +179,8 @@ def resolve(settings: UnderstandSettings, cust: Customers, inferred: Schema) -> 
     if cust.training is not None:
         if target not in (None, AUTO, REPURCHASE_TARGET):
             raise DataValidationError(
-                "With a transaction log and a horizon, the target is built from the log (bought again within the "
-                "horizon): leave the target column empty.")
+                t("With a transaction log and a horizon, the target is built from the log (bought again within the "
+                "horizon): leave the target column empty."))
         target, positive = REPURCHASE_TARGET, "yes"
     elif target == AUTO:
         target = inferred.target_candidates[0] if inferred.target_candidates else None
@@ -201,11 +202,11 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
     for col in settings.exclude:
         if col not in judged.columns:
             raise DataValidationError(
-                f"The column to exclude, '{col}', is not in the data. Columns: {', '.join(map(str, frame.columns))}.")
+                t("The column to exclude, '{col}', is not in the data. Columns: {items}.", col=col, items=', '.join(map(str, frame.columns))))
     target, positive = settings.target, settings.positive
     if target is not None and target not in judged.columns:
         raise DataValidationError(
-            f"The target column '{target}' is not in the file. Columns: {', '.join(map(str, frame.columns))}.")
+            t("The target column '{target}' is not in the file. Columns: {items}.", target=target, items=', '.join(map(str, frame.columns))))
     labels, target_problem = None, None
     if target is not None:
         try:
@@ -223,8 +224,7 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
         schema = schema.with_role(settings.id_col, "identifier")
     if settings.id_col and not frame[settings.id_col].is_unique:
         repeats = int(frame[settings.id_col].duplicated().sum())
-        warnings.append(f"The id column '{settings.id_col}' repeats a value in {repeats:,} rows: lists and results "
-                        "cannot tell those customers apart. Choose a column with one value per customer.")
+        warnings.append(t("The id column '{id_col}' repeats a value in {repeats:,} rows: lists and results cannot tell those customers apart. Choose a column with one value per customer.", id_col=settings.id_col, repeats=repeats))
     ids = customer_ids(frame, id_col, warnings)
     # A log's fixes concern its order lines, not the customer table (the load warnings report them).
     quality = assess_quality(judged, schema, None if target_problem else target, positive, fixes=cust.fixes)
@@ -235,8 +235,8 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
 def customer_ids(frame: pd.DataFrame, id_col: str | None, warnings: list[str]) -> np.ndarray:
     """Every row's customer id as text (the same way in every export), or row numbers with a warning."""
     if id_col is None:
-        warnings.append("No unique customer id column found; rows are numbered 1..N in the outputs (choose the "
-                        "id column to keep your own ids).")
+        warnings.append(t("No unique customer id column found; rows are numbered 1..N in the outputs (choose the "
+                        "id column to keep your own ids)."))
         return np.arange(1, len(frame) + 1).astype(str).astype(object)
     return ids_as_text(frame[id_col]).to_numpy(dtype=object)
 
@@ -246,7 +246,7 @@ def pick_id_column(frame: pd.DataFrame, schema: Schema, id_col: str | None) -> s
     if id_col is not None:
         if id_col not in frame.columns:
             raise DataValidationError(
-                f"The id column '{id_col}' is not in the file. Columns: {', '.join(map(str, frame.columns))}.")
+                t("The id column '{id_col}' is not in the file. Columns: {items}.", id_col=id_col, items=', '.join(map(str, frame.columns))))
         return id_col
     unique = [c for c in schema.columns_with_role("identifier") if frame[c].is_unique]
     return (unique or [None])[0]
@@ -276,10 +276,10 @@ def segment(cust: Customers, und: Understanding, settings: SegmentSettings) -> S
         feats = list(settings.features) if settings.features else default_cluster_features(
             frame, und.feature_columns, und.target)
         if settings.k is not None and not isinstance(settings.k, int):
-            raise DataValidationError(f"The number of segments must be a whole number; got '{settings.k}'.")
+            raise DataValidationError(t("The number of segments must be a whole number; got '{k}'.", k=settings.k))
         seg = segment_clusters(frame, feats, k=settings.k, seed=settings.seed, target=und.labels)
     else:
-        raise DataValidationError(f"Unknown segmentation method '{settings.method}': use kmeans or rfm.")
+        raise DataValidationError(t("Unknown segmentation method '{method}': use kmeans or rfm.", method=settings.method))
     return rename_segments(seg, dict(settings.names)) if settings.names else seg
 
 
@@ -296,7 +296,7 @@ class TrainSettings:
 
 def train(cust: Customers, und: Understanding, settings: TrainSettings) -> PropensityResult:
     if und.target is None:
-        raise DataValidationError("Choose a target column (what to predict) before training a model.")
+        raise DataValidationError(t("Choose a target column (what to predict) before training a model."))
     if und.target_problem:
         raise DataValidationError(und.target_problem)
     judged = cust.training if cust.training is not None else cust.frame
@@ -387,8 +387,7 @@ def target(base: pd.DataFrame, spec: ListSpec, score_col: str = "score", rank_co
 def _log_only(cust: Customers, what: str) -> None:
     if not cust.settings.transactions:
         raise DataValidationError(
-            f"{what} need a transaction log (one row per order line, with customer, date, product and amount "
-            "columns); this file is a customer table. Load the order lines and mark the file as a transaction log.")
+            t("{what} need a transaction log (one row per order line, with customer, date, product and amount columns); this file is a customer table. Load the order lines and mark the file as a transaction log.", what=what))
 
 
 def recommend(loaded: LoadResult, cust: Customers, settings):
@@ -396,7 +395,7 @@ def recommend(loaded: LoadResult, cust: Customers, settings):
     (``lib.recommend``). ``settings``: ``lib.recommend.RecommendSettings``."""
     from lib.recommend import recommend as run_recommender
 
-    _log_only(cust, "Recommendations")
+    _log_only(cust, t("Recommendations"))
     c = cust.settings
     return run_recommender(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
 
@@ -406,7 +405,7 @@ def value(loaded: LoadResult, cust: Customers, settings):
     (``lib.value``). ``settings``: ``lib.value.ValueSettings``."""
     from lib.value import customer_value
 
-    _log_only(cust, "Customer value predictions")
+    _log_only(cust, t("Customer value predictions"))
     c = cust.settings
     return customer_value(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
 
@@ -418,16 +417,15 @@ def uplift(cust: Customers, und: Understanding, settings):
     from lib.uplift import train_uplift
 
     if und.target is None:
-        raise DataValidationError("Uplift needs a target (the outcome the campaign should change), and a treatment "
-                                  "column saying who got the campaign.")
+        raise DataValidationError(t("Uplift needs a target (the outcome the campaign should change), and a treatment "
+                                  "column saying who got the campaign."))
     if cust.training is not None:
         raise DataValidationError(
-            "Uplift learns from a campaign's results: a customer table with who was sent it (treatment) and what "
+            t("Uplift learns from a campaign's results: a customer table with who was sent it (treatment) and what "
             "they did (target). With a transaction log and a horizon the target is built from the log, not from a "
-            "campaign: leave the horizon at 0, or load the campaign's customer table.")
+            "campaign: leave the horizon at 0, or load the campaign's customer table."))
     if settings.treatment not in cust.frame.columns:
-        raise DataValidationError(f"The treatment column '{settings.treatment}' is not in the file. Columns: "
-                                  f"{', '.join(map(str, cust.frame.columns))}.")
+        raise DataValidationError(t("The treatment column '{treatment}' is not in the file. Columns: {items}.", treatment=settings.treatment, items=', '.join(map(str, cust.frame.columns))))
     return train_uplift(cust.frame, und.schema, und.target, und.positive, settings,
                         leakage=list(und.quality.leakage_suspects))
 
@@ -447,8 +445,7 @@ def learn_from_campaign(cust: Customers, und: Understanding, outcomes: pd.DataFr
         on="_id", how="inner")
     if joined.empty:
         raise DataValidationError(
-            "None of the campaign's customers are in this file: load the customer file the list was built from "
-            f"(ids in the '{und.id_col or 'row number'}' column) on the Upload page.")
+            t("None of the campaign's customers are in this file: load the customer file the list was built from (ids in the '{value}' column) on the Upload page.", value=und.id_col or t("row number")))
     rows = pd.Index(und.ids).get_indexer(joined["_id"])
     learn = frame.iloc[rows].reset_index(drop=True).assign(**{CAMPAIGN_GROUP: joined[CAMPAIGN_GROUP].to_numpy(),
                                                               CAMPAIGN_OUTCOME: joined[CAMPAIGN_OUTCOME].to_numpy()})
@@ -613,9 +610,9 @@ def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = No
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataValidationError(
-            f"The file lacks {'a column' if len(missing) == 1 else 'columns'} the model needs: "
-            f"{', '.join(repr(m) for m in missing)}. Export it with the same columns as the training file "
-            f"({bundle.card['training'].get('file', 'the training file')}).")
+            t("The file lacks {what} the model needs: {items}. Export it with the same columns as the training file ({file}).",
+              what=t("a column") if len(missing) == 1 else t("columns"), items=", ".join(repr(m) for m in missing),
+              file=bundle.card["training"].get("file", t("the training file"))))
     if id_col is None and data.get("id_column") in frame.columns:
         id_col = data["id_column"]
     warnings = list(cust.warnings)
@@ -737,14 +734,13 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
     """Every step in order on one file: what ``python -m lib.cli run`` does."""
     say = progress or (lambda m: log.info(m))
     lap = _Laps()
-    say("Reading customers")
+    say(t("Reading customers"))
     cust = customers(loaded, settings.customers)
     lap("features")
-    say("Understanding the columns and checking data quality")
+    say(t("Understanding the columns and checking data quality"))
     understand_settings = settings.understand
     if settings.uplift is not None and settings.uplift.treatment not in cust.frame.columns:
-        raise DataValidationError(f"The treatment column '{settings.uplift.treatment}' is not in the file. Columns: "
-                                  f"{', '.join(map(str, cust.frame.columns))}.")
+        raise DataValidationError(t("The treatment column '{treatment}' is not in the file. Columns: {items}.", treatment=settings.uplift.treatment, items=', '.join(map(str, cust.frame.columns))))
     if settings.uplift is not None:  # who got the campaign is never a feature of any model
         understand_settings = replace(understand_settings,
                                       exclude=(*understand_settings.exclude, settings.uplift.treatment))
@@ -753,51 +749,51 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
         raise DataValidationError(und.target_problem)
     lap("quality")
     if len(cust.frame) == 0:
-        raise DataValidationError("No customers to analyse.")
-    say("Segmenting customers")
+        raise DataValidationError(t("No customers to analyse."))
+    say(t("Segmenting customers"))
     seg = segment(cust, und, settings.segment)
     lap("segment")
     result = expl = reason_table = scores = None
     warnings = list(cust.warnings) + list(und.warnings)
     if und.target is not None:
-        say("Training the propensity model")
+        say(t("Training the propensity model"))
         result = train(cust, und, settings.train)
         warnings += list(result.warnings)
         if not result.gate_passed:
-            warnings += [f"Model quality gate: {r}" for r in result.gate_reasons]
+            warnings += [t("Model quality gate: {reason}", reason=r) for r in result.gate_reasons]
         scores = score(result, cust)
         lap("train")
-        say("Explaining every score (exact SHAP)")
+        say(t("Explaining every score (exact SHAP)"))
         expl = explain_scores(result.model, cust.frame, settings.explain_method)
         reason_table = reasons(expl, cust.frame)
         lap("explain")
     worth = offers = persuaded = None
     if settings.uplift is not None:
-        say("Learning who the campaign changes (uplift)")
+        say(t("Learning who the campaign changes (uplift)"))
         persuaded = uplift(cust, und, settings.uplift)
         warnings += list(persuaded.warnings)
         lap("uplift")
     if settings.value is not None:
-        say("Predicting each customer's value and churn risk")
+        say(t("Predicting each customer's value and churn risk"))
         try:
             worth = value(loaded, cust, settings.value)
         except DataValidationError as exc:
             # Value comes with every log by default: a log too short for it still gets everything else.
-            warnings.append(f"No customer value predictions: {exc}")
+            warnings.append(t("No customer value predictions: {exc}", exc=exc))
         lap("value")
     if settings.recommend is not None:
-        say("Recommending products")
+        say(t("Recommending products"))
         offers = recommend(loaded, cust, settings.recommend)
         lap("recommend")
     table = with_uplift(with_value(customer_table(und.ids, seg, scores, reason_table), worth), persuaded)
     targets = None
     if settings.target_list is not None:
-        say("Building the target list")
+        say(t("Building the target list"))
         # With an uplift model that beats random, the list takes the customers the campaign changes most;
         # when the data cannot tell who responds, the list stays ranked by score and says so.
         by_uplift = persuaded is not None and persuaded.beats_random
         if persuaded is not None and not by_uplift:
-            warnings.append("The list is ranked by score, not uplift: the data cannot tell who the campaign changes.")
+            warnings.append(t("The list is ranked by score, not uplift: the data cannot tell who the campaign changes."))
         targets = target(table, settings.target_list, score_col="uplift" if by_uplift else "score")
         if offers is not None:
             targets = replace(targets, table=with_offers(targets.table, offers))

@@ -31,6 +31,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 from lib.model import ColumnSpec, FrameEncoder, PropensityModel
 from lib.quality import find_leakage
 from lib.schema import Schema, binary_target
@@ -116,7 +117,7 @@ class PropensityResult:
             "n_holdout": self.n_holdout,
             "positives": self.positives,
             "trees": self.best_iteration + 1,
-            "calibration": "Platt scaling on the validation fold",
+            "calibration": t("Platt scaling on the validation fold"),
             "quality_gate": "passed" if self.gate_passed else "failed",
             "quality_gate_reasons": list(self.gate_reasons),
             "target": self.target,
@@ -171,8 +172,8 @@ def confusion_at(y: np.ndarray, p: np.ndarray, threshold: float) -> pd.DataFrame
     tn, fp, fn, tp = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1]).ravel()
     return pd.DataFrame(
         [[tp, fn], [fp, tn]],
-        index=["Responded", "Did not respond"],
-        columns=["Targeted (score ≥ threshold)", "Not targeted"],
+        index=[t("Responded"), t("Did not respond")],
+        columns=[t("Targeted (score ≥ threshold)"), t("Not targeted")],
     )
 
 
@@ -199,19 +200,19 @@ def choose_features(
     else:
         missing = [c for c in features if c not in frame.columns]
         if missing:
-            raise DataValidationError(f"Feature column(s) not in the data: {', '.join(missing)}.")
+            raise DataValidationError(t("Feature column(s) not in the data: {items}.", items=', '.join(missing)))
     for col in exclude:
         if col not in frame.columns:
             raise DataValidationError(
-                f"The column to exclude, '{col}', is not in the file. Columns: {', '.join(map(str, frame.columns))}."
+                t("The column to exclude, '{col}', is not in the file. Columns: {items}.", col=col, items=', '.join(map(str, frame.columns)))
             )
         if col in features:
             features = [f for f in features if f != col]
-            excluded.append({"column": col, "reason": "excluded by you"})
+            excluded.append({"column": col, "reason": t("excluded by you")})
     for col in allow:
         if col not in frame.columns:
             raise DataValidationError(
-                f"The column to allow back in, '{col}', is not in the file. Columns: {', '.join(map(str, frame.columns))}."
+                t("The column to allow back in, '{col}', is not in the file. Columns: {items}.", col=col, items=', '.join(map(str, frame.columns)))
             )
     features = [f for f in features if f != target]
     covered = set(schema.feature_columns()) if leakage is not None else set()
@@ -223,16 +224,16 @@ def choose_features(
     for item in suspects:
         col = item["column"]
         if col in allow:
-            warnings.append(f"'{col}' was allowed back in by you although: {item['reason']}")
+            warnings.append(t("'{col}' was allowed back in by you although: {reason}", col=col, reason=item['reason']))
             continue
         features = [f for f in features if f != col]
         excluded.append({"column": col, "kind": item.get("kind", "leakage"),
-                         "reason": "leakage: " + item["reason"] + " Allow it back in only if it is known before "
-                                   "the campaign."})
+                         "reason": t("leakage: {reason} Allow it back in only if it is known before the campaign.",
+                                     reason=item["reason"])})
     if not features:
         raise DataValidationError(
-            "No usable feature columns remain after excluding identifiers, personal data, constants and leaks. "
-            "Add behaviour or profile columns to the file."
+            t("No usable feature columns remain after excluding identifiers, personal data, constants and leaks. "
+            "Add behaviour or profile columns to the file.")
         )
     return features, excluded, warnings
 
@@ -274,7 +275,7 @@ def train_propensity(
     t0 = time.perf_counter()
     if target not in frame.columns:
         raise DataValidationError(
-            f"Target column '{target}' is not in the file. Columns: {', '.join(map(str, frame.columns))}."
+            t("Target column '{target}' is not in the file. Columns: {items}.", target=target, items=', '.join(map(str, frame.columns)))
         )
     y_all = binary_target(frame[target], positive, column=target)
     positive_label = positive if positive is not None else _positive_of(frame[target], y_all)
@@ -284,24 +285,21 @@ def train_propensity(
     negatives = len(y) - positives
     if min(positives, negatives) < MIN_CLASS_ROWS:
         raise DataValidationError(
-            f"Target '{target}' has {positives:,} positive ('{positive_label}') and {negatives:,} other labelled "
-            f"rows. Honest validation needs at least {MIN_CLASS_ROWS} of each (and {MIN_POSITIVES}+ positives "
-            "before the scores can be trusted): add more history, or choose a target with more outcomes."
+            t("Target '{target}' has {positives:,} positive ('{positive_label}') and {negatives:,} other labelled rows. Honest validation needs at least {each} of each (and {least}+ positives before the scores can be trusted): add more history, or choose a target with more outcomes.", target=target, positives=positives, positive_label=positive_label, negatives=negatives, each=MIN_CLASS_ROWS, least=MIN_POSITIVES)
         )
     feats, excluded, warnings = choose_features(frame, schema, target, y_all, features, exclude, allow, leakage)
-    say(f"Preparing {len(feats)} features for {len(frame):,} rows")
+    say(t("Preparing {n_feats} features for {n_frame:,} rows", n_feats=len(feats), n_frame=len(frame)))
     x_all = frame[feats]
     x = x_all[labelled]
     idx = np.arange(len(x))
     if split is not None:
         test_mask = np.asarray(split)[labelled]
         tr_idx, te_idx = idx[~test_mask], idx[test_mask]
-        for part, rows in (("validation window", te_idx), ("training window", tr_idx)):
+        for part, rows in ((t("validation window"), te_idx), (t("training window"), tr_idx)):
             pos = int(y[rows].sum())
             if min(pos, len(rows) - pos) < 2:
                 raise DataValidationError(
-                    f"The {part} has {pos} customers who bought again and {len(rows) - pos} who did not; both "
-                    "are needed. Choose another cutoff or horizon."
+                    t("The {part} has {pos} customers who bought again and {others} who did not; both are needed. Choose another cutoff or horizon.", part=part, pos=pos, others=len(rows) - pos)
                 )
     else:
         tr_idx, te_idx = train_test_split(idx, test_size=holdout, stratify=y, random_state=seed)
@@ -322,7 +320,7 @@ def train_propensity(
 
     cv_auc: list[float] = []
     if cv_folds and cv_folds > 1 and len(tr_idx) <= CV_MAX_ROWS and positives >= 2 * cv_folds:
-        say(f"Cross-validating ({cv_folds} folds)")
+        say(t("Cross-validating ({cv_folds} folds)", cv_folds=cv_folds))
         skf = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
         for k, (a, b) in enumerate(skf.split(tr_idx, y[tr_idx])):
             a_idx, b_idx = tr_idx[a], tr_idx[b]
@@ -330,18 +328,18 @@ def train_propensity(
                 x.iloc[a_idx], y[a_idx], eval_set=(x.iloc[b_idx], y[b_idx]))
             cv_auc.append(float(roc_auc_score(y[b_idx], fold.decision_function(x.iloc[b_idx]))))
 
-    say(f"Training XGBoost on {len(fit_idx):,} rows (early stopping on {len(val_idx):,})")
+    say(t("Training XGBoost on {rows:,} rows (early stopping on {stop_rows:,})", rows=len(fit_idx), stop_rows=len(val_idx)))
     # Dates count back from the latest date of every row scored here, so scoring this file again
     # (``lib.pipeline.prepare_new``) gives these same scores.
     model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
                                                          eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
-    say("Training the logistic baseline")
+    say(t("Training the logistic baseline"))
     base_idx = tr_idx
     if len(tr_idx) > BASELINE_MAX_ROWS:  # a linear model has learnt all it can long before this
         base_idx, _ = train_test_split(tr_idx, train_size=BASELINE_MAX_ROWS, stratify=y[tr_idx], random_state=seed)
     baseline = logistic_baseline(model.column_specs).fit(x.iloc[base_idx], y[base_idx])
 
-    say("Scoring every customer")
+    say(t("Scoring every customer"))
     margins = model.decision_function(x_all)
     scores = model.calibrate(margins)
     p_te = scores[labelled][te_idx]
@@ -351,12 +349,12 @@ def train_propensity(
     base_metrics = _metrics(y_te, p_base)
     gate = []
     if metrics.roc_auc < MIN_AUC:
-        gate.append(f"Holdout AUC is {metrics.roc_auc:.2f}, below {MIN_AUC}: the model barely beats random ordering.")
+        gate.append(t("Holdout AUC is {roc_auc:.2f}, below {least}: the model barely beats random ordering.", roc_auc=metrics.roc_auc, least=MIN_AUC))
     if positives < MIN_POSITIVES:
-        gate.append(f"Only {positives} positive outcomes; at least {MIN_POSITIVES} are needed to trust a model.")
+        gate.append(t("Only {positives} positive outcomes; at least {least} are needed to trust a model.", positives=positives, least=MIN_POSITIVES))
     if metrics.roc_auc <= base_metrics.roc_auc:
         gate.append(
-            f"The model (AUC {metrics.roc_auc:.3f}) is not better than the simple baseline (AUC {base_metrics.roc_auc:.3f})."
+            t("The model (AUC {roc_auc:.3f}) is not better than the simple baseline (AUC {baseline_auc:.3f}).", roc_auc=metrics.roc_auc, baseline_auc=base_metrics.roc_auc)
         )
     return PropensityResult(
         model=model, baseline=baseline, target=target, positive=str(positive_label), features=tuple(feats),
@@ -420,7 +418,7 @@ def profit_curve(
     A customer is worth contacting while score × value > cost, so the break-even score is cost / value.
     """
     if cost_per_contact < 0 or value_per_conversion <= 0:
-        raise DataValidationError("Cost per contact must be ≥ 0 and value per conversion > 0.")
+        raise DataValidationError(t("Cost per contact must be ≥ 0 and value per conversion > 0."))
     s = np.asarray(scores, dtype="float64")
     if not np.all(s[:-1] >= s[1:]):  # callers may pass scores already sorted best first
         s = np.sort(s)[::-1]

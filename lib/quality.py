@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from lib.i18n import t
 from lib.io import FIXES_ATTR, CellFix, fix_sentences
-from lib.schema import ROLE_LABELS, Schema, binary_target
+from lib.schema import Schema, binary_target, role_label
 
 SENTINEL_TEXT = ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "not available", "other", "未知")
 SENTINEL_NUMBERS = (-1, 999, 9999, 99999, -999, -9999)
@@ -111,8 +112,8 @@ def assess_quality(
             {
                 "column": col,
                 "role": role,
-                "role_label": ROLE_LABELS.get(role, role),
-                "type": _type_name(frame[col]),
+                "role_label": role_label(role),
+                "type": t(_type_name(frame[col])),
                 "missing_pct": round(100 * (1 - len(non_null) / n), 1) if n else 100.0,
                 "distinct": int(non_null.nunique()),
                 "examples": ", ".join(str(v) for v in non_null.drop_duplicates().iloc[:3]),
@@ -122,19 +123,19 @@ def assess_quality(
         )
     duplicate_rows = int(frame.duplicated().sum()) if n else 0
     if duplicate_rows:
-        problems.append(Problem(None, "warning", f"{duplicate_rows:,} rows are exact duplicates of another row.",
-                                "Remove duplicate rows in the source, or confirm they are real repeat records."))
+        problems.append(Problem(None, "warning", t("{duplicate_rows:,} rows are exact duplicates of another row.", duplicate_rows=duplicate_rows),
+                                t("Remove duplicate rows in the source, or confirm they are real repeat records.")))
     duplicate_ids = 0
     for col in schema.columns_with_role("identifier"):
         d = int(frame[col].dropna().duplicated().sum())
         # Order ids repeat in a transaction log by design; only flag ids that are almost unique.
         if d and d < 0.05 * n:
             duplicate_ids += d
-            problems.append(Problem(col, "warning", f"{d:,} values of identifier '{col}' appear more than once.",
-                                    "Check for duplicated customers; keep one row per customer."))
+            problems.append(Problem(col, "warning", t("{d:,} values of identifier '{col}' appear more than once.", d=d, col=col),
+                                    t("Check for duplicated customers; keep one row per customer.")))
     if n < MIN_ROWS_FOR_MODEL:
-        problems.append(Problem(None, "warning", f"Only {n:,} rows: too few for reliable segments or models.",
-                                f"Use at least {MIN_ROWS_FOR_MODEL} customers, ideally thousands."))
+        problems.append(Problem(None, "warning", t("Only {n:,} rows: too few for reliable segments or models.", n=n),
+                                t("Use at least {least} customers, ideally thousands.", least=MIN_ROWS_FOR_MODEL)))
     class_balance, leakage = None, ()
     if target is not None and target in frame.columns:
         y = binary_target(frame[target], positive, column=target)
@@ -146,13 +147,13 @@ def assess_quality(
             "positive_rate": float(known.mean()) if len(known) else 0.0,
         }
         if class_balance["positive"] < 50:
-            problems.append(Problem(target, "warning", f"Only {class_balance['positive']} positive outcomes in '{target}'.",
-                                    "A model needs at least 50 positives to be trusted; add more history."))
+            problems.append(Problem(target, "warning", t("Only {positive} positive outcomes in '{target}'.", positive=class_balance['positive'], target=target),
+                                    t("A model needs at least 50 positives to be trusted; add more history.")))
         leakage = tuple(find_leakage(frame, schema, target, y))
         for item in leakage:
             problems.append(Problem(item["column"], "warning", item["reason"],
-                                    "It is left out of the model; re-include it only if its value is known "
-                                    "before the campaign is sent."))
+                                    t("It is left out of the model; re-include it only if its value is known "
+                                    "before the campaign is sent.")))
     return QualityReport(
         rows=n,
         columns=len(frame.columns),
@@ -172,11 +173,11 @@ def _fix_problems(fixes: list[CellFix]) -> dict[str, list[Problem]]:
     for col, what, sentence in fix_sentences(fixes):
         if what == "codes":
             problem = Problem(col, "info", sentence,
-                              "Nothing to do if they mean \"no value\"; if one stands for something real "
-                              "(e.g. 'NA' for North America), recode it in the source.")
+                              t("Nothing to do if they mean \"no value\"; if one stands for something real "
+                              "(e.g. 'NA' for North America), recode it in the source."))
         else:
             problem = Problem(col, "warning", sentence,
-                              "Fix the source if these are typos; until then models treat them as unknown.")
+                              t("Fix the source if these are typos; until then models treat them as unknown."))
         out.setdefault(col, []).append(problem)
     return out
 
@@ -197,16 +198,16 @@ def _column_problems(col: str, s: pd.Series, role: str, n: int) -> list[Problem]
     out: list[Problem] = []
     missing = s.isna().mean() if n else 1.0
     if role == "empty":
-        out.append(Problem(col, "info", f"'{col}' is {missing:.0%} empty and is not used.",
-                           "Drop it, or fill it in the source if it matters."))
+        out.append(Problem(col, "info", t("'{col}' is {missing:.0%} empty and is not used.", col=col, missing=missing),
+                           t("Drop it, or fill it in the source if it matters.")))
         return out
     if role == "constant":
-        out.append(Problem(col, "info", f"'{col}' has the same value in every row and is not used.",
-                           "Nothing to do; it carries no information."))
+        out.append(Problem(col, "info", t("'{col}' has the same value in every row and is not used.", col=col),
+                           t("Nothing to do; it carries no information.")))
         return out
     if 0.2 <= missing < 0.95:
-        out.append(Problem(col, "warning", f"'{col}' is missing in {missing:.0%} of rows.",
-                           "Bullseye treats missing as its own value; fill it in the source if you can."))
+        out.append(Problem(col, "warning", t("'{col}' is missing in {missing:.0%} of rows.", col=col, missing=missing),
+                           t("Bullseye treats missing as its own value; fill it in the source if you can.")))
     is_text = pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
     if is_text and role in ("categorical", "text", "binary"):
         # Shares and examples from a fixed sample: exact to a fraction of a percent, fast at 1M rows.
@@ -217,19 +218,19 @@ def _column_problems(col: str, s: pd.Series, role: str, n: int) -> list[Problem]
             if 0.5 <= numeric_share < 1.0:
                 bad = text[pd.to_numeric(text, errors="coerce").isna()].iloc[:3].tolist()
                 out.append(Problem(col, "warning",
-                                   f"'{col}' mixes numbers with text ({1 - numeric_share:.0%} are not numbers, e.g. {bad}).",
-                                   "Clean the non-numeric values so the column can be used as a number."))
+                                   t("'{col}' mixes numbers with text ({not_numbers:.0%} are not numbers, e.g. {bad}).", col=col, not_numbers=1 - numeric_share, bad=bad),
+                                   t("Clean the non-numeric values so the column can be used as a number.")))
             lower = text.str.lower()
             for token in SENTINEL_TEXT:
                 share = (lower == token).mean()
                 if share >= 0.01 and token in ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "未知"):
                     out.append(Problem(col, "info",
-                                       f"'{col}' uses '{text[lower == token].iloc[0]}' for {share:.0%} of rows, a code for \"no value\".",
-                                       "Bullseye keeps it as its own category; recode it as empty if it means missing."))
+                                       t('\'{col}\' uses \'{value}\' for {share:.0%} of rows, a code for "no value".', col=col, value=text[lower == token].iloc[0], share=share),
+                                       t("Bullseye keeps it as its own category; recode it as empty if it means missing.")))
             nunique = text.nunique()
             if role == "categorical" and nunique > 100:
-                out.append(Problem(col, "warning", f"'{col}' has {nunique:,} distinct values (very high cardinality).",
-                                   "Group rare values, or mark it as an identifier/text if it is not a category."))
+                out.append(Problem(col, "warning", t("'{col}' has {nunique:,} distinct values (very high cardinality).", col=col, nunique=nunique),
+                                   t("Group rare values, or mark it as an identifier/text if it is not a category.")))
     if pd.api.types.is_numeric_dtype(s) and role == "numeric":
         vals = s.dropna().astype("float64")
         if len(vals) >= 20:
@@ -240,16 +241,16 @@ def _column_problems(col: str, s: pd.Series, role: str, n: int) -> list[Problem]
                     (code < 0 and rest.min() >= 0) or (code > 0 and code > 5 * rest.quantile(0.99))
                 ):
                     out.append(Problem(col, "info",
-                                       f"'{col}' uses {code:g} in {share:.0%} of rows, which looks like a code (e.g. \"never\"), not a quantity.",
-                                       "Keep it if the model should learn it as a flag; otherwise recode it as empty."))
+                                       t('\'{col}\' uses {code:g} in {share:.0%} of rows, which looks like a code (e.g. "never"), not a quantity.', col=col, code=code, share=share),
+                                       t("Keep it if the model should learn it as a flag; otherwise recode it as empty.")))
             q1, q3 = np.percentile(vals, [25, 75])
             iqr = q3 - q1
             if iqr > 0:
                 outliers = int(((vals < q1 - 3 * iqr) | (vals > q3 + 3 * iqr)).sum())
                 if outliers and outliers / len(vals) >= 0.005:
                     out.append(Problem(col, "info",
-                                       f"'{col}' has {outliers:,} extreme values (beyond 3× the interquartile range, max {vals.max():,.6g}).",
-                                       "Check them for typos; Bullseye's models are robust to them."))
+                                       t("'{col}' has {outliers:,} extreme values (beyond 3× the interquartile range, max {max:,.6g}).", col=col, outliers=outliers, max=vals.max()),
+                                       t("Check them for typos; Bullseye's models are robust to them.")))
     return out
 
 
@@ -285,22 +286,15 @@ def find_leakage(frame: pd.DataFrame, schema: Schema, target: str, y: pd.Series 
         name = re.sub(r"[\s.\-]+", "_", name).lower()
         if auc is not None and auc >= LEAKAGE_AUC:
             out.append({"column": col, "auc": rounded, "kind": "predicts_target",
-                        "reason": f"'{col}' on its own separates positive from negative '{target}' almost perfectly "
-                                  f"(AUC {auc:.3f}, where 0.5 is guessing and 1 is perfect): it is probably a copy "
-                                  "of the outcome or recorded after it."})
+                        "reason": t("'{col}' on its own separates positive from negative '{target}' almost perfectly (AUC {auc:.3f}, where 0.5 is guessing and 1 is perfect): it is probably a copy of the outcome or recorded after it.", col=col, target=target, auc=auc)})
         elif necessary is not None:
             what, pos_share, neg_share = necessary
             out.append({"column": col, "auc": rounded, "kind": "necessary_condition",
-                        "reason": f"'{col}' is {what} for {pos_share:.0%} of the {n_pos:,} positive '{target}' rows "
-                                  f"but only {neg_share:.0%} of the others: almost no one reaches the outcome "
-                                  "without it, so it is probably a step on the way there (like a site visit "
-                                  "before a purchase) and only known after the campaign."})
+                        "reason": t("'{col}' is {what} for {pos_share:.0%} of the {n_pos:,} positive '{target}' rows but only {neg_share:.0%} of the others: almost no one reaches the outcome without it, so it is probably a step on the way there (like a site visit before a purchase) and only known after the campaign.", col=col, what=what, pos_share=pos_share, n_pos=n_pos, target=target, neg_share=neg_share)})
         elif _POST_OUTCOME.search(name) and not _PRE_OUTCOME.search(name):
             word = _POST_OUTCOME.search(name).group(0).strip("_")
             out.append({"column": col, "auc": rounded, "kind": "after_outcome",
-                        "reason": f"'{col}' sounds like something recorded after the outcome (its name mentions "
-                                  f"'{word}', e.g. the length of the sales call); a model using it would look "
-                                  "better in testing than it can be when scoring customers before a campaign."})
+                        "reason": t("'{col}' sounds like something recorded after the outcome (its name mentions '{word}', e.g. the length of the sales call); a model using it would look better in testing than it can be when scoring customers before a campaign.", col=col, word=word)})
     return out
 
 
@@ -309,15 +303,15 @@ def _necessary_condition(s: pd.Series, positives: np.ndarray, role: str | None) 
     and at most half of the others; else None. "Set" is non-zero for numbers, each of the two values
     for a text flag, filled in for dates and other text."""
     if pd.api.types.is_bool_dtype(s):
-        candidates = [("true", s.fillna(False).to_numpy(dtype=bool))]
+        candidates = [(t("true"), s.fillna(False).to_numpy(dtype=bool))]
     elif pd.api.types.is_numeric_dtype(s):
         x = s.to_numpy(dtype="float64", na_value=np.nan)
-        candidates = [("non-zero", ~np.isnan(x) & (x != 0))]
+        candidates = [(t("non-zero"), ~np.isnan(x) & (x != 0))]
     elif role == "binary":
         values = s.dropna().unique()[:2]
         candidates = [(f"'{v}'", (s == v).fillna(False).to_numpy(dtype=bool)) for v in values]
     else:
-        candidates = [("filled in", s.notna().to_numpy(dtype=bool))]
+        candidates = [(t("filled in"), s.notna().to_numpy(dtype=bool))]
     for what, is_set in candidates:
         pos_share = float(is_set[positives].mean())
         neg_share = float(is_set[~positives].mean())

@@ -39,6 +39,7 @@ import scipy.sparse as sp
 
 from lib.errors import DataValidationError
 from lib.features import NON_PRODUCT_CODES, _order_dates, infer_transaction_columns
+from lib.i18n import t
 from lib.schema import ids_as_text
 
 log = logging.getLogger(__name__)
@@ -230,21 +231,15 @@ def log_columns(
     product = _match(frame, _PRODUCT_PATTERNS, set())
     if product is None:
         raise DataValidationError(
-            "Recommendations need a transaction log with a product column (one row per order line): "
-            "no column is named like a product code, SKU, item, article or category (looked for "
-            "StockCode, product_id, product_code, sku, item_id, article, product, item, category). "
-            f"This file's columns are: {', '.join(map(str, frame.columns))}. "
-            "Upload the order-line export of the shop (customer, date, product, quantity, price), not the customer table."
+            t("Recommendations need a transaction log with a product column (one row per order line): no column is named like a product code, SKU, item, article or category (looked for StockCode, product_id, product_code, sku, item_id, article, product, item, category). This file's columns are: {items}. Upload the order-line export of the shop (customer, date, product, quantity, price), not the customer table.", items=', '.join(map(str, frame.columns)))
         )
     cols = infer_transaction_columns(frame, customer_col, date_col, amount_col)
     if cols.customer == product:
-        raise DataValidationError(f"The product column '{product}' is also the customer column; choose the customer id column.")
+        raise DataValidationError(t("The product column '{product}' is also the customer column; choose the customer id column.", product=product))
     ids = frame[cols.customer].dropna()
     if len(ids) > 1 and not ids.duplicated().any():
         raise DataValidationError(
-            "Recommendations need a transaction log with a product column (one row per order line): "
-            f"every customer in '{cols.customer}' appears on exactly one row, so this looks like a customer "
-            "table. Upload the order-line export (one row per product bought)."
+            t("Recommendations need a transaction log with a product column (one row per order line): every customer in '{customer}' appears on exactly one row, so this looks like a customer table. Upload the order-line export (one row per product bought).", customer=cols.customer)
         )
     used = {cols.customer, cols.date, cols.order, cols.quantity, cols.unit_price, cols.amount, product}
     description = _description_column(frame, product, used)
@@ -334,7 +329,7 @@ def _read_log(frame: pd.DataFrame, cols: LogColumns) -> _Events:
     if not date_ok.any():
         example = frame[cols.date].dropna().iloc[0] if frame[cols.date].notna().any() else ""
         raise DataValidationError(
-            f"Column '{cols.date}' has no readable dates (e.g. '{example}'). Choose the column that holds the order date."
+            t("Column '{col}' has no readable dates (e.g. '{example}'). Choose the column that holds the order date.", col=cols.date, example=example)
         )
     seconds = np.zeros(n, dtype=np.float64)
     seconds[date_ok] = dates[date_ok].astype("datetime64[s]").astype("int64").to_numpy(dtype=np.float64)
@@ -385,7 +380,7 @@ def _read_log(frame: pd.DataFrame, cols: LogColumns) -> _Events:
     keep = ~dropped
 
     # One event per (customer, item, order): an item on three lines of one order was bought once.
-    u, i, o, t = user[keep], item[keep], order[keep], time[keep]
+    u, i, o, when = user[keep], item[keep], order[keep], time[keep]
     pair = u * len(items) + i
     if (len(customers) + 1) * (len(items) + 1) * (int(order.max(initial=0)) + 2) < 2**62:
         # One int64 key hashes several times faster than three columns.
@@ -397,7 +392,7 @@ def _read_log(frame: pd.DataFrame, cols: LogColumns) -> _Events:
     return _Events(
         user=u[first].astype(np.int32),
         item=i[first].astype(np.int32),
-        time=t[first],
+        time=when[first],
         order=o[first],
         customers=customers,
         items=items,
@@ -934,10 +929,9 @@ def recommend(
     cols = log_columns(frame, customer_col, date_col, amount_col)
     ev = _read_log(frame, cols)
     if len(ev.user) == 0:
-        detail = ", ".join(f"{n:,} {label}" for label, n in ev.lines_left_out.items())
+        detail = t(", ").join(t("{n:,} {reason}", n=n, reason=t(label)) for label, n in ev.lines_left_out.items())
         raise DataValidationError(
-            f"No purchase lines are left to learn from: every line was left out ({detail}). "
-            f"Check that '{cols.customer}' holds customer ids and '{cols.product}' product codes."
+            t("No purchase lines are left to learn from: every line was left out ({detail}). Check that '{customer}' holds customer ids and '{product}' product codes.", detail=detail, customer=cols.customer, product=cols.product)
         )
     k, days, seed = settings.k, float(settings.test_days), settings.seed
     end = ev.end
@@ -1005,24 +999,20 @@ def recommend(
     warnings = []
     if cols.product_is_category:
         warnings.append(
-            f"The log has no product code column, so '{cols.product}' is used: these are categories to "
-            "offer, not products."
+            t("The log has no product code column, so '{product}' is used: these are categories to offer, not products.", product=cols.product)
         )
     if final.candidates.sum() <= k:
         warnings.append(
-            f"Only {int(final.candidates.sum())} different items were bought, no more than the {k} recommendations "
-            "asked for: every method lists the same items, so the evaluation cannot tell the methods apart."
+            t("Only {n} different items were bought, no more than the {k} recommendations asked for: every method lists the same items, so the evaluation cannot tell the methods apart.", n=int(final.candidates.sum()), k=k)
         )
     for mode in MODES:
         if selection[mode] == "evaluation":
             warnings.append(
-                f"The log is too short for an earlier tuning split, so the {mode!r}-mode method was chosen on "
-                "the evaluation window itself: its score there is optimistic."
+                t("The log is too short for an earlier tuning split, so the {mode!r}-mode method was chosen on the evaluation window itself: its score there is optimistic.", mode=mode)
             )
         elif selection[mode] == "default":
             warnings.append(
-                f"No customer bought again within the last {settings.test_days} days after buying before, so "
-                f"nothing could be evaluated; {mode!r} mode uses {_DEFAULT_METHOD[mode]} by default."
+                t("No customer bought again within the last {test_days} days after buying before, so nothing could be evaluated; {mode!r} mode uses {method} by default.", test_days=settings.test_days, mode=mode, method=_DEFAULT_METHOD[mode])
             )
     evaluated = int(test_metrics[method][settings.mode]["customers"])
     cold = int((final.counts.getnnz(axis=1) == 0).sum())
@@ -1054,13 +1044,13 @@ def recommend(
 def _check_settings(settings: RecommendSettings) -> None:
     problems = []
     if settings.mode not in MODES:
-        problems.append(f"Mode '{settings.mode}' is not known: use \"all\" (own items included) or \"new\" (discovery).")
+        problems.append(t('Mode \'{mode}\' is not known: use "all" (own items included) or "new" (discovery).', mode=settings.mode))
     if settings.method != "auto" and settings.method not in METHODS:
-        problems.append(f"Method '{settings.method}' is not known: use \"auto\" or one of {', '.join(METHODS)}.")
+        problems.append(t('Method \'{method}\' is not known: use "auto" or one of {items}.', method=settings.method, items=', '.join(METHODS)))
     if not isinstance(settings.k, int | np.integer) or settings.k < 1:
-        problems.append(f"The number of recommendations k must be a whole number of at least 1 (got {settings.k!r}).")
+        problems.append(t("The number of recommendations k must be a whole number of at least 1 (got {k!r}).", k=settings.k))
     if not isinstance(settings.test_days, int | np.integer) or settings.test_days < 1:
-        problems.append(f"test_days must be a whole number of days, at least 1 (got {settings.test_days!r}).")
+        problems.append(t("test_days must be a whole number of days, at least 1 (got {test_days!r}).", test_days=settings.test_days))
     if problems:
         raise DataValidationError(*problems)
 
@@ -1069,14 +1059,14 @@ def _selection_text(selection: dict, chosen: dict, settings: RecommendSettings) 
     parts = []
     for mode in MODES:
         how = {
-            "validation": f"best hit rate@{settings.k} on the earlier split (the {settings.test_days} days before the evaluation window)",
-            "evaluation": "best hit rate on the evaluation window (log too short for an earlier split)",
-            "default": "default (nothing to evaluate)",
+            "validation": t("best hit rate@{k} on the earlier split (the {test_days} days before the evaluation window)", k=settings.k, test_days=settings.test_days),
+            "evaluation": t("best hit rate on the evaluation window (log too short for an earlier split)"),
+            "default": t("default (nothing to evaluate)"),
         }[selection[mode]]
-        parts.append(f"{mode}: {chosen[mode]}, {how}")
+        parts.append(t("{mode}: {value}, {how}", mode=mode, value=chosen[mode], how=how))
     if settings.method != "auto":
-        parts.append(f"method set by the user: {settings.method}")
-    return "; ".join(parts)
+        parts.append(t("method set by the user: {method}", method=settings.method))
+    return t("; ").join(parts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1107,8 +1097,9 @@ def _table(ev: _Events, train: _Train, model, method: str, users: np.ndarray, it
         first, second = _contributors(explainer, train.weighted, u[similar], i[similar])
         reason[similar] = _similar_reasons(names, first, second)
     popular = ~owned & ~similar
-    reason[popular & history[u]] = f"popular with all customers in the last {days} days"
-    reason[popular & ~history[u]] = f"popular with all customers in the last {days} days (no purchase history yet)"
+    reason[popular & history[u]] = t("popular with all customers in the last {days} days", days=days)
+    reason[popular & ~history[u]] = t("popular with all customers in the last {days} days (no purchase history yet)",
+                                      days=days)
     return pd.DataFrame({
         "id": ev.customers[u],
         "rank": (slot + 1).astype(np.int64),
@@ -1127,35 +1118,51 @@ def _significant(x: np.ndarray, digits: int) -> np.ndarray:
     return np.round(x * scale) / scale
 
 
+def _in_words(values: np.ndarray, say) -> np.ndarray:
+    """``say(v)`` for each distinct value, spread back to every row (a few words for 100k rows)."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return np.array([say(v) for v in uniq.tolist()], dtype=object)[inverse.ravel()]
+
+
 def _times(n: np.ndarray) -> np.ndarray:
-    return np.where(n == 1, "once", np.where(n == 2, "twice", np.char.add(n.astype(str), " times")))
+    return _in_words(np.asarray(n, dtype=np.int64), lambda v: t("once") if v == 1 else t("twice") if v == 2
+                     else t("{n} times", n=v))
+
+
+# How long ago, per unit, singular and plural (one message each, so any language words it its own way).
+_AGO = {
+    "day": (lambda n: t("{n} day ago", n=n), lambda n: t("{n} days ago", n=n)),
+    "week": (lambda n: t("{n} week ago", n=n), lambda n: t("{n} weeks ago", n=n)),
+    "month": (lambda n: t("{n} month ago", n=n), lambda n: t("{n} months ago", n=n)),
+    "year": (lambda n: t("{n} year ago", n=n), lambda n: t("{n} years ago", n=n)),
+}
+_UNITS = ("day", "week", "month", "year")
 
 
 def _ago(days: np.ndarray) -> np.ndarray:
     """Days before the end of the log, in words ("3 weeks ago"); measured to the day after the last line."""
     d = np.maximum(1, np.ceil(days)).astype(np.int64)
     value = np.select([d < 14, d < 60, d < 730], [d, np.rint(d / 7), np.rint(d / 30.44)], np.rint(d / 365.25)).astype(np.int64)
-    unit = np.select([d < 14, d < 60, d < 730], ["day", "week", "month"], "year")
-    plural = np.where(value == 1, "", "s")
-    return np.char.add(np.char.add(np.char.add(value.astype(str), " "), np.char.add(unit, plural)), " ago")
+    unit = np.select([d < 14, d < 60, d < 730], [0, 1, 2], 3)
+    return _in_words(value * 4 + unit, lambda key: _AGO[_UNITS[key % 4]][key // 4 != 1](key // 4))
 
 
 def _repeat_reasons(names: np.ndarray, times: np.ndarray, ago: np.ndarray) -> np.ndarray:
     # "bought JUMBO BAG RED RETROSPOT 6 times, last 3 weeks ago"; "bought X once, 2 months ago"
-    last = np.where(times == 1, "", "last ")
-    tail = np.char.add(np.char.add(np.char.add(" ", _times(times)), ", "), np.char.add(last, _ago(ago)))
-    return np.array([f"bought {a}{b}" for a, b in zip(names, tail)], dtype=object)
+    once, often = t("bought {item} {times}, {ago}"), t("bought {item} {times}, last {ago}")
+    return np.array([(once if n == 1 else often).format(item=a, times=b, ago=c)
+                     for a, n, b, c in zip(names, times, _times(times), _ago(ago))], dtype=object)
 
 
 def _similar_reasons(names: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     out = np.empty(len(first), dtype=object)
     for r, (a, b) in enumerate(zip(first, second)):
         if a < 0:
-            out[r] = "customers with baskets like this customer's also buy this"
+            out[r] = t("customers with baskets like this customer's also buy this")
         elif b < 0:
-            out[r] = f"customers who buy {names[a]} also buy this"
+            out[r] = t("customers who buy {item} also buy this", item=names[a])
         else:
-            out[r] = f"customers who buy {names[a]} and {names[b]} also buy this"
+            out[r] = t("customers who buy {item} and {other} also buy this", item=names[a], other=names[b])
     return out
 
 

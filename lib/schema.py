@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 
 ROLES = ("identifier", "pii", "date", "numeric", "categorical", "binary", "text", "constant", "empty")
 FEATURE_ROLES = ("numeric", "categorical", "binary", "date")
@@ -28,6 +29,13 @@ ROLE_LABELS = {
     "constant": "Constant",
     "empty": "Mostly empty",
 }
+
+
+def role_label(role: str) -> str:
+    """A role as people read it, in the current language ("Yes/no flag", "是/否标记")."""
+    return t(ROLE_LABELS.get(role, role))
+
+
 EXCLUDE_REASONS = {
     "identifier": "identifier: unique per customer, carries no pattern a model can reuse",
     "pii": "personal data (PII): never used as a feature",
@@ -66,13 +74,13 @@ class Schema:
     def with_role(self, column: str, role: str) -> Schema:
         """A copy with one role overridden by the user."""
         if column not in self.roles:
-            raise DataValidationError(f"There is no column '{column}' to change.")
+            raise DataValidationError(t("There is no column '{column}' to change.", column=column))
         if role not in ROLES:
-            raise DataValidationError(f"'{role}' is not a role; use one of: {', '.join(ROLES)}.")
+            raise DataValidationError(t("'{role}' is not a role; use one of: {items}.", role=role, items=', '.join(ROLES)))
         return replace(
             self,
             roles={**self.roles, column: role},
-            reasons={**self.reasons, column: "set by you"},
+            reasons={**self.reasons, column: t("set by you")},
         )
 
     def feature_columns(self, exclude: tuple[str, ...] | list[str] = ()) -> list[str]:
@@ -82,7 +90,7 @@ class Schema:
     def excluded(self) -> list[dict[str, str]]:
         """``[{column, reason}]`` for every column kept out of the features by its role."""
         return [
-            {"column": c, "reason": EXCLUDE_REASONS[r]} for c, r in self.roles.items() if r in EXCLUDE_REASONS
+            {"column": c, "reason": t(EXCLUDE_REASONS[r])} for c, r in self.roles.items() if r in EXCLUDE_REASONS
         ]
 
     def columns_with_role(self, role: str) -> list[str]:
@@ -108,10 +116,10 @@ def _infer_role(name: str, s: pd.Series, n: int) -> tuple[str, str]:
         non_null = non_null[non_null.astype(str).str.strip() != ""]
     if n == 0 or len(non_null) <= 0.05 * n:
         missing = 1 - len(non_null) / max(n, 1)
-        return "empty", f"{missing:.0%} of values are missing"
+        return "empty", t("{missing:.0%} of values are missing", missing=missing)
     nunique = int(non_null.nunique())
     if nunique <= 1:
-        return "constant", f"every value is {non_null.iloc[0]!r}"
+        return "constant", t("every value is {value!r}", value=non_null.iloc[0])
     is_text = pd.api.types.is_string_dtype(s) or pd.api.types.is_object_dtype(s)
     sample = non_null.iloc[:2000].astype(str).str.strip() if is_text else None
     # A PII-looking name only counts when the values could identify a person: mostly distinct
@@ -120,36 +128,36 @@ def _infer_role(name: str, s: pd.Series, n: int) -> tuple[str, str]:
         (is_text and nunique > 20)
         or (nunique > 50 and re.search(r"phone|mobile|tel|zip|post|电话|手机", name, re.I))
     ):
-        return "pii", "the name looks like personal data (email, phone, name or address)"
+        return "pii", t("the name looks like personal data (email, phone, name or address)")
     if is_text and sample is not None:
         if sample.str.match(_EMAIL).mean() > 0.8:
-            return "pii", "values look like email addresses"
+            return "pii", t("values look like email addresses")
         if sample.str.match(_PHONE).mean() > 0.8 and sample.str.count(r"\d").mean() >= 7:
-            return "pii", "values look like phone numbers"
+            return "pii", t("values look like phone numbers")
     unique_ratio = nunique / len(non_null)
     if nunique == 2:
         if _ID_NAME.search(name) and unique_ratio > 0.5:
             pass
         else:
-            return "binary", "two distinct values"
+            return "binary", t("two distinct values")
     if pd.api.types.is_datetime64_any_dtype(s):
-        return "date", "values are dates"
+        return "date", t("values are dates")
     if _ID_NAME.search(name) and (unique_ratio > 0.5 or (is_text and nunique > 1000)):
-        return "identifier", f"the name looks like an identifier and {nunique:,} values are distinct"
+        return "identifier", t("the name looks like an identifier and {nunique:,} values are distinct", nunique=nunique)
     if is_text and unique_ratio > 0.98 and len(non_null) > 50 and sample is not None and sample.str.len().mean() < 40:
-        return "identifier", "almost every value is distinct"
+        return "identifier", t("almost every value is distinct")
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         if (
             unique_ratio == 1.0 and len(non_null) > 50 and _is_integer(non_null)
             and non_null.is_monotonic_increasing and _ID_NAME.search(name)
         ):
-            return "identifier", "a unique increasing integer"
-        return "numeric", "values are numbers"
+            return "identifier", t("a unique increasing integer")
+        return "numeric", t("values are numbers")
     if pd.api.types.is_bool_dtype(s):
-        return "binary", "true/false values"
+        return "binary", t("true/false values")
     if sample is not None and sample.str.len().mean() > 40 and unique_ratio > 0.5:
-        return "text", "long, mostly distinct text"
-    return "categorical", f"{nunique:,} distinct text values"
+        return "text", t("long, mostly distinct text")
+    return "categorical", t("{nunique:,} distinct text values", nunique=nunique)
 
 
 def _is_integer(s: pd.Series) -> bool:
@@ -190,7 +198,7 @@ def binary_target(s: pd.Series, positive: str | None = None, column: str = "targ
     text = text.where(s.notna() & (text != "") & (text.str.lower() != "nan"))
     values = text.dropna().unique().tolist()
     if len(values) == 0:
-        raise DataValidationError(f"Target column '{column}' has no values. Choose a column that records the outcome.")
+        raise DataValidationError(t("Target column '{column}' has no values. Choose a column that records the outcome.", column=column))
     chosen = positive is not None
     if positive is None:
         positive = guess_positive_class(text)
@@ -201,20 +209,16 @@ def binary_target(s: pd.Series, positive: str | None = None, column: str = "targ
     if pos_canon not in set(canon.values()):
         shown = ", ".join(sorted(map(str, values))[:10])
         raise DataValidationError(
-            f"The positive class '{positive}' does not occur in target column '{column}' (its values: {shown}). "
-            "Pick one of those values."
+            t("The positive class '{positive}' does not occur in target column '{column}' (its values: {shown}). Pick one of those values.", positive=positive, column=column, shown=shown)
         )
     if len(set(canon.values())) > 2 and not chosen:
         shown = ", ".join(sorted(map(str, values))[:10])
         raise DataValidationError(
-            f"Target column '{column}' has {len(values)} different values ({shown}{'...' if len(values) > 10 else ''}); "
-            "a response/churn target needs two (e.g. yes/no). Name the positive class to model that value against "
-            "all the others, choose another column, or recode it."
+            t("Target column '{column}' has {n_values} different values ({shown}{choice}); a response/churn target needs two (e.g. yes/no). Name the positive class to model that value against all the others, choose another column, or recode it.", column=column, n_values=len(values), shown=shown, choice='...' if len(values) > 10 else '')
         )
     if len(set(canon.values())) < 2:
         raise DataValidationError(
-            f"Target column '{column}' has only one class ('{values[0]}'): a model needs both responders and "
-            "non-responders. Choose another column or add the missing outcomes."
+            t("Target column '{column}' has only one class ('{value}'): a model needs both responders and non-responders. Choose another column or add the missing outcomes.", column=column, value=values[0])
         )
     # Map each distinct value once (a dict lookup per row, not a Python call per row).
     lookup = {v: float(c == pos_canon) for v, c in canon.items()}
@@ -229,8 +233,7 @@ def target_note(s: pd.Series, positive: str | None, column: str) -> str | None:
         return None
     others = sorted(v for v in text.unique() if _canon(v) != _canon(positive) and v)
     shown = ", ".join(others[:5]) + ("..." if len(others) > 5 else "")
-    return (f"Target '{column}' has {len(canon)} values: modelling '{positive}' against all the others ({shown}) "
-            "counted as negatives. Recode the column if some of them should not count.")
+    return (t("Target '{column}' has {n_canon} values: modelling '{positive}' against all the others ({shown}) counted as negatives. Recode the column if some of them should not count.", column=column, n_canon=len(canon), positive=positive, shown=shown))
 
 
 def ids_as_text(ids: pd.Series) -> pd.Series:

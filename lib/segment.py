@@ -24,7 +24,7 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_
 from threadpoolctl import threadpool_limits  # installed with scikit-learn, which depends on it
 
 from lib.errors import DataValidationError
-from lib.i18n import t
+from lib.i18n import LANGUAGES, catalogue, language, t
 from lib.privacy import OTHER_SMALL, SMALL_GROUP
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,10 @@ def guess_rfm_columns(frame: pd.DataFrame) -> tuple[str, str, str]:
     for keywords in (("recency",), ("frequency", "orders", "purchases"), ("monetary", "spend", "revenue", "amount")):
         col = find(keywords, taken)
         if col is None:
-            raise DataValidationError(
+            raise DataValidationError(t(
                 "RFM needs recency, frequency and monetary columns (e.g. recency_days, orders, total_spend); "
                 "roll a transaction log up, or choose clustering."
-            )
+            ))
         taken.add(col)
         found.append(col)
     return found[0], found[1], found[2]
@@ -175,10 +175,10 @@ def segment_rfm(
     """RFM segmentation of a customer table."""
     for col in (recency_col, frequency_col, monetary_col):
         if col not in frame.columns:
-            raise DataValidationError(
-                f"RFM needs recency, frequency and monetary columns; '{col}' is missing. Roll a transaction "
-                "log up to customers first, or choose the three columns."
-            )
+            raise DataValidationError(t(
+                "RFM needs recency, frequency and monetary columns; '{col}' is missing. Roll a transaction "
+                "log up to customers first, or choose the three columns.", col=col
+            ))
     scores = rfm_scores(frame[recency_col], frame[frequency_col], frame[monetary_col])
     groups = rfm_group(scores)
     order = [r[0] for r in RFM_RULES if (groups == r[0]).any()]
@@ -189,11 +189,11 @@ def segment_rfm(
     profile, distinctive = _profile(columns, labels, len(order))
     meaning = {r[0]: r for r in RFM_RULES}
     segs = tuple(
-        Segment(ids[name], name, meaning[name][2].capitalize() + ".", int((labels == ids[name]).sum()),
+        Segment(ids[name], t(name), _rfm_meaning(meaning[name][2]), int((labels == ids[name]).sum()),
                 float((labels == ids[name]).mean()), _rate(target, labels, ids[name]))
         for name in order
     )
-    rules = pd.DataFrame([{"group": r[0], "rule": r[1], "meaning": r[2]} for r in RFM_RULES])
+    rules = pd.DataFrame([{"group": t(r[0]), "rule": t(r[1]), "meaning": t(r[2])} for r in RFM_RULES])
     edges = {}
     for key, col in zip("RFM", feats):
         v = frame[col].to_numpy(dtype="float64", na_value=np.nan)
@@ -203,6 +203,21 @@ def segment_rfm(
         features=tuple(feats), centroids=None, silhouette_by_k={}, stability=None, rules=rules, seed=0,
         rfm_scores=scores, feature_kinds={c: "number" for c in feats}, rfm_edges=edges,
     )
+
+
+def _rfm_meaning(meaning: str) -> str:
+    """An RFM group's meaning as a segment description: "Bought recently, ... the most." """
+    text = t(meaning)
+    return text.capitalize() + "." if text == meaning else text + "。"
+
+
+def _rfm_group_of(name: str) -> str | None:
+    """The RFM group (English, as ``rfm_group`` returns it) a saved segment name stands for, in either
+    language: a model file keeps the names in the language it was trained in."""
+    for rule in RFM_RULES:
+        if name in (rule[0], *(catalogue(lang).get(rule[0]) for lang in LANGUAGES)):
+            return rule[0]
+    return None
 
 
 # --- saved segments for new customers -------------------------------------------------------------
@@ -225,9 +240,9 @@ def assign_segments(state: dict, frame: pd.DataFrame, describe: bool = True) -> 
     feats = list(state["features"])
     missing = [f for f in feats if f not in frame.columns]
     if missing:
-        raise DataValidationError(
-            f"The file lacks {', '.join(repr(m) for m in missing)}, which the saved segments are built on. "
-            "Export it with the same columns as the training file.")
+        raise DataValidationError(t(
+            "The file lacks {columns}, which the saved segments are built on. "
+            "Export it with the same columns as the training file.", columns=", ".join(repr(m) for m in missing)))
     saved = [Segment(int(d["id"]), str(d["name"]), str(d["description"]), 0, 0.0, None) for d in state["segments"]]
     if state["method"] == "rfm":
         edges = state["edges"]
@@ -237,12 +252,12 @@ def assign_segments(state: dict, frame: pd.DataFrame, describe: bool = True) -> 
         m = np.clip(1 + np.searchsorted(edges["M"], np.nan_to_num(values[2], nan=-np.inf), side="right"), 1, 5)
         scores = pd.DataFrame({"R": r, "F": f, "M": m})
         groups = rfm_group(scores).to_numpy()
-        ids = {s.name: s.id for s in saved}
+        ids = {(_rfm_group_of(s.name) or s.name): s.id for s in saved}
         for name in dict.fromkeys(groups):  # a group no training customer was in gets a new id
             if name not in ids:
                 ids[name] = len(ids)
-                saved.append(Segment(ids[name], name, next(r[2] for r in RFM_RULES if r[0] == name).capitalize()
-                                     + ".", 0, 0.0, None))
+                saved.append(Segment(ids[name], t(name), _rfm_meaning(next(r[2] for r in RFM_RULES if r[0] == name)),
+                                     0, 0.0, None))
         labels = np.array([ids[g] for g in groups], dtype="int64")
         columns = [_Column(c, "number", v) for c, v in zip(feats, values)]
         centroids, embedding, kinds = None, None, {c: "number" for c in feats}
@@ -397,7 +412,7 @@ def _matrix(columns: list[_Column], scaling: tuple[dict, ...] | None = None) -> 
     specs = [_fit_scaling(c) for c in columns] if fitting else list(scaling)
     widths = [len(sp["levels"]) if sp["kind"] == "category" else 1 for sp in specs]
     if not columns or sum(widths) == 0:
-        raise DataValidationError("No usable features to cluster on: choose at least one number or category column.")
+        raise DataValidationError(t("No usable features to cluster on: choose at least one number or category column."))
     n = len(columns[0].values)
     x = np.zeros((n, sum(widths)), dtype="float32")
     names: list[str] = []
@@ -609,27 +624,28 @@ def choose_k(
         if (sizes > 0).sum() < k:
             rows.append({"k": k, "silhouette": np.nan, "stability": np.nan, "weakest_segment": np.nan,
                          "explained": np.nan, "smallest_share": 0.0, "usable": False,
-                         "note": f"only {(sizes > 0).sum()} distinct groups of customers"})
+                         "note": t("only {n} distinct groups of customers", n=(sizes > 0).sum())})
             continue
         silhouette = float(silhouette_score(distances, labels, metric="precomputed"))
         stability, weakest = _bootstrap_stability(sample, labels, k, seed, runs) if runs else (np.nan, np.nan)
         smallest = float(sizes.min() / len(sample))
         notes = []
         if smallest < min_share:
-            notes.append(f"a segment under {min_share:.0%} of customers")
+            notes.append(t("a segment under {share} of customers", share=f"{min_share:.0%}"))
         if runs and weakest < MIN_STABILITY:
-            notes.append(f"a segment that does not come back when customers are resampled ({_floor2(weakest)})")
+            notes.append(t("a segment that does not come back when customers are resampled ({weakest})",
+                           weakest=_floor2(weakest)))
         rows.append({"k": k, "silhouette": silhouette, "stability": stability, "weakest_segment": weakest,
                      "explained": 1 - float(model.inertia_) / total_spread, "smallest_share": smallest,
-                     "usable": not notes, "note": "; ".join(notes)})
+                     "usable": not notes, "note": t("; ").join(notes)})
     table = pd.DataFrame(rows, columns=["k", "silhouette", "stability", "weakest_segment", "explained",
                                         "smallest_share", "usable", "note"])
     scored = table.dropna(subset=["silhouette"])
     if scored.empty:
-        raise DataValidationError(
-            f"Too few distinct customers to form {lo} or more segments: the chosen features take too few "
-            "different values. Add features or set the number of segments."
-        )
+        raise DataValidationError(t(
+            "Too few distinct customers to form {lo} or more segments: the chosen features take too few "
+            "different values. Add features or set the number of segments.", lo=lo
+        ))
     silhouettes = {int(r.k): float(r.silhouette) for r in scored.itertuples()}
     usable = scored[scored["usable"]]
     if usable.empty:
@@ -649,38 +665,45 @@ def choose_k(
 
 def _k_reason(table: pd.DataFrame, k: int, lo: int, hi: int, min_share: float, runs: int) -> str:
     """One plain-words account of why k segments: what k meets, what the next k up lacks."""
-    t = table.set_index("k")
-    row = t.loc[k]
-    holds = f"every segment holds at least {min_share:.0%} of customers"
+    tab = table.set_index("k")
+    row = tab.loc[k]
+    sep = t("; ")
+    holds = t("every segment holds at least {share} of customers", share=f"{min_share:.0%}")
     if runs:
-        holds += f" and comes back when customers are resampled (weakest segment {_floor2(row['weakest_segment'])})"
-    usable = t[t["usable"]]
+        holds += t(" and comes back when customers are resampled (weakest segment {weakest})",
+                    weakest=_floor2(row['weakest_segment']))
+    usable = tab[tab["usable"]]
     fewer = usable[usable.index < k]
     if fewer.empty and k == lo:
-        why = f"the fewest segments in that range; {holds}"
+        why = t("the fewest segments in that range; {holds}", holds=holds)
     elif fewer.empty:
-        failed = "; ".join(f"{i} would give {t.loc[i, 'note']}" for i in t.index[t.index < k])
-        why = f"{holds}, while fewer segments fail ({failed})"
+        failed = sep.join(t("{k} would give {note}", k=i, note=tab.loc[i, 'note']) for i in tab.index[tab.index < k])
+        why = t("{holds}, while fewer segments fail ({failed})", holds=holds, failed=failed)
     else:
         prev = fewer.index.max()
-        separation = "separating them better" if row["silhouette"] >= t.loc[prev, "silhouette"] else (
-            "while separating them about as well")
-        why = (f"{holds}, and {k} explains clearly more of the differences between customers than {prev} "
-               f"({row['explained']:.0%} vs {t.loc[prev, 'explained']:.0%}), {separation} "
-               f"(silhouette {row['silhouette']:.2f} vs {t.loc[prev, 'silhouette']:.2f})")
-        skipped = [i for i in t.index if prev < i < k]
+        separation = t("separating them better") if row["silhouette"] >= tab.loc[prev, "silhouette"] else (
+            t("while separating them about as well"))
+        why = t("{holds}, and {k} explains clearly more of the differences between customers than {prev} "
+                 "({explained} vs {prev_explained}), {separation} (silhouette {silhouette} vs {prev_silhouette})",
+                 holds=holds, k=k, prev=prev, explained=f"{row['explained']:.0%}",
+                 prev_explained=f"{tab.loc[prev, 'explained']:.0%}", separation=separation,
+                 silhouette=f"{row['silhouette']:.2f}", prev_silhouette=f"{tab.loc[prev, 'silhouette']:.2f}")
+        skipped = [i for i in tab.index if prev < i < k]
         if skipped:
-            why += "; " + "; ".join(f"{i} would give {t.loc[i, 'note']}" for i in skipped)
-    nxt = t[t.index > k]
+            why += sep + sep.join(t("{k} would give {note}", k=i, note=tab.loc[i, 'note']) for i in skipped)
+    nxt = tab[tab.index > k]
     tail = ""
     if not nxt.empty:
         up = nxt.index.min()
         r = nxt.loc[up]
         if not r["usable"]:
-            tail = f"; {up} would give {r['note']}" if r["note"].startswith("a segment") else f"; {up}: {r['note']}"
+            # A k with a silhouette failed a rule ("a segment under 2%..."); one without had too few groups.
+            tail = sep + (t("{k} would give {note}", k=up, note=r['note']) if pd.notna(r["silhouette"])
+                          else t("{k}: {note}", k=up, note=r['note']))
         else:
-            tail = (f"; {up} adds little (explains {r['explained']:.0%}, silhouette {r['silhouette']:.2f})")
-    return f"{k} segments (tried {lo}–{hi}): {why}{tail}."
+            tail = sep + t("{k} adds little (explains {explained}, silhouette {silhouette})", k=up,
+                            explained=f"{r['explained']:.0%}", silhouette=f"{r['silhouette']:.2f}")
+    return t("{k} segments (tried {lo}–{hi}): {why}{tail}.", k=k, lo=lo, hi=hi, why=why, tail=tail)
 
 
 def _floor2(v: float) -> str:
@@ -689,11 +712,13 @@ def _floor2(v: float) -> str:
 
 
 def _k_reason_fallback(table: pd.DataFrame, k: int, lo: int, hi: int, min_share: float, runs: int) -> str:
-    rule = f"each segment at least {min_share:.0%} of customers" + (" and reproducible on resampled customers" if runs else "")
+    rule = t("each segment at least {share} of customers", share=f"{min_share:.0%}") + (
+        t(" and reproducible on resampled customers") if runs else "")
     row = table.set_index("k").loc[k]
-    stable = f" (weakest segment stability {_floor2(row['weakest_segment'])})" if runs else ""
-    return (f"{k} segments (tried {lo}–{hi}): no number of segments met every rule ({rule}); {k} came closest"
-            f"{stable}, so treat these segments as rough groupings rather than distinct types.")
+    stable = t(" (weakest segment stability {weakest})", weakest=_floor2(row['weakest_segment'])) if runs else ""
+    return t("{k} segments (tried {lo}–{hi}): no number of segments met every rule ({rule}); {k} came closest"
+             "{stable}, so treat these segments as rough groupings rather than distinct types.",
+             k=k, lo=lo, hi=hi, rule=rule, stable=stable)
 
 
 # --- clustering -----------------------------------------------------------------------------------
@@ -742,13 +767,14 @@ def _segment_clusters(
     min_segment_share: float,
 ) -> SegmentationResult:
     if len(frame) < 3:
-        raise DataValidationError(f"Only {len(frame)} rows: at least 3 customers are needed to form segments.")
+        raise DataValidationError(t("Only {rows} rows: at least 3 customers are needed to form segments.", rows=len(frame)))
     missing = [f for f in features if f not in frame.columns]
     if missing:
-        raise DataValidationError(f"Feature column(s) not in the data: {', '.join(map(str, missing))}.")
+        raise DataValidationError(t("Feature column(s) not in the data: {columns}.", columns=", ".join(map(str, missing))))
     lo, hi = int(k_range[0]), int(k_range[1])
     if not 2 <= lo <= hi <= 20:
-        raise DataValidationError(f"The range of segment counts must lie within 2-20, smallest first; got {lo}-{hi}.")
+        raise DataValidationError(t("The range of segment counts must lie within 2-20, smallest first; got {lo}-{hi}.",
+                                    lo=lo, hi=hi))
     columns = _read_columns(frame, features)
     prepared = _matrix(columns)
     x = prepared.matrix
@@ -757,7 +783,8 @@ def _segment_clusters(
         choice = choose_k(x, seed, (lo, hi), stability_runs, min_segment_share)
         k = choice.k
     if not 2 <= k <= min(20, len(frame) - 1):
-        raise DataValidationError(f"Number of segments must be between 2 and {min(20, len(frame) - 1)}; got {k}.")
+        raise DataValidationError(t("Number of segments must be between 2 and {most}; got {k}.",
+                                    most=min(20, len(frame) - 1), k=k))
     labels, centers = _fit_kmeans(x, k, seed, init=choice.centers if choice is not None else None)
     labels, centers = _canonical_order(labels, centers)
     if previous is not None and previous.centroids is not None and previous.centroids.shape[1] == centers.shape[1]:
@@ -768,7 +795,7 @@ def _segment_clusters(
         reason, table = choice.reason, choice.table
     else:
         stability = _stability_at(x, labels, k, seed, stability_runs)[0] if stability_runs else None
-        reason, table = f"{k} segments, as chosen.", None
+        reason, table = t("{k} segments, as chosen.", k=k), None
     profile, distinctive = _profile(columns, labels, k)
     kinds = {c.name: c.kind for c in columns}
     prev_names = {s.id: s.name for s in previous.segments} if previous is not None else {}
@@ -780,8 +807,8 @@ def _segment_clusters(
         name = prev_names.get(seg_id, names[seg_id])
         facts = distinguishing_facts_from(profile, distinctive, kinds, seg_id, n=3)
         share = sizes[seg_id] / len(labels)
-        desc = (f"{_percent(share)} of customers; " + "; ".join(facts) + "." if facts
-                else f"{_percent(share)} of customers, close to the average customer on every feature.")
+        desc = (t("{share} of customers; {facts}.", share=_percent(share), facts=t("; ").join(facts)) if facts
+                else t("{share} of customers, close to the average customer on every feature.", share=_percent(share)))
         segs.append(Segment(seg_id, name, desc, int(sizes[seg_id]), float(share), _rate(target, labels, seg_id)))
     segs = _dedupe(segs)
     return SegmentationResult(
@@ -950,9 +977,29 @@ NAME_MIN_LIFT = 0.2
 @dataclass(frozen=True)
 class _Phrase:
     slot: str  # "adj" (before the noun), "noun" or "qual" (after: "in Portugal", "with paperless billing")
-    text: str
+    text: str  # English: names are chosen on the English words, so both languages name the same facts
     weight: float  # how distinctive: |standardised difference|
     kind: str = "number"  # adjectives from numbers go first: "new fiber optic customers", not the reverse
+    local: str = ""  # the same phrase in the current language ("" = as ``text``)
+    clause: bool = False  # in Chinese, a phrase with its own verb or column name takes 的 before the noun
+
+    @property
+    def shown(self) -> str:
+        return self.local or self.text
+
+
+def _said(template: str, **fields: object) -> tuple[str, str]:
+    """A phrase in English and in the current language, from one catalogue template."""
+    return template.format(**fields), t(template, **fields)
+
+
+def _phrase(slot: str, said: tuple[str, str], weight: float, kind: str = "number", clause: bool = True) -> _Phrase:
+    return _Phrase(slot, said[0], weight, kind, said[1], clause)
+
+
+def _word(text: str) -> str:
+    """A fixed word of the tables above (a name fragment) in the current language."""
+    return t(text)
 
 
 def _number_phrase(column: str, z: float, date: bool = False) -> _Phrase:
@@ -960,10 +1007,12 @@ def _number_phrase(column: str, z: float, date: bool = False) -> _Phrase:
     for pattern, high, low in _NUMBER_WORDS:
         if re.search(pattern, words):
             text = high if z > 0 else low
-            return _Phrase("noun" if text in _NOUN_PHRASES else "adj", text, abs(z))
+            return _Phrase("noun" if text in _NOUN_PHRASES else "adj", text, abs(z), local=_word(text))
     if date:  # days ago: high = long ago
-        return _Phrase("qual", f"with {'early' if z > 0 else 'recent'} {words}", abs(z))
-    return _Phrase("qual", f"with {'high' if z > 0 else 'low'} {words}", abs(z))
+        said = _said("with early {words}", words=words) if z > 0 else _said("with recent {words}", words=words)
+        return _phrase("qual", said, abs(z))
+    said = _said("with high {words}", words=words) if z > 0 else _said("with low {words}", words=words)
+    return _phrase("qual", said, abs(z))
 
 
 def _flag_words(column: str) -> tuple[str, str]:
@@ -973,7 +1022,7 @@ def _flag_words(column: str) -> tuple[str, str]:
     words = words[1:] if prefix else words
     text = " ".join(words)
     if text in ("senior citizen", "senior"):
-        return "noun", "seniors"
+        return "noun", "seniors"  # translated where shown (see ``_flag_phrase``)
     if words[-1].rstrip("s") in _PERSON_WORDS:
         return "noun", text if text.endswith("s") else text + "s"
     if prefix == "is":
@@ -984,14 +1033,17 @@ def _flag_words(column: str) -> tuple[str, str]:
 def _flag_phrase(column: str, yes: bool, weight: float) -> _Phrase | None:
     form, text = _flag_words(column)
     if form == "with":
-        return _Phrase("qual", f"{'with' if yes else 'without'} {text}", weight)
+        return _phrase("qual", _said("with {text}", text=text) if yes else _said("without {text}", text=text), weight)
     # "Non-seniors" says little about a segment; only the "yes" side of a noun/adjective flag names one.
-    return _Phrase("noun" if form == "noun" else "adj", text, weight, "category") if yes else None
+    local = t("seniors") if text == "seniors" else text
+    return _Phrase("noun" if form == "noun" else "adj", text, weight, "category", local) if yes else None
 
 
 def _flag_fact(column: str) -> str:
     form, text = _flag_words(column)
-    return f"with {text}" if form == "with" else text
+    if form == "with":
+        return t("with {text}", text=text)
+    return t("seniors") if text == "seniors" else text
 
 
 def _level_words(column: str, level: str) -> str:
@@ -1013,23 +1065,25 @@ def _level_phrase(column: str, level: str, weight: float, for_name: bool = True)
     text = _level_words(column, level)
     low = text.lower()
     if _GEO_WORDS.search(words):
-        return _Phrase("qual", f"in {text}", weight, "category")
+        return _phrase("qual", _said("in {place}", place=text), weight, "category")
     if _PAY_WORDS.search(words):
-        return _Phrase("qual", f"{'paying' if for_name else 'pay'} by {text}", weight)
+        said = _said("paying by {method}", method=text) if for_name else _said("pay by {method}", method=text)
+        return _phrase("qual", said, weight)
     if _PREFER_WORDS.search(words):
-        return _Phrase("qual", f"{'preferring' if for_name else 'prefer'} {text}", weight)
+        said = _said("preferring {choice}", choice=text) if for_name else _said("prefer {choice}", choice=text)
+        return _phrase("qual", said, weight)
     if low in _NO:
-        return _Phrase("qual", f"without {words}", weight)
+        return _phrase("qual", _said("without {text}", text=words), weight)
     if low in _YES:
-        return _Phrase("qual", f"with {words}", weight)
+        return _phrase("qual", _said("with {text}", text=words), weight)
     if low.startswith("no "):
-        return _Phrase("qual", f"without {text[3:]}", weight)
+        return _phrase("qual", _said("without {text}", text=text[3:]), weight)
     if re.fullmatch(r"[\d.,\-]+", text) or len(text) <= 2:  # "2", "b": only readable with the column's words
-        return _Phrase("qual", f"with {words} {text}", weight)
+        return _phrase("qual", _said("with {words} {level}", words=words, level=text), weight)
     if _WHEN_WORDS.search(words):
-        return _Phrase("qual", f"in {text[0].upper() + text[1:]}", weight, "category")
+        return _phrase("qual", _said("in {when}", when=text[0].upper() + text[1:]), weight, "category")
     if low in _VAGUE_LEVELS or (not _SELF_DESCRIBING.search(words) and len(f"{text} {words}".split()) <= 3):
-        return _Phrase("adj", f"{text} {words}", weight, "category")
+        return _phrase("adj", _said("{level} {words}", level=text, words=words), weight, "category")
     return _Phrase("adj", text, weight, "category")
 
 
@@ -1093,6 +1147,8 @@ def _assemble(phrases: list[_Phrase]) -> str:
     adjs: list[_Phrase] = []
     noun: str | None = None
     qual: str | None = None
+    noun_phrase: _Phrase | None = None
+    qual_phrase: _Phrase | None = None
 
     def words(a: list[_Phrase], n: str | None, q: str | None) -> int:
         return sum(len(t.split()) for t in [*(p.text for p in a), n or "customers", *([q] if q else [])])
@@ -1112,12 +1168,39 @@ def _assemble(phrases: list[_Phrase]) -> str:
         if taken and words(*trial) > MAX_NAME_WORDS:
             continue
         adjs, noun, qual = trial
+        noun_phrase = p if p.slot == "noun" else noun_phrase
+        qual_phrase = p if p.slot == "qual" else qual_phrase
         taken += 1
     if not taken:
-        return "Typical customers"
+        return t("Typical customers")
     ordered = sorted(adjs, key=lambda p: p.kind != "number")
+    if language() == "zh":
+        return _chinese_name(ordered, noun_phrase, qual_phrase)
     name = " ".join([*(p.text for p in ordered), noun or "customers", *([qual] if qual else [])])
     return name[0].upper() + name[1:]
+
+
+def _chinese_name(adjs: list[_Phrase], noun: _Phrase | None, qual: _Phrase | None) -> str:
+    """Chinese puts every modifier before the noun: clauses ("位于 Portugal", "tenure 高") joined by
+    、 and closed by 的, then the short adjectives, then the noun: "位于 Portugal 的大单一次性全价买家"."""
+    clauses = [p.shown for p in [*([qual] if qual else []), *adjs] if p.clause]
+    words = [p.shown for p in adjs if not p.clause] + [noun.shown if noun is not None else t("customers")]
+    head = _join_zh(["、".join(clauses), "的"]) if clauses else ""
+    return _join_zh([head, *words])
+
+
+def _join_zh(parts: list[str]) -> str:
+    """Chinese words run together; a space only where two Latin words or numbers would touch."""
+    out = ""
+    for part in parts:
+        if not part:
+            continue
+        if out and out[-1].isascii() and out[-1].isalnum() and part[0].isascii() and part[0].isalnum():
+            out += " "
+        elif out and (out[-1].isascii() and out[-1].isalnum()) != (part[0].isascii() and part[0].isalnum()):
+            out += " "
+        out += part
+    return out
 
 
 def _unique_names(phrase_lists: list[list[_Phrase]]) -> list[str]:
@@ -1176,13 +1259,18 @@ def _number_text(feature: str, value: float, base: float, kind: str, is_share: b
     words = column_words(feature)
     unit = ""
     if kind == "date":
-        unit = " days ago"
+        unit = t(" days ago")
     else:
         m = _UNIT_WORDS.search(words)
         if m and len(words.split()) > 1:
-            words, unit = words[: m.start()], " " + m.group(1)
+            words, unit = words[: m.start()], _UNITS[m.group(1)]()
     fmt = _percent if is_share else human_number
-    return f"{words} {fmt(value)}{unit} (vs {fmt(base)} overall)"
+    return t("{words} {value}{unit} (vs {base} overall)", words=words, value=fmt(value), unit=unit, base=fmt(base))
+
+
+# The units a column name may end with, as they read after a number (looked up when used).
+_UNITS = {"days": lambda: t(" days"), "months": lambda: t(" months"), "years": lambda: t(" years"),
+          "weeks": lambda: t(" weeks")}
 
 
 def _is_share(feature: str, profile: pd.DataFrame, col: str) -> bool:
@@ -1209,7 +1297,8 @@ def distinguishing_facts_from(
             ranked.append((abs(z[col]), text))
         elif kind == "flag":
             col = cols[0][0]
-            ranked.append((abs(z[col]), f"{_percent(seg[col])} {_flag_fact(feature)} (vs {_percent(base[col])} overall)"))
+            ranked.append((abs(z[col]), t("{share} {what} (vs {base} overall)", share=_percent(seg[col]),
+                                          what=_flag_fact(feature), base=_percent(base[col]))))
         else:
             # The over-represented level when there is one ("82% month-to-month"), else the level the
             # segment lacks most ("5% month-to-month (vs 55% overall)").
@@ -1217,8 +1306,9 @@ def distinguishing_facts_from(
             if z[col] < NAME_MIN_Z:
                 col, level = max(cols, key=lambda c: abs(z[c[0]]))
             phrase = _level_phrase(feature, level, 0.0, for_name=False)
-            text = phrase.text if phrase is not None else level
-            ranked.append((abs(z[col]), f"{_percent(seg[col])} {text} (vs {_percent(base[col])} overall)"))
+            text = phrase.shown if phrase is not None else level
+            ranked.append((abs(z[col]), t("{share} {what} (vs {base} overall)", share=_percent(seg[col]),
+                                          what=text, base=_percent(base[col]))))
     ranked.sort(key=lambda t: -t[0])
     return [text for weight, text in ranked[:n] if weight > 0.1] or [text for _, text in ranked[:1]]
 
@@ -1227,7 +1317,8 @@ def distinguishing_facts(result: SegmentationResult, segment_id: int, n: int = 5
     """What sets one segment apart from all customers, as short phrases for people, most distinctive
     first: "82% month-to-month contract (vs 55% overall)", "recency 12 days (vs 48 overall)"."""
     if segment_id not in {s.id for s in result.segments}:
-        raise DataValidationError(f"There is no segment {segment_id}; segments are {', '.join(str(s.id) for s in result.segments)}.")
+        raise DataValidationError(t("There is no segment {segment}; segments are {segments}.", segment=segment_id,
+                                    segments=", ".join(str(s.id) for s in result.segments)))
     return distinguishing_facts_from(result.profile, result.distinctive, _kinds_of(result), segment_id, n)
 
 
@@ -1256,16 +1347,16 @@ def profile_for_people(result: SegmentationResult, top_levels: int = 3, min_size
             segments.append(Segment(other, other, "", n_small,  # type: ignore[arg-type]
                                     sum(s.share for s in small), rate))
     keys: list[object] = [s.id for s in segments] + ["All customers"]
-    headers = [s.name for s in segments] + ["All customers"]
+    headers = [s.name for s in segments] + [t("All customers")]
     rows: dict[str, list[str]] = {
-        "Customers": [f"{s.size:,}" for s in segments] + [f"{len(result.labels):,}"],
-        "Share of customers": [_percent(s.share) for s in segments] + ["100%"],
+        t("Customers"): [f"{s.size:,}" for s in segments] + [f"{len(result.labels):,}"],
+        t("Share of customers"): [_percent(s.share) for s in segments] + ["100%"],
     }
     rates = [s.target_rate for s in segments]
     all_rates = [(s.target_rate, s.size) for s in result.segments if s.target_rate is not None]
     if all_rates:
         overall = sum(r * n for r, n in all_rates) / sum(n for _, n in all_rates)
-        rows["Target rate"] = [_percent(r) if r is not None else "–" for r in rates] + [_percent(overall)]
+        rows[t("Target rate")] = [_percent(r) if r is not None else "–" for r in rates] + [_percent(overall)]
     for feature, cols in _sources(list(profile.columns), kinds).items():
         kind = kinds[feature]
         if not cols:
@@ -1277,7 +1368,7 @@ def profile_for_people(result: SegmentationResult, top_levels: int = 3, min_size
         if kind in ("number", "date"):
             col = cols[0][0]
             fmt = _percent if _is_share(feature, profile, col) else human_number
-            rows[label + (" (days ago)" if kind == "date" else "")] = [fmt(profile.loc[key, col]) for key in keys]
+            rows[label + (t(" (days ago)") if kind == "date" else "")] = [fmt(profile.loc[key, col]) for key in keys]
         elif kind == "flag":
             col = cols[0][0]
             fact = _flag_fact(feature)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 
 # OWASP CSV injection: cells starting with these are formulas to a spreadsheet.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -78,35 +79,35 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
 
     if spec.segments:
         if segment_col not in df.columns:
-            raise DataValidationError("Segment filter chosen but the customers have no segments yet: segment them first.")
-        drop("not in the chosen segments", df[segment_col].isin(spec.segments).to_numpy())
+            raise DataValidationError(t("Segment filter chosen but the customers have no segments yet: segment them first."))
+        drop(t("not in the chosen segments"), df[segment_col].isin(spec.segments).to_numpy())
     has_score = score_col in df.columns
     if (spec.min_score is not None or spec.max_score is not None) and not has_score:
-        raise DataValidationError("Score filter chosen but there are no scores yet: train a propensity model first.")
+        raise DataValidationError(t("Score filter chosen but there are no scores yet: train a propensity model first."))
     if spec.min_score is not None:
-        drop("score below the minimum", (df[score_col] >= spec.min_score).to_numpy())
+        drop(t("score below the minimum"), (df[score_col] >= spec.min_score).to_numpy())
     if spec.max_score is not None:
-        drop("score above the maximum", (df[score_col] <= spec.max_score).to_numpy())
+        drop(t("score above the maximum"), (df[score_col] <= spec.max_score).to_numpy())
     for col, rule in spec.column_filters.items():
         if col not in df.columns:
-            raise DataValidationError(f"Filter column '{col}' is not in the data.")
+            raise DataValidationError(t("Filter column '{col}' is not in the data.", col=col))
         if isinstance(rule, (tuple, list)) and len(rule) == 2 and all(isinstance(v, (int, float)) for v in rule):
             v = pd.to_numeric(df[col], errors="coerce")
-            drop(f"{col} outside {rule[0]}–{rule[1]}", ((v >= rule[0]) & (v <= rule[1])).to_numpy())
+            drop(t("{col} outside {low}–{high}", col=col, low=rule[0], high=rule[1]), ((v >= rule[0]) & (v <= rule[1])).to_numpy())
         else:
-            drop(f"{col} not in the chosen values", df[col].astype("str").isin([str(r) for r in rule]).to_numpy())
+            drop(t("{col} not in the chosen values", col=col), df[col].astype("str").isin([str(r) for r in rule]).to_numpy())
     if spec.exclude_no_consent:
         col = spec.exclude_no_consent
         if col not in df.columns:
-            raise DataValidationError(f"Consent column '{col}' is not in the data.")
+            raise DataValidationError(t("Consent column '{col}' is not in the data.", col=col))
         said_no = df[col].astype("str").str.strip().str.lower().isin(_NO).to_numpy()
-        drop(f"no consent ({col})", ~said_no)
+        drop(t("no consent ({col})", col=col), ~said_no)
     for col in spec.require_contact:
         if col not in df.columns:
-            raise DataValidationError(f"Contact column '{col}' is not in the data.")
+            raise DataValidationError(t("Contact column '{col}' is not in the data.", col=col))
         s = df[col]
         present = s.notna() & (s.astype("str").str.strip() != "")
-        drop(f"missing {col}", present.to_numpy())
+        drop(t("missing {col}", col=col), present.to_numpy())
 
     idx = np.flatnonzero(keep)
     if has_score:
@@ -115,20 +116,20 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
     limit = len(idx)
     if spec.top_n is not None:
         if spec.top_n < 0:
-            raise DataValidationError("Top N must be 0 or more.")
+            raise DataValidationError(t("Top N must be 0 or more."))
         limit = min(limit, int(spec.top_n))
     if spec.top_pct is not None:
         if not 0 < spec.top_pct <= 100:
-            raise DataValidationError("Top % must be between 0 and 100.")
+            raise DataValidationError(t("Top % must be between 0 and 100."))
         limit = min(limit, int(np.ceil(len(idx) * spec.top_pct / 100)))
     if spec.budget is not None:
         if spec.cost_per_contact <= 0:
-            raise DataValidationError("A budget needs a cost per contact above 0.")
+            raise DataValidationError(t("A budget needs a cost per contact above 0."))
         # The control group is not contacted, so it costs nothing: the budget buys the sends.
         sends = int(spec.budget // spec.cost_per_contact)
         limit = min(limit, int(np.floor(sends / max(1 - spec.control_pct / 100, 1e-9))))
     if limit < len(idx):
-        excluded["below the cut-off (top N / % / budget)"] = len(idx) - limit
+        excluded[t("below the cut-off (top N / % / budget)")] = len(idx) - limit
     idx = idx[:limit]
     table = df.iloc[idx].copy()
     group = assign_control(
@@ -147,7 +148,7 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
     cost = len(sends) * spec.cost_per_contact
     if has_score and spec.value_col is not None:
         if spec.value_col not in sends.columns:
-            raise DataValidationError(f"Value column '{spec.value_col}' is not in the data: predict customer value first.")
+            raise DataValidationError(t("Value column '{value_col}' is not in the data: predict customer value first.", value_col=spec.value_col))
         # Expected profit = P(respond) × that customer's value − cost, customer by customer.
         profit = float((sends[score_col] * sends[spec.value_col].fillna(0.0)).sum()) - cost
     else:
@@ -166,7 +167,7 @@ def assign_control(scores: np.ndarray, control_pct: float, seed: int) -> np.ndar
     if control_pct <= 0 or n == 0:
         return group
     if control_pct >= 100:
-        raise DataValidationError("The control group must be less than 100% of the list.")
+        raise DataValidationError(t("The control group must be less than 100% of the list."))
     rng = np.random.default_rng(seed)
     order = np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
     deciles = np.empty(n, dtype=int)

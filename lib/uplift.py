@@ -40,6 +40,7 @@ from sklearn.model_selection import train_test_split
 
 from lib.errors import DataValidationError
 from lib.explain import Explanation, explain, reason_codes
+from lib.i18n import t
 from lib.model import FrameEncoder, PropensityModel
 from lib.propensity import choose_features, score_ranks
 from lib.schema import Schema, binary_target
@@ -296,38 +297,31 @@ def resolve_arms(s: pd.Series, column: str, treated_value: str | None = None,
     values = sorted(text.dropna().unique().tolist(), key=str)
     shown = ", ".join(f"'{v}'" for v in values[:10]) + ("..." if len(values) > 10 else "")
     if not values:
-        raise DataValidationError(f"Treatment column '{column}' is empty: it must say who got the campaign "
-                                  "and who was kept out as the control group.")
+        raise DataValidationError(t("Treatment column '{column}' is empty: it must say who got the campaign and who was kept out as the control group.", column=column))
     if len(values) == 1:
         raise DataValidationError(
-            f"Treatment column '{column}' has one value ('{values[0]}'): uplift compares customers who got the "
-            "campaign with a control group who did not. Add the control group's rows (or choose the column that "
-            "says who was sent the campaign).")
+            t("Treatment column '{column}' has one value ('{value}'): uplift compares customers who got the campaign with a control group who did not. Add the control group's rows (or choose the column that says who was sent the campaign).", column=column, value=values[0]))
 
     def find(wanted: str, what: str) -> str:
         for v in values:
             if _canon(v) == _canon(wanted):
                 return v
-        raise DataValidationError(f"The {what} '{wanted}' does not occur in treatment column '{column}' "
-                                  f"(its values: {shown}). Pick one of those values.")
+        raise DataValidationError(t("The {what} '{wanted}' does not occur in treatment column '{column}' (its values: {shown}). Pick one of those values.", what=what, wanted=wanted, column=column, shown=shown))
 
-    treated = find(treated_value, "treated value") if treated_value is not None else None
-    control = find(control_value, "control value") if control_value is not None else None
+    treated = find(treated_value, t("treated value")) if treated_value is not None else None
+    control = find(control_value, t("control value")) if control_value is not None else None
     if treated is not None and control is not None:
         if treated == control:
-            raise DataValidationError(f"The treated and control values of '{column}' are the same ('{treated}').")
+            raise DataValidationError(t("The treated and control values of '{column}' are the same ('{treated}').", column=column, treated=treated))
         return treated, control
     if len(values) > 2:
         if treated is None:
             raise DataValidationError(
-                f"Treatment column '{column}' has {len(values)} values ({shown}): uplift compares two groups. "
-                "Name the campaign to study (treated value) and, if it cannot be guessed, the control group's "
-                "value; rows of other groups are left out of training.")
+                t("Treatment column '{column}' has {n_values} values ({shown}): uplift compares two groups. Name the campaign to study (treated value) and, if it cannot be guessed, the control group's value; rows of other groups are left out of training.", column=column, n_values=len(values), shown=shown))
         others = [v for v in values if v != treated and _is_control_word(v)]
         if len(others) != 1:
             raise DataValidationError(
-                f"Treatment column '{column}' has {len(values)} values ({shown}): name the control group's value "
-                "too (control value), the customers who were not sent any campaign.")
+                t("Treatment column '{column}' has {n_values} values ({shown}): name the control group's value too (control value), the customers who were not sent any campaign.", column=column, n_values=len(values), shown=shown))
         return treated, others[0]
     if treated is not None:
         return treated, next(v for v in values if v != treated)
@@ -340,18 +334,17 @@ def resolve_arms(s: pd.Series, column: str, treated_value: str | None = None,
     if len(treats) == 1:
         return treats[0], next(v for v in values if v != treats[0])
     raise DataValidationError(
-        f"Cannot tell which value of treatment column '{column}' ({shown}) marks the customers who got the "
-        "campaign. Name it as the treated value.")
+        t("Cannot tell which value of treatment column '{column}' ({shown}) marks the customers who got the campaign. Name it as the treated value.", column=column, shown=shown))
 
 
 def _is_set(s: pd.Series) -> list[tuple[str, np.ndarray]]:
     """Ways a column can be "set" for a customer: non-zero for numbers, true for flags, each value for a
     two-valued text column. Other text columns are not judged (every customer has some value)."""
     if pd.api.types.is_bool_dtype(s):
-        return [("true", s.fillna(False).to_numpy(dtype=bool))]
+        return [(t("true"), s.fillna(False).to_numpy(dtype=bool))]
     if pd.api.types.is_numeric_dtype(s):
         x = s.to_numpy(dtype="float64", na_value=np.nan)
-        return [("non-zero", ~np.isnan(x) & (x != 0))]
+        return [(t("non-zero"), ~np.isnan(x) & (x != 0))]
     text = _text(s)
     values = text.dropna().unique()
     if len(values) == 2:
@@ -379,10 +372,7 @@ def _outcomes_of_the_target(frame: pd.DataFrame, features: list[str], target: st
             # 99%+ responders, and far beyond what the base rate could give by chance.
             if share >= 0.99 and n_set * np.log(max(base, 1e-12)) < np.log(1e-6):
                 out.append({"column": col, "kind": "outcome_of_target",
-                            "reason": f"leakage: '{col}' is {what} for {n_set:,} customers and {share:.0%} of them "
-                                      f"have a positive '{target}' (against {base:.0%} overall): it is recorded "
-                                      "after the response, like spend after a visit. Allow it back in only if it "
-                                      "is known before the campaign."})
+                            "reason": t("leakage: '{col}' is {what} for {n_set:,} customers and {share:.0%} of them have a positive '{target}' (against {base:.0%} overall): it is recorded after the response, like spend after a visit. Allow it back in only if it is known before the campaign.", col=col, what=what, n_set=n_set, share=share, target=target, base=base)})
                 break
     return out
 
@@ -400,11 +390,9 @@ def _results_of_the_campaign(frame: pd.DataFrame, features: list[str], treated: 
             # (seeing none then has a probability below e^-10).
             if not ((in_t and not in_c and in_t * n_c / n_t >= 10) or (in_c and not in_t and in_c * n_t / n_c >= 10)):
                 continue
-            arm = "treated" if in_t else "control"
+            arm = t("treated") if in_t else t("control")
             out.append({"column": col, "kind": "result_of_campaign",
-                        "reason": f"leakage: '{col}' is {what} only for {arm} customers ({max(in_t, in_c):,} of "
-                                  "them, none in the other group): it is a result of the campaign (like "
-                                  "opens or clicks), unknown before it is sent."})
+                        "reason": t("leakage: '{col}' is {what} only for {arm} customers ({max:,} of them, none in the other group): it is a result of the campaign (like opens or clicks), unknown before it is sent.", col=col, what=what, arm=arm, max=max(in_t, in_c))})
             break
     return out
 
@@ -435,7 +423,7 @@ def balance_table(frame: pd.DataFrame, features: list[str], treated: np.ndarray,
             p = float(stats.chi2_contingency(np.vstack([ct[keep], cc[keep]]))[1]) if keep.sum() > 1 else 1.0
             rows.append({"feature": spec.name, "kind": "category", "treated": float(pt[j]), "control": float(pc[j]),
                          "smd": float(smd_all[j]), "p_value": p,
-                         "detail": f"'{labels[j]}': {pt[j]:.0%} of treated vs {pc[j]:.0%} of control"})
+                         "detail": t("'{level}': {treated:.0%} of treated vs {control:.0%} of control", level=labels[j], treated=pt[j], control=pc[j])})
             continue
         vt, vc = v[treated].astype("float64"), v[control].astype("float64")
         vt, vc = vt[np.isfinite(vt)], vc[np.isfinite(vc)]
@@ -444,10 +432,10 @@ def balance_table(frame: pd.DataFrame, features: list[str], treated: np.ndarray,
         sd = np.sqrt((vt.var(ddof=1) + vc.var(ddof=1)) / 2)
         smd = float((vt.mean() - vc.mean()) / sd) if sd > 0 else 0.0
         p = float(stats.ttest_ind(vt, vc, equal_var=False).pvalue) if sd > 0 else 1.0
-        unit = " days ago" if spec.kind == "date" else ""
+        unit = t(" days ago") if spec.kind == "date" else ""
         rows.append({"feature": spec.name, "kind": spec.kind, "treated": float(vt.mean()), "control": float(vc.mean()),
                      "smd": smd, "p_value": p if np.isfinite(p) else 1.0,
-                     "detail": f"mean {vt.mean():,.3g}{unit} for treated vs {vc.mean():,.3g}{unit} for control"})
+                     "detail": t("mean {treated:,.3g}{unit} for treated vs {control:,.3g}{unit} for control", treated=vt.mean(), unit=unit, control=vc.mean())})
     table = pd.DataFrame(rows, columns=["feature", "kind", "treated", "control", "smd", "p_value", "detail"])
     limit = BALANCE_P / max(len(table), 1)
     table["imbalanced"] = (table["smd"].abs() >= SMD_LIMIT) & (table["p_value"] < limit)
@@ -458,11 +446,9 @@ def randomisation_warning(balance: pd.DataFrame) -> str | None:
     bad = balance[balance["imbalanced"]]
     if bad.empty:
         return None
-    named = ", ".join(f"{r.feature} ({r.detail}, standardised difference {r.smd:+.2f})" for r in bad.head(5).itertuples())
-    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-    return (f"uplift needs a randomised control group: treatment depends on {named}{more}. The uplift mixes the "
-            "campaign's effect with how customers were chosen; use a control group drawn at random. If these "
-            "columns were recorded after the campaign (opens, clicks, purchases), leave them out instead.")
+    named = t(", ").join(t("{feature} ({detail}, standardised difference {smd:+.2f})", feature=r.feature, detail=r.detail, smd=r.smd) for r in bad.head(5).itertuples())
+    more = t(" and {more} more", more=len(bad) - 5) if len(bad) > 5 else ""
+    return (t("uplift needs a randomised control group: treatment depends on {named}{more}. The uplift mixes the campaign's effect with how customers were chosen; use a control group drawn at random. If these columns were recorded after the campaign (opens, clicks, purchases), leave them out instead.", named=named, more=more))
 
 
 # --- the learners ----------------------------------------------------------------------------------
@@ -489,7 +475,7 @@ def score_uplift(method: str, learners: dict, frame: pd.DataFrame) -> pd.DataFra
         p1 = learners["single"].predict_proba(_with_arm(frame, 1))[:, 1]
         p0 = learners["single"].predict_proba(_with_arm(frame, 0))[:, 1]
     else:
-        raise DataValidationError(f"Unknown uplift method '{method}': use one of {', '.join(LEARNERS.values())}.")
+        raise DataValidationError(t("Unknown uplift method '{method}': use one of {items}.", method=method, items=', '.join(LEARNERS.values())))
     return pd.DataFrame({"uplift": p1 - p0, "p_treated": p1, "p_control": p0}, index=frame.index)
 
 
@@ -594,17 +580,15 @@ def train_uplift(
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
     col = settings.treatment
-    for name, what in ((col, "Treatment"), (target, "Target")):
+    for name, what in ((col, t("Treatment")), (target, t("Target"))):
         if name not in frame.columns:
             raise DataValidationError(
-                f"{what} column '{name}' is not in the file. Columns: {', '.join(map(str, frame.columns))}.")
+                t("{what} column '{name}' is not in the file. Columns: {items}.", what=what, name=name, items=', '.join(map(str, frame.columns))))
     if col == target:
-        raise DataValidationError(f"'{col}' cannot be both the treatment and the outcome: choose the column that "
-                                  "records the response as the target.")
+        raise DataValidationError(t("'{col}' cannot be both the treatment and the outcome: choose the column that records the response as the target.", col=col))
     wanted = settings.learner.strip().lower()
     if wanted not in ("auto", *LEARNERS):
-        raise DataValidationError(f"Unknown uplift learner '{settings.learner}': use auto, t (two models) or s "
-                                  "(one model with the arm as input).")
+        raise DataValidationError(t("Unknown uplift learner '{learner}': use auto, t (two models) or s (one model with the arm as input).", learner=settings.learner))
     treated_value, control_value = resolve_arms(frame[col], col, settings.treated_value, settings.control_value)
     arm_text = _text(frame[col])
     treated = (arm_text == treated_value).fillna(False).to_numpy(dtype=bool)
@@ -619,7 +603,7 @@ def train_uplift(
     requested = settings.features
     base = list(requested) if requested is not None else [c for c in schema.feature_columns() if c != target]
     excluded_extra = [{"column": col, "kind": "treatment",
-                       "reason": "the treatment: uplift compares the two groups, so it is never a feature"}]
+                       "reason": t("the treatment: uplift compares the two groups, so it is never a feature")}]
     base = [c for c in base if c != col]
     feats, excluded, warnings = choose_features(frame, schema, target, y_all, base, (), settings.allow, leakage)
     excluded = [e for e in excluded if e["column"] != col]
@@ -628,30 +612,29 @@ def train_uplift(
                                          treated, control)
     for item in suspects:
         if item["column"] in settings.allow:
-            warnings.append(f"'{item['column']}' was allowed back in by you although: {item['reason']}")
+            warnings.append(t("'{column}' was allowed back in by you although: {reason}", column=item['column'], reason=item['reason']))
             continue
         feats = [f for f in feats if f != item["column"]]
         excluded_extra.append(item)
     if not feats:
-        raise DataValidationError("No usable feature columns remain after excluding the treatment, identifiers, "
-                                  "personal data and leaks. Add behaviour or profile columns to the file.")
+        raise DataValidationError(t("No usable feature columns remain after excluding the treatment, identifiers, "
+                                  "personal data and leaks. Add behaviour or profile columns to the file."))
 
-    say(f"Checking that '{col}' was assigned at random")
+    say(t("Checking that '{col}' was assigned at random", col=col))
     balance = balance_table(frame, feats, treated, control)
     note = randomisation_warning(balance)
     if note:
         warnings.append(note)
     other = int((~treated & ~control & arm_text.notna().to_numpy()).sum())
     if other:
-        warnings.append(f"{other:,} rows of '{col}' are neither '{treated_value}' nor '{control_value}': they are "
-                        "scored but not trained on.")
+        warnings.append(t("{other:,} rows of '{col}' are neither '{treated_value}' nor '{control_value}': they are scored but not trained on.", other=other, col=col, treated_value=treated_value, control_value=control_value))
 
     # The split: labelled customers of both arms, 70/30 stratified by arm x outcome; inside the 70%, a
     # validation fold (stratified the same way) stops the boosting early and calibrates each learner.
     labelled = np.flatnonzero(has_y & (treated | control))
     y = y_all.to_numpy()[labelled].astype(int)
-    t = treated[labelled].astype(int)
-    strata = 2 * t + y
+    arm = treated[labelled].astype(int)
+    strata = 2 * arm + y
     idx = np.arange(len(labelled))
     tr, te = train_test_split(idx, test_size=HOLDOUT, stratify=strata, random_state=settings.seed)
     val_size = min(0.15, VALIDATION_MAX_ROWS / len(tr))
@@ -662,16 +645,16 @@ def train_uplift(
 
     fitted, per_learner, scores_te, orderings = {}, {}, {}, []
     for method in methods:
-        say(f"Training the {method} on {len(fit_idx):,} customers (early stopping on {len(val_idx):,})")
+        say(t("Training the {method} on {rows:,} customers (early stopping on {stop_rows:,})", method=method, rows=len(fit_idx), stop_rows=len(val_idx)))
         t1 = time.perf_counter()
-        learners = _fit_learner(method, x, y, t, fit_idx, val_idx, tuple(feats), settings.seed, x_all)
+        learners = _fit_learner(method, x, y, arm, fit_idx, val_idx, tuple(feats), settings.seed, x_all)
         s = score_uplift(method, learners, x.iloc[te])
         u = s["uplift"].to_numpy()
         fitted[method] = learners
         scores_te[method] = s
         orderings.append(_ordering(u))
         per_learner[method] = {
-            "qini": qini_score(y[te], u, t[te], order=orderings[-1]), "auuc": auuc_score(y[te], u, t[te]),
+            "qini": qini_score(y[te], u, arm[te], order=orderings[-1]), "auuc": auuc_score(y[te], u, arm[te]),
             "trees": sum(m.best_iteration_ + 1 for m in learners.values()),
             "seconds": round(time.perf_counter() - t1, 2),
         }
@@ -680,8 +663,8 @@ def train_uplift(
     learners = fitted[method]
     qini = per_learner[method]["qini"]
 
-    say("Testing the uplift ranking against random (permutation test)")
-    y_te, t_te = y[te], t[te]
+    say(t("Testing the uplift ranking against random (permutation test)"))
+    y_te, t_te = y[te], arm[te]
     u_te = scores_te[method]["uplift"].to_numpy()
     p_value = _permutation_p(y_te, t_te, orderings, qini, settings.seed)
     propensity_order = _ordering(scores_te[method]["p_treated"].to_numpy())
@@ -690,7 +673,7 @@ def train_uplift(
     beats_random = bool(p_value < ALPHA and qini > 0)
     beats_propensity = bool(beats_random and gain_ci[0] > 0)
 
-    say("Scoring every customer")
+    say(t("Scoring every customer"))
     table = score_uplift(method, learners, x_all)
     ranks = score_ranks(table["uplift"].to_numpy())
     table["uplift_rank"] = ranks["rank"].to_numpy()
@@ -707,8 +690,7 @@ def train_uplift(
     deciles = uplift_deciles(y_te, t_te, u_te)
     holdout = np.zeros(len(frame), dtype=bool)
     holdout[labelled[te]] = True
-    test = (f"permutation test: the holdout's treatment labels shuffled {PERMUTATIONS} times, best Qini of the "
-            f"{len(methods)} learner(s) each time; beats random when p < {ALPHA:g}")
+    test = (t("permutation test: the holdout's treatment labels shuffled {times} times, best Qini of the {n_methods} learner(s) each time; beats random when p < {alpha:g}", times=PERMUTATIONS, n_methods=len(methods), alpha=ALPHA))
     verdict = _verdict(beats_random, beats_propensity, qini, qini_ci, p_value, propensity_qini, ate, ate_ci,
                        deciles, note is not None)
     return UpliftResult(
@@ -732,50 +714,41 @@ def _positive_of(s: pd.Series, y: pd.Series) -> str:
 def _check_counts(y: np.ndarray, treated: np.ndarray, control: np.ndarray, col: str, target: str,
                   treated_value: str, control_value: str) -> None:
     problems = []
-    for what, value, rows in (("treated", treated_value, treated), ("control", control_value, control)):
+    for what, value, rows in ((t("treated"), treated_value, treated), (t("control"), control_value, control)):
         n = int(rows.sum())
         pos = int(np.nansum(y[rows]))
         if n < MIN_ARM_ROWS or min(pos, n - pos) < MIN_ARM_OUTCOMES:
-            problems.append(f"{n:,} {what} ('{col}' = '{value}') with {pos:,} positive and {n - pos:,} other "
-                            f"'{target}' outcomes")
+            problems.append(t("{n:,} {what} ('{col}' = '{value}') with {pos:,} positive and {others:,} other '{target}' outcomes", n=n, what=what, col=col, value=value, pos=pos, others=n - pos, target=target))
     if problems:
         raise DataValidationError(
-            f"Too few customers to learn uplift: the file has {' and '.join(problems)}. Uplift needs at least "
-            f"{MIN_ARM_ROWS} labelled customers in each group, with at least {MIN_ARM_OUTCOMES} of each outcome "
-            "in each: add more of the campaign's customers, or a larger control group.")
+            t("Too few customers to learn uplift: the file has {items}. Uplift needs at least {rows} labelled customers in each group, with at least {outcomes} of each outcome in each: add more of the campaign's customers, or a larger control group.", items=' and '.join(problems), rows=MIN_ARM_ROWS, outcomes=MIN_ARM_OUTCOMES))
 
 
 def _pts(v: float) -> str:
-    return f"{100 * v:+.1f} pts"
+    return t("{points:+.1f} pts", points=100 * v)
 
 
 def _verdict(beats_random: bool, beats_propensity: bool, qini: float, qini_ci: tuple, p_value: float,
              propensity_qini: float, ate: float, ate_ci: tuple, deciles: pd.DataFrame, skewed: bool) -> str:
     significant = ate_ci[0] > 0 or ate_ci[1] < 0
-    average = (f"On average the campaign changes the response rate by {_pts(ate)} "
-               f"(95% interval {_pts(ate_ci[0])} to {_pts(ate_ci[1])})")
-    caveat = " Treatment was not assigned at random, so treat these numbers with caution." if skewed else ""
+    average = (t("On average the campaign changes the response rate by {pts} (95% interval {low} to {high})", pts=_pts(ate), low=_pts(ate_ci[0]), high=_pts(ate_ci[1])))
+    caveat = t(" Treatment was not assigned at random, so treat these numbers with caution.") if skewed else ""
     if not beats_random:
         if significant and ate > 0:
-            act = "send to all (it works on average) or target by propensity"
+            act = t("send to all (it works on average) or target by propensity")
         elif significant:
-            act = "it lowers responses on average: reconsider sending it at all"
+            act = t("it lowers responses on average: reconsider sending it at all")
         else:
-            act = "no effect on average either: target by propensity or test a stronger campaign"
-        return (f"The data cannot tell who responds to the campaign: target by propensity or send to all. The "
-                f"best uplift ranking's Qini on customers it never saw ({qini:.3f}) is within what random scores "
-                f"reach (permutation p = {p_value:.3f}). {average}: {act}.{caveat}")
+            act = t("no effect on average either: target by propensity or test a stronger campaign")
+        return (t("The data cannot tell who responds to the campaign: target by propensity or send to all. The best uplift ranking's Qini on customers it never saw ({qini:.3f}) is within what random scores reach (permutation p = {p_value:.3f}). {average}: {act}.{caveat}", qini=qini, p_value=p_value, average=average, act=act, caveat=caveat))
     top = deciles.iloc[0]
-    top_txt = (f"the top 10% by uplift respond {_pts(top['uplift'])} more when sent the campaign"
-               if np.isfinite(top["uplift"]) else "the top 10% by uplift respond more when sent it")
+    top_txt = (t("the top 10% by uplift respond {pts} more when sent the campaign", pts=_pts(top['uplift']))
+               if np.isfinite(top["uplift"]) else t("the top 10% by uplift respond more when sent it"))
     if beats_propensity:
-        head = (f"Targeting by uplift beats targeting everyone and targeting by propensity (whose Qini is "
-                f"{propensity_qini:.3f})")
+        head = (t("Targeting by uplift beats targeting everyone and targeting by propensity (whose Qini is {propensity_qini:.3f})", propensity_qini=propensity_qini))
     else:
-        head = (f"Targeting by uplift beats targeting everyone, but not targeting by propensity (whose Qini is "
-                f"{propensity_qini:.3f}): either ranking works")
-    return (f"{head}: {top_txt}. Qini {qini:.3f} (95% interval {qini_ci[0]:.3f} to {qini_ci[1]:.3f}, permutation "
-            f"p = {p_value:.3f}). {average}.{caveat}")
+        head = (t("Targeting by uplift beats targeting everyone, but not targeting by propensity (whose Qini is {propensity_qini:.3f}): either ranking works", propensity_qini=propensity_qini))
+    return (t("{head}: {top_txt}. Qini {qini:.3f} (95% interval {low:.3f} to {high:.3f}, permutation p = {p_value:.3f}). {average}.{caveat}", head=head, top_txt=top_txt, qini=qini, low=qini_ci[0], high=qini_ci[1], p_value=p_value, average=average, caveat=caveat))
 
 
 # --- why: uplift explanations ------------------------------------------------------------------------
@@ -848,8 +821,10 @@ def uplift_reasons(result: UpliftResult, frame: pd.DataFrame, top: int = 3,
     ranked = Explanation(values=ranked_values, features=ex.features, base_value=0.0, method="uplift",
                          seconds=ex.seconds, points=pts)
     reasons = reason_codes(ranked, frame[list(ex.features)], top=top)
+    # The end of a reason ("(+3.1 pts)") says what the points are of, in the reasons' language.
+    ending, of_uplift = re.escape(t(" pts)")) + "$", t(" pts of uplift)")
     for c in reasons.columns:
-        reasons[c] = reasons[c].str.replace(r" pts\)$", " pts of uplift)", regex=True)
+        reasons[c] = reasons[c].str.replace(ending, of_uplift, regex=True)
     reasons.index = frame.index
     return reasons
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, field, replace
 
@@ -45,6 +46,7 @@ from sklearn.metrics import roc_auc_score
 
 from lib.errors import DataValidationError
 from lib.features import NON_PRODUCT_CODES, _order_dates, infer_transaction_columns
+from lib.i18n import t
 from lib.schema import ids_as_text
 
 log = logging.getLogger(__name__)
@@ -156,8 +158,7 @@ def activity_from_log(
     if dates.notna().sum() == 0:
         example = frame[cols.date].dropna().iloc[0] if frame[cols.date].notna().any() else ""
         raise DataValidationError(
-            f"Column '{cols.date}' has no readable dates (e.g. '{example}'). Customer value needs the date of "
-            "every order: choose the column that holds the order date (the Date box on the Upload page, --date-col on the command line)."
+            t("Column '{col}' has no readable dates (e.g. '{example}'). Customer value needs the date of every order: choose the column that holds the order date (the Date box on the Upload page, --date-col on the command line).", col=cols.date, example=example)
         )
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
@@ -178,11 +179,10 @@ def activity_from_log(
     keep = (~no_customer & dates.notna() & value.notna()).to_numpy()
     bad_dates = int((dates.isna() & frame[cols.date].notna()).sum())
     if bad_dates:
-        warnings.append(f"{bad_dates:,} lines have an unreadable date in '{cols.date}' and were left out.")
+        warnings.append(t("{bad:,} lines have an unreadable date in '{col}' and were left out.", bad=bad_dates, col=cols.date))
     if not keep.any():
         raise DataValidationError(
-            f"No usable lines: every line lacks a customer id ('{cols.customer}'), a date ('{cols.date}') or an "
-            "amount. Check that these columns are the right ones."
+            t("No usable lines: every line lacks a customer id ('{customer}'), a date ('{date}') or an amount. Check that these columns are the right ones.", customer=cols.customer, date=cols.date)
         )
     day_ts = dates[keep].dt.normalize()
     start = day_ts.min()
@@ -378,8 +378,7 @@ def fit_gamma_gamma(frequency: np.ndarray, monetary: np.ndarray) -> GammaGammaPa
     x, m = x[ok], m[ok]
     if len(x) < 10:
         raise DataValidationError(
-            f"Only {len(x)} customers bought more than once: too few to learn how much a purchase is worth. "
-            "Use a longer log."
+            t("Only {n} customers bought more than once: too few to learn how much a purchase is worth. Use a longer log.", n=len(x))
         )
 
     def nll(lp: np.ndarray) -> float:
@@ -739,7 +738,7 @@ class ValueResult:
 
     @property
     def method_label(self) -> str:
-        return METHOD_LABELS[self.method]
+        return t(METHOD_LABELS[self.method])
 
     def to_report(self) -> dict:
         """Plain JSON for report.json."""
@@ -791,14 +790,14 @@ def _as_log(frame: pd.DataFrame, customer_col, date_col, amount_col) -> tuple[Ac
         act, warnings = activity_from_log(frame, customer_col, date_col, amount_col)
     except DataValidationError as exc:
         raise DataValidationError(
-            "Customer value needs the order log (one row per order or order line, with the customer id, the order "
-            "date and the amount), not a customer table.", *exc.problems) from exc
+            t("Customer value needs the order log (one row per order or order line, with the customer id, the order "
+            "date and the amount), not a customer table."), *exc.problems) from exc
     n_lines = int(act.daily["orders"].sum())
     if len(act.ids) > 0 and act.daily["cust"].nunique() == len(act.daily) and n_lines <= len(act.ids):
         raise DataValidationError(
-            "Every customer appears on one day only: this looks like a customer table (one row per customer), not an "
+            t("Every customer appears on one day only: this looks like a customer table (one row per customer), not an "
             "order log, or nobody ever bought twice. Customer value learns from repeat buying: upload the order log "
-            "(customer id, order date, amount per order or line)."
+            "(customer id, order date, amount per order or line).")
         )
     return act, warnings
 
@@ -825,10 +824,7 @@ def customer_value(
     span = act.end_day
     if span < H + MIN_HISTORY_DAYS:
         raise DataValidationError(
-            f"The log covers {span} days ({act.start.date()} to {(act.start + pd.Timedelta(days=span - 1)).date()}). "
-            f"Predicting {H} days ahead needs at least {H + MIN_HISTORY_DAYS} days, so the prediction can be checked "
-            f"on the last {H} days with {MIN_HISTORY_DAYS} days of history before them. Choose a shorter horizon "
-            "(the days-ahead setting, --horizon on the command line) or a longer log."
+            t("The log covers {span} days ({first} to {last}). Predicting {H} days ahead needs at least {least} days, so the prediction can be checked on the last {H} days with {history} days of history before them. Choose a shorter horizon (the days-ahead setting, --horizon on the command line) or a longer log.", span=span, first=act.start.date(), last=(act.start + pd.Timedelta(days=span - 1)).date(), H=H, least=H + MIN_HISTORY_DAYS, history=MIN_HISTORY_DAYS)
         )
     notes = list(warnings)
     cut = span - H
@@ -847,7 +843,7 @@ def customer_value(
     rows = []
     for name, pr in preds.items():
         churn_score = -pr.predicted_value if name == "naive" else pr.churn_risk
-        rows.append({"method": name, "label": METHOD_LABELS[name],
+        rows.append({"method": name, "label": t(METHOD_LABELS[name]),
                      **metrics(pr.predicted_value, y, churn_score, ~buyers)})
     validation = pd.DataFrame(rows)
     method, selection = _choose(validation, settings.method)
@@ -866,22 +862,18 @@ def customer_value(
     pred = final[method]
     clv = pred.clv if method == "bgnbd" else _clv_from_horizon(pred.predicted_value, final_bg, H, clv_days)
     if method != "bgnbd" and final_bg is None:
-        notes.append(f"BG/NBD could not be fitted, so the {settings.clv_months}-month value assumes steady buying at "
-                     f"the predicted {H}-day rate.")
+        notes.append(t("BG/NBD could not be fitted, so the {clv_months}-month value assumes steady buying at the predicted {H}-day rate.", clv_months=settings.clv_months, H=H))
     season = _season_factors(act, H, clv_days, settings.seed, ["bgnbd"]).get("bgnbd") \
         if "bgnbd" in final and "bgnbd" in (method, source) else None
     if season is not None:
         final["bgnbd"] = _rescale(final["bgnbd"], season)
         notes.append(
-            f"Seasonal correction: a year before, BG/NBD's {H}-day prediction came out at {1 / season:.2f}× what "
-            f"customers then spent in the same {H} days, so its forecast is multiplied by {season:.2f}.")
+            t("Seasonal correction: a year before, BG/NBD's {H}-day prediction came out at {ratio:.2f}× what customers then spent in the same {H} days, so its forecast is multiplied by {season:.2f}.", H=H, ratio=1 / season, season=season))
     level = 1.0
     if source != method:
         level = float(final[source].predicted_value.sum() / max(final[method].predicted_value.sum(), 1e-12))
         notes.append(
-            f"The ranking comes from {METHOD_LABELS[method]}; the total from {METHOD_LABELS[source]}, whose total was "
-            f"closer on the held-out window ({validation.set_index('method').loc[source, 'total_ratio']:.2f}× vs "
-            f"{validation.set_index('method').loc[method, 'total_ratio']:.2f}× what customers spent).")
+            t("The ranking comes from {method}; the total from {source}, whose total was closer on the held-out window ({source_ratio:.2f}× vs {method_ratio:.2f}× what customers spent).", method=t(METHOD_LABELS[method]), source=t(METHOD_LABELS[source]), source_ratio=validation.set_index('method').loc[source, 'total_ratio'], method_ratio=validation.set_index('method').loc[method, 'total_ratio']))
     pred = _rescale(final[method], level)
     scale = level * (season if method == "bgnbd" and season is not None else 1.0)
     if method == "bgnbd":
@@ -893,9 +885,7 @@ def customer_value(
     if final_bg is not None and final_bg.params.at_boundary:
         bp = final_bg.params
         notes.append(
-            f"BG/NBD's fit ran to the 'no dropout' boundary (a = {bp.a:.2g}, b = {bp.b:.3g}): it found no sign that "
-            "customers leave, so its P(alive) is about 1 for everyone and says nothing about churn here. Its churn "
-            "risk only reflects how rarely a customer buys.")
+            t("BG/NBD's fit ran to the 'no dropout' boundary (a = {a:.2g}, b = {b:.3g}): it found no sign that customers leave, so its P(alive) is about 1 for everyone and says nothing about churn here. Its churn risk only reflects how rarely a customer buys.", a=bp.a, b=bp.b))
     table = pd.DataFrame({
         "customer_id": act.ids[pred.codes].astype(str),
         "p_buy": pred.p_buy,
@@ -950,7 +940,7 @@ def _predict_at(
             bg = fit_bgnbd_model(act)
             preds["bgnbd"] = predict_bgnbd(bg, horizon, clv_days)
         except DataValidationError as exc:
-            why_not.append(f"BG/NBD was not used: {exc}")
+            why_not.append(t("BG/NBD was not used: {exc}", exc=exc))
     if "boosted" in methods or "hurdle" in methods:
         boost = fit_boosted(act, horizon, seed)
         if boost is not None:
@@ -958,9 +948,7 @@ def _predict_at(
             preds.update({m: both[m] for m in ("boosted", "hurdle") if m in methods})
         else:
             why_not.append(
-                f"The boosted models were not used: they need at least {2 * horizon + MIN_HISTORY_DAYS} days of log "
-                f"({MIN_HISTORY_DAYS} days of history, then a {horizon}-day window to learn from, then the "
-                f"{horizon}-day window they are checked on) and 20 buyers and 20 non-buyers.")
+                t("The boosted models were not used: they need at least {least} days of log ({history} days of history, then a {horizon}-day window to learn from, then the {horizon}-day window they are checked on) and 20 buyers and 20 non-buyers.", least=2 * horizon + MIN_HISTORY_DAYS, history=MIN_HISTORY_DAYS, horizon=horizon))
     return preds, bg, boost, why_not
 
 
@@ -994,11 +982,11 @@ def _rescale(p: Prediction, factor: float | None) -> Prediction:
 def _check_settings(settings: ValueSettings) -> None:
     problems = []
     if not 7 <= int(settings.horizon_days) <= 365:
-        problems.append(f"horizon_days is {settings.horizon_days}: choose between 7 and 365 days.")
+        problems.append(t("horizon_days is {horizon_days}: choose between 7 and 365 days.", horizon_days=settings.horizon_days))
     if not 1 <= int(settings.clv_months) <= 60:
-        problems.append(f"clv_months is {settings.clv_months}: choose between 1 and 60 months.")
+        problems.append(t("clv_months is {clv_months}: choose between 1 and 60 months.", clv_months=settings.clv_months))
     if settings.method not in ("auto", *MODEL_METHODS):
-        problems.append(f"method '{settings.method}' is not one of: auto, {', '.join(MODEL_METHODS)}.")
+        problems.append(t("method '{method}' is not one of: auto, {items}.", method=settings.method, items=', '.join(MODEL_METHODS)))
     if problems:
         raise DataValidationError(*problems)
 
@@ -1009,22 +997,21 @@ def _choose(validation: pd.DataFrame, wanted: str) -> tuple[str, str]:
     v = validation.set_index("method")
     ran = [m for m in MODEL_METHODS if m in v.index]
     if not ran:
-        raise DataValidationError("No model could be fitted to this log: it needs repeat buyers over several months.")
+        raise DataValidationError(t("No model could be fitted to this log: it needs repeat buyers over several months."))
     naive = v.loc["naive"]
 
     def fmt(m: str) -> str:
-        return f"Spearman {v.loc[m, 'spearman']:.3f}, top-10% capture {v.loc[m, 'top10_capture']:.1%}"
+        return t("Spearman {spearman:.3f}, top-10% capture {capture:.1%}", spearman=v.loc[m, "spearman"], capture=v.loc[m, "top10_capture"])
 
     if wanted != "auto":
         if wanted not in ran:
             raise DataValidationError(
-                f"The {METHOD_LABELS[wanted]} method could not run on this log (see the notes); use method 'auto'.")
-        return wanted, f"{METHOD_LABELS[wanted]} was chosen by you ({fmt(wanted)} on the held-out window)."
+                t("The {method} method could not run on this log (see the notes); use method 'auto'.", method=t(METHOD_LABELS[wanted])))
+        return wanted, t("{method} was chosen by you ({how} on the held-out window).", method=t(METHOD_LABELS[wanted]), how=fmt(wanted))
     score = {m: np.nan_to_num(v.loc[m, "spearman"], nan=-1) + np.nan_to_num(v.loc[m, "top10_capture"], nan=0)
              for m in ran}
     best = max(ran, key=lambda m: (score[m], -ran.index(m)))
-    text = (f"{METHOD_LABELS[best]} ranked the held-out customers best ({fmt(best)}; past spend alone: "
-            f"{fmt('naive')}).")
+    text = (t("{method} ranked the held-out customers best ({how}; past spend alone: {naive}).", method=t(METHOD_LABELS[best]), how=fmt(best), naive=fmt("naive")))
     if score[best] < np.nan_to_num(naive["spearman"], nan=-1) + np.nan_to_num(naive["top10_capture"], nan=0):
         text += " No model ranked better than past spend alone on this log: treat the ranking as no better than that."
     return best, text
@@ -1092,17 +1079,15 @@ def _monthly(act: Activity) -> pd.DataFrame:
 
 
 def _caveat(horizon: int, ratio: float, factor: float, new_share: float) -> str:
-    parts = [f"This forecasts what today's customers will spend in the next {horizon} days, assuming they keep "
-             "buying the way the log shows."]
+    parts = [t("This forecasts what today's customers will spend in the next {horizon} days, assuming they keep buying the way the log shows.", horizon=horizon)]
     if np.isfinite(ratio):
-        how = "under" if ratio < 1 else "over"
-        parts.append(f"On the last {horizon} days it could check, the same method predicted {ratio:.2f}× what "
-                     f"customers really spent ({how}-forecast); the range allows a miss of {factor:.2f}× either way.")
-    parts.append("It cannot know what the log does not show: the season ahead (a Christmas peak or a summer lull "
-                 "not seen a year earlier), promotions, price changes or stock-outs.")
+        how = t("under-forecast") if ratio < 1 else t("over-forecast")
+        parts.append(t("On the last {horizon} days it could check, the same method predicted {ratio:.2f}× what customers really spent ({how}); the range allows a miss of {factor:.2f}× either way.", horizon=horizon, ratio=ratio, how=how, factor=factor))
+    parts.append(t("It cannot know what the log does not show: the season ahead (a Christmas peak or a summer lull "
+                 "not seen a year earlier), promotions, price changes or stock-outs."))
     if np.isfinite(new_share) and new_share > 0:
-        parts.append(f"New customers are not in it: in the last {horizon} days they added {new_share:.0%} of revenue.")
-    return " ".join(parts)
+        parts.append(t("New customers are not in it: in the last {horizon} days they added {new_share:.0%} of revenue.", horizon=horizon, new_share=new_share))
+    return t(" ").join(parts)
 
 
 # --- by segment, over time -------------------------------------------------------------------------
@@ -1114,18 +1099,19 @@ def forecast_by_segment(result: ValueResult, ids: np.ndarray, segment_names: np.
     segment (e.g. from the segmentation step); customers of the value table without one are "(no segment)",
     so the rows add up to the total."""
     if len(ids) != len(segment_names):
-        raise DataValidationError(f"{len(ids):,} customer ids but {len(segment_names):,} segment names: give one "
-                                  "segment per customer.")
+        raise DataValidationError(t("{ids:,} customer ids but {names:,} segment names: give one segment per customer.",
+                                    ids=len(ids), names=len(segment_names)))
     labels = pd.Series(np.asarray(segment_names, dtype=object), index=ids_as_text(pd.Series(ids)).to_numpy())
     labels = labels[~labels.index.duplicated(keep="first")]
-    t = result.table
-    seg = labels.reindex(t["customer_id"].to_numpy())
+    table = result.table
+    seg = labels.reindex(table["customer_id"].to_numpy())
     if seg.notna().sum() == 0:
         raise DataValidationError(
-            f"None of the {len(labels):,} segment ids matches a customer id of the order log (e.g. "
-            f"'{labels.index[0] if len(labels) else ''}' vs '{t['customer_id'].iloc[0] if len(t) else ''}'). Use the "
-            "same id column for segments and for customer value.")
-    frame = t.assign(segment=seg.fillna("(no segment)").astype(str).to_numpy())
+            t("None of the {n:,} segment ids matches a customer id of the order log (e.g. '{segment_id}' vs "
+              "'{customer_id}'). Use the same id column for segments and for customer value.", n=len(labels),
+              segment_id=labels.index[0] if len(labels) else "",
+              customer_id=table["customer_id"].iloc[0] if len(table) else ""))
+    frame = table.assign(segment=seg.fillna(t("(no segment)")).astype(str).to_numpy())
     g = frame.groupby("segment", sort=False)
     out = pd.DataFrame({
         "customers": g.size(),
@@ -1214,14 +1200,15 @@ def explain_value(result: ValueResult, top: int = 3) -> pd.DataFrame:
         x, tx, T = (f[c].to_numpy(dtype="float64") for c in ("x", "tx", "T"))
         silent = np.round((T - tx) * WEEK)
         texts = [
-            _fmt("repeat purchases", x, lambda v: f"{int(v):,}"),
-            _fmt("last purchase", silent, lambda v: f"{int(v):,} days ago"),
-            _fmt("customer for", np.round(T * WEEK), lambda v: f"{int(v):,} days"),
+            _fmt(t("repeat purchases"), x, lambda v: f"{int(v):,}"),
+            _fmt(t("last purchase"), silent, lambda v: t("{days:,} days ago", days=int(v))),
+            _fmt(t("customer for"), np.round(T * WEEK), lambda v: t("{days:,} days", days=int(v))),
         ]
         for r in range(3):
             out[f"value_reason_{r + 1}"] = texts[r] if r < top else np.full(n, "", dtype=object)
         return pd.DataFrame(out)
     effects, names, shown = _value_effects(result)
+    reason = t("{feature}: {value} ({effect})")
     k = effects.shape[1]
     order = np.argsort(-effects, axis=1, kind="stable")[:, :top]
     rows = np.arange(n)
@@ -1237,7 +1224,8 @@ def explain_value(result: ValueResult, top: int = 3) -> pd.DataFrame:
                     continue
                 if j not in formatted:
                     formatted[j] = _format_numbers(shown.iloc[:, j].to_numpy(dtype="float64"))
-                col[m] = names[j] + ": " + formatted[j][m] + " (" + _format_money(eff[m]) + ")"
+                col[m] = _fill(reason, {"feature": feature_words(names[j]), "value": formatted[j][m],
+                                        "effect": _format_money(eff[m])})
         out[f"value_reason_{r + 1}"] = col
     return pd.DataFrame(out)
 
@@ -1247,16 +1235,36 @@ def value_importance(result: ValueResult) -> pd.DataFrame:
     For BG/NBD the three drivers are listed without numbers: it has no per-feature effects."""
     ex = result.explainer
     if ex is None or ex.method == "bgnbd":
-        return pd.DataFrame({"feature": ["repeat purchases (frequency)", "days since last purchase (recency)",
-                                         "days as a customer (age)"], "mean_abs_effect": np.nan})
+        return pd.DataFrame({"feature": [t("repeat purchases (frequency)"), t("days since last purchase (recency)"),
+                                         t("days as a customer (age)")], "mean_abs_effect": np.nan})
     effects, names, _ = _value_effects(result)
-    imp = pd.DataFrame({"feature": names, "mean_abs_effect": np.abs(effects).mean(axis=0)})
+    imp = pd.DataFrame({"feature": [feature_words(n) for n in names], "mean_abs_effect": np.abs(effects).mean(axis=0)})
     return imp.sort_values("mean_abs_effect", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _fmt(label: str, values: np.ndarray, fmt) -> np.ndarray:
-    text = _unique_map(values, lambda v: "unknown" if not np.isfinite(v) else fmt(v))
-    return (label + ": ") + text
+    unknown = t("unknown")
+    text = _unique_map(values, lambda v: unknown if not np.isfinite(v) else fmt(v))
+    return _fill(t("{feature}: {value}"), {"feature": label, "value": text})
+
+
+def _fill(template: str, parts: dict[str, object]) -> object:
+    """``template.format(**parts)`` where some parts are arrays of text (see ``lib.explain._fill``)."""
+    from lib.explain import _fill as fill
+
+    return fill(template, parts)
+
+
+_WINDOWED = re.compile(r"(spend|orders) last (\d+) days")
+
+
+def feature_words(name: str) -> str:
+    """A value feature's name as people read it, in the current language ("spend last 90 days")."""
+    m = _WINDOWED.fullmatch(name)
+    if m:
+        days = int(m.group(2))
+        return t("spend last {days} days", days=days) if m.group(1) == "spend" else t("orders last {days} days", days=days)
+    return t(name)
 
 
 def _unique_map(values: np.ndarray, fmt) -> np.ndarray:
@@ -1267,7 +1275,8 @@ def _unique_map(values: np.ndarray, fmt) -> np.ndarray:
 
 def _format_numbers(v: np.ndarray) -> np.ndarray:
     rounded = np.where(np.abs(v) >= 100, np.round(v), np.round(v, 2))
-    return _unique_map(rounded, lambda x: "unknown" if not np.isfinite(x) else f"{x:,.10g}")
+    unknown = t("unknown")
+    return _unique_map(rounded, lambda x: unknown if not np.isfinite(x) else f"{x:,.10g}")
 
 
 def _format_money(v: np.ndarray) -> np.ndarray:

@@ -199,7 +199,17 @@ def _sum_to_original(encoded_values: np.ndarray, model: PropensityModel) -> np.n
 # --- reason codes ---------------------------------------------------------------------------------
 
 
+# Columns Bullseye makes itself (the transaction roll-up): their names are words it can translate. The user's
+# own column names are shown as they are.
+MADE_COLUMNS = {"recency_days": "recency days", "frequency": "frequency", "monetary": "monetary",
+                "avg_order_value": "avg order value", "tenure_days": "tenure days",
+                "days_between_orders": "days between orders", "distinct_products": "distinct products",
+                "return_share": "return share"}
+
+
 def pretty_name(column: str) -> str:
+    if str(column) in MADE_COLUMNS:
+        return t(MADE_COLUMNS[str(column)])
     return str(column).replace("_", " ").strip()
 
 

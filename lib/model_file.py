@@ -279,7 +279,7 @@ def card_lines(card: dict) -> list[tuple[str, str]]:
         (t("Trained on"), trained_on),
         (t("How good"), t("holdout AUC {auc} against {baseline} for the simple baseline ({validation})",
                           auc=card.get("holdout_auc"), baseline=card.get("baseline_auc"),
-                          validation=t(str(card.get("validation"))))),
+                          validation=t(str(card.get("validation"))))),  # i18n: a validation code ("stratified holdout"/"out-of-time"), both in the catalogue
         (t("Quality gate"), t("passed") if card.get("quality_gate") == "passed"
          else t("failed: {reasons}", reasons=" ".join(card.get("quality_gate_reasons") or []))),
         (t("Top drivers"), t(", ").join(pretty_name(f) for f in card.get("top_drivers") or []) or t("not recorded")),

@@ -113,7 +113,7 @@ def assess_quality(
                 "column": col,
                 "role": role,
                 "role_label": role_label(role),
-                "type": t(_type_name(frame[col])),
+                "type": t(_type_name(frame[col])),  # i18n: one of _type_name's few type words, in the catalogue
                 "missing_pct": round(100 * (1 - len(non_null) / n), 1) if n else 100.0,
                 "distinct": int(non_null.nunique()),
                 "examples": ", ".join(str(v) for v in non_null.drop_duplicates().iloc[:3]),

@@ -929,7 +929,7 @@ def recommend(
     cols = log_columns(frame, customer_col, date_col, amount_col)
     ev = _read_log(frame, cols)
     if len(ev.user) == 0:
-        detail = t(", ").join(t("{n:,} {reason}", n=n, reason=t(label)) for label, n in ev.lines_left_out.items())
+        detail = t(", ").join(t("{n:,} {reason}", n=n, reason=t(label)) for label, n in ev.lines_left_out.items())  # i18n: labels are LEFT_OUT reasons, in the catalogue
         raise DataValidationError(
             t("No purchase lines are left to learn from: every line was left out ({detail}). Check that '{customer}' holds customer ids and '{product}' product codes.", detail=detail, customer=cols.customer, product=cols.product)
         )

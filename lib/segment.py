@@ -189,11 +189,11 @@ def segment_rfm(
     profile, distinctive = _profile(columns, labels, len(order))
     meaning = {r[0]: r for r in RFM_RULES}
     segs = tuple(
-        Segment(ids[name], t(name), _rfm_meaning(meaning[name][2]), int((labels == ids[name]).sum()),
+        Segment(ids[name], t(name), _rfm_meaning(meaning[name][2]), int((labels == ids[name]).sum()),  # i18n: an RFM group name (RFM_RULES), in the catalogue
                 float((labels == ids[name]).mean()), _rate(target, labels, ids[name]))
         for name in order
     )
-    rules = pd.DataFrame([{"group": t(r[0]), "rule": t(r[1]), "meaning": t(r[2])} for r in RFM_RULES])
+    rules = pd.DataFrame([{"group": t(r[0]), "rule": t(r[1]), "meaning": t(r[2])} for r in RFM_RULES])  # i18n: RFM_RULES entries, in the catalogue
     edges = {}
     for key, col in zip("RFM", feats):
         v = frame[col].to_numpy(dtype="float64", na_value=np.nan)
@@ -207,7 +207,7 @@ def segment_rfm(
 
 def _rfm_meaning(meaning: str) -> str:
     """An RFM group's meaning as a segment description: "Bought recently, ... the most." """
-    text = t(meaning)
+    text = t(meaning)  # i18n: an RFM_RULES meaning, in the catalogue
     return text.capitalize() + "." if text == meaning else text + "。"
 
 
@@ -256,7 +256,7 @@ def assign_segments(state: dict, frame: pd.DataFrame, describe: bool = True) -> 
         for name in dict.fromkeys(groups):  # a group no training customer was in gets a new id
             if name not in ids:
                 ids[name] = len(ids)
-                saved.append(Segment(ids[name], t(name), _rfm_meaning(next(r[2] for r in RFM_RULES if r[0] == name)),
+                saved.append(Segment(ids[name], t(name), _rfm_meaning(next(r[2] for r in RFM_RULES if r[0] == name)),  # i18n: an RFM group name (RFM_RULES), in the catalogue
                                      0, 0.0, None))
         labels = np.array([ids[g] for g in groups], dtype="int64")
         columns = [_Column(c, "number", v) for c, v in zip(feats, values)]
@@ -990,7 +990,7 @@ class _Phrase:
 
 def _said(template: str, **fields: object) -> tuple[str, str]:
     """A phrase in English and in the current language, from one catalogue template."""
-    return template.format(**fields), t(template, **fields)
+    return template.format(**fields), t(template, **fields)  # i18n: a fact template from this module's tables, in the catalogue
 
 
 def _phrase(slot: str, said: tuple[str, str], weight: float, kind: str = "number", clause: bool = True) -> _Phrase:
@@ -999,7 +999,7 @@ def _phrase(slot: str, said: tuple[str, str], weight: float, kind: str = "number
 
 def _word(text: str) -> str:
     """A fixed word of the tables above (a name fragment) in the current language."""
-    return t(text)
+    return t(text)  # i18n: a fact template from this module's tables, in the catalogue
 
 
 def _number_phrase(column: str, z: float, date: bool = False) -> _Phrase:

@@ -1264,7 +1264,7 @@ def feature_words(name: str) -> str:
     if m:
         days = int(m.group(2))
         return t("spend last {days} days", days=days) if m.group(1) == "spend" else t("orders last {days} days", days=days)
-    return t(name)
+    return t(name)  # i18n: a feature word from this module's tables, in the catalogue
 
 
 def _unique_map(values: np.ndarray, fmt) -> np.ndarray:

@@ -238,3 +238,13 @@ def test_a_streamed_file_is_pseudonymised_like_a_whole_one_and_audited(model, tm
     streamed = (tmp_path / "stream" / "customers.csv").read_bytes()
     assert hashlib.sha256(streamed).hexdigest() in set(trail["file_sha256"])
     assert trail[trail["file_name"] == "customers.csv"]["pseudonymised"].astype(bool).all()
+
+
+def test_ranks_of_a_big_file_are_the_ranks_of_the_whole_file():
+    """The lean int32/int8 ranks of the streaming engine equal lib.propensity.score_ranks (ties by row order)."""
+    from lib.propensity import score_ranks
+
+    scores = np.round(np.random.default_rng(0).random(10_007), 2)  # many ties
+    rank, decile = streaming._ranks(scores)
+    whole = score_ranks(scores)
+    assert (rank == whole["rank"].to_numpy()).all() and (decile == whole["decile"].to_numpy()).all()

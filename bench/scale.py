@@ -113,10 +113,12 @@ def measured(args: list[str]) -> dict:
     while proc.poll() is None:
         try:
             rss = main.memory_info().rss
-            kids = sum(c.memory_info().rss for c in main.children(recursive=True))
+            # PSS splits each shared page between the processes sharing it: forked SHAP workers share most
+            # of their parent's memory, so summing RSS would count it two or three times.
+            tree = sum(p.memory_full_info().pss for p in [main, *main.children(recursive=True)])
         except psutil.Error:
             break
-        peak_main, peak_tree = max(peak_main, rss), max(peak_tree, rss + kids)
+        peak_main, peak_tree = max(peak_main, rss), max(peak_tree, tree)
         time.sleep(0.1)
     out, err = proc.communicate()
     if proc.returncode != 0:
@@ -185,10 +187,10 @@ def lines(results: dict, curve: tuple[list[dict], float] | None) -> list[str]:
     out = ["## Scoring big files with a saved model (bench/scale.py)", "",
            "`python -m lib.cli score --model M --input F --engine stream --top-pct 10 --control-pct 10`: read in",
            "250k-row batches, segments, scores, exact SHAP (WOODELF), reasons, ranks, list, customers.csv.",
-           "Peak RSS sampled every 0.1 s: main = the scoring process; tree = with its forked SHAP workers",
-           "(an upper bound: they share pages with the main process).", "",
+           "Memory sampled every 0.1 s: main = the scoring process's peak RSS; all = the peak of the PSS of it and",
+           "its forked SHAP workers (or Dask workers) added up, shared pages counted once.", "",
            "| engine | rows | wall s | rows/s | read+clean | segments | score | SHAP | reasons | finish | peak RSS main GB "
-           "| peak RSS tree GB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| peak memory all GB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [("stream", n, r) for n, r in sorted(results["stream"].items())]
     if results.get("dask"):
         rows.append(("dask (2 workers)", results["dask"]["n"], results["dask"]))
@@ -203,7 +205,9 @@ def lines(results: dict, curve: tuple[list[dict], float] | None) -> list[str]:
     checks = []
     if 10_000_000 in stream:
         big = stream[10_000_000]
-        checks.append(("10M scored + explained + written, peak RSS ≤ 3 GB (tree)", f"{big['peak_tree_gb']:.2f} GB",
+        checks.append(("10M scored + explained + written, peak RSS ≤ 3 GB (main process)",
+                       f"{big['peak_main_gb']:.2f} GB", big["peak_main_gb"] <= 3.0))
+        checks.append(("… and with its SHAP workers (PSS, shared pages once) ≤ 3 GB", f"{big['peak_tree_gb']:.2f} GB",
                        big["peak_tree_gb"] <= 3.0))
         if 1_000_000 in stream:
             ratio = big["wall_s"] / stream[1_000_000]["wall_s"]
@@ -239,7 +243,7 @@ def lines(results: dict, curve: tuple[list[dict], float] | None) -> list[str]:
                 f"({big_log(r['lines']).stat().st_size / 1024**3:.1f} GB CSV) with `--engine stream`: each line is "
                 "filed under one of 32 partitions by customer, each partition rolled up alone with the same code "
                 "as a small log, then every customer scored and explained.", "",
-                "| lines | customers | wall s | roll-up s | score + explain s | peak RSS main GB | peak RSS tree GB |",
+                "| lines | customers | wall s | roll-up s | score + explain s | peak RSS main GB | peak memory all GB |",
                 "|---|---|---|---|---|---|---|",
                 f"| {r['lines']:,} | {r['customers']:,} | {r['wall_s']:.1f} | {t.get('load', 0):.1f} "
                 f"| {t.get('score', 0) + t.get('explain', 0):.1f} | {r['peak_main_gb']:.2f} | {r['peak_tree_gb']:.2f} |", ""]

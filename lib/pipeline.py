@@ -717,7 +717,7 @@ def targeting_report(tl: TargetList) -> dict:
     }
 
 
-class _Laps:
+class Laps:
     """Seconds per stage, for report.json's timings_s."""
 
     def __init__(self) -> None:
@@ -733,7 +733,7 @@ class _Laps:
 def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = None) -> RunResult:
     """Every step in order on one file: what ``python -m lib.cli run`` does."""
     say = progress or (lambda m: log.info(m))
-    lap = _Laps()
+    lap = Laps()
     say(t("Reading customers"))
     cust = customers(loaded, settings.customers)
     lap("features")
@@ -824,7 +824,7 @@ def score_file(bundle: ModelBundle, loaded: LoadResult, settings: ScoreSettings,
                progress: Progress | None = None, cust: Customers | None = None) -> ScoreResult:
     """A saved model on a new file: what ``python -m lib.cli score`` does (``cust``: see ``prepare_new``)."""
     say = progress or (lambda m: log.info(m))
-    lap = _Laps()
+    lap = Laps()
     say("Checking the file against the model")
     new = prepare_new(bundle, loaded, settings.id_col, cust)
     lap("prepare")

@@ -48,17 +48,17 @@ def load_key(path: str | Path | None = None) -> bytes:
     env = os.environ.get(KEY_ENV)
     if env is not None:
         if len(env.strip()) < MIN_KEY_CHARS:
-            raise DataValidationError(
-                f"{KEY_ENV} is set but shorter than {MIN_KEY_CHARS} characters: use a long random value "
-                "(e.g. the output of `python -c \"import secrets; print(secrets.token_hex(32))\"`), or unset it "
-                "to let Bullseye keep a key in its data folder.")
+            raise DataValidationError(t(
+                "{env} is set but shorter than {n} characters: use a long random value (e.g. the output of "
+                "`python -c \"import secrets; print(secrets.token_hex(32))\"`), or unset it to let Bullseye keep a key "
+                "in its data folder.", env=KEY_ENV, n=MIN_KEY_CHARS))
         return env.strip().encode("utf-8")
     try:
         return _stored_key(data_dir(path) / KEY_FILE)
     except OSError as exc:
-        raise DataValidationError(
-            f"Cannot keep the pseudonymisation key in {exc.filename or path}: {exc.strerror}. Give a writable "
-            f"data folder (BULLSEYE_DATA_DIR or --data-dir), or set {KEY_ENV}.") from None
+        raise DataValidationError(t(
+            "Cannot keep the pseudonymisation key in {path}: {why}. Give a writable data folder (BULLSEYE_DATA_DIR "
+            "or --data-dir), or set {env}.", path=exc.filename or path, why=exc.strerror, env=KEY_ENV)) from None
 
 
 def _stored_key(key_path: Path) -> bytes:
@@ -76,8 +76,8 @@ def _stored_key(key_path: Path) -> bytes:
         key_path.chmod(0o600)  # a key others can read is no secret
     key = key_path.read_text(encoding="ascii").strip()
     if len(key) < MIN_KEY_CHARS:
-        raise DataValidationError(f"The key file {key_path} is empty or too short: delete it to have a new one made "
-                                  "(pseudonyms then change), or restore it from a backup.")
+        raise DataValidationError(t("The key file {path} is empty or too short: delete it to have a new one made "
+                                    "(pseudonyms then change), or restore it from a backup.", path=key_path))
     return key.encode("ascii")
 
 

@@ -39,6 +39,7 @@ from lib.errors import DataValidationError
 from lib.explain import Explanation, explain, reason_codes
 from lib.i18n import t
 from lib.model_file import ModelBundle
+from lib.pipeline import Laps
 from lib.schema import ids_as_text
 from lib.targeting import ListSpec, TargetList, build_list, neutralise_formulas
 
@@ -252,7 +253,7 @@ def score_part(plan: ScoringPlan, raw: pd.DataFrame, path: str, workers: int | N
     from lib.uplift import score_uplift
 
     t0 = time.perf_counter()
-    lap = _Laps()
+    lap = Laps()
     bundle, model, learners = _prepared(plan)
     frame, warnings = clean(raw, plan.decimal)
     latest = {c: pd.Timestamp(v) for c, v in plan.latest.items()}
@@ -298,17 +299,6 @@ def score_part(plan: ScoringPlan, raw: pd.DataFrame, path: str, workers: int | N
         points_abs_sum=np.abs(expl.points).sum(axis=0, dtype="float64"),
         base_value=expl.base_value, method=expl.method, seconds=time.perf_counter() - t0, warnings=warnings,
         stages=lap.timings)
-
-
-class _Laps:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def __call__(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = self.timings.get(stage, 0.0) + now - self._t
-        self._t = now
 
 
 def latest_dates(source: Source, date_cols: list[str], decimal: str, raws: Iterator[pd.DataFrame]) -> dict[str, str]:

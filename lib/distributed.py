@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lib.errors import DataValidationError
+from lib.i18n import t
 from lib.model_file import ModelBundle
 from lib.streaming import (
     Meter,
@@ -58,9 +59,9 @@ def pieces(source: Source, part_bytes: int = PART_BYTES, min_parts: int = 1) -> 
         groups = pq.ParquetFile(source.path).metadata.num_row_groups
         return [(i, i + 1) for i in range(groups)]
     if source.compressed:
-        raise DataValidationError(
-            f"{Path(source.path).name} is compressed, so it cannot be cut into parts for a cluster: "
-            "decompress it, or save it as Parquet.")
+        raise DataValidationError(t(
+            "{file} is compressed, so it cannot be cut into parts for a cluster: decompress it, or save it as "
+            "Parquet.", file=Path(source.path).name))
     size = source.size_bytes
     part_bytes = max(1 << 16, min(part_bytes, -(-size // max(min_parts, 1))))
     return [(a, min(a + part_bytes, size)) for a in range(0, size, part_bytes)] or [(0, 0)]
@@ -111,13 +112,13 @@ def connect(scheduler: str | None, workers: int | None = None):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        raise DataValidationError("The Dask engine needs the 'distributed' package: pip install -r requirements.txt.") from None
+        raise DataValidationError(t("The Dask engine needs the 'distributed' package: pip install -r requirements.txt.")) from None
     if scheduler:
         try:
             return Client(scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as exc:
-            raise DataValidationError(f"Cannot reach the Dask scheduler at {scheduler} ({exc}). Check the address "
-                                      "and that the scheduler is running.") from None
+            raise DataValidationError(t("Cannot reach the Dask scheduler at {address} ({why}). Check the address and "
+                                        "that the scheduler is running.", address=scheduler, why=exc)) from None
     n = workers or max(1, os.cpu_count() or 1)
     # Dask's own start-up and shut-down chatter would drown the progress lines.
     for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.core"):
@@ -142,7 +143,7 @@ def score_dask(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir:
         n_workers = len(client.scheduler_info().get("workers", {}))
         # Four parts per worker keep every worker busy to the end.
         cuts = pieces(source, part_bytes, min_parts=4 * max(n_workers, 1))
-        say(f"Dask: {n_workers} worker(s), {len(cuts)} part(s)")
+        say(t("Dask: {workers} worker(s), {parts} part(s)", workers=n_workers, parts=len(cuts)))
         if dates:
             found = client.gather(client.map(_latest_piece, [source] * len(cuts), cuts, [dates] * len(cuts),
                                              [plan.decimal] * len(cuts), pure=False))

@@ -585,6 +585,27 @@ class NewFile:
     warnings: tuple[str, ...]
 
 
+def model_columns(bundle: ModelBundle) -> list[str]:
+    """The columns a saved model reads from a new file: its features, the segments', the uplift learners'."""
+    from lib.uplift import TREATED_FEATURE
+
+    needed = list(bundle.model.features) + [c for c in (bundle.segmentation or {}).get("features", [])
+                                            if c not in bundle.model.features]
+    for learner in ((bundle.uplift or {}).get("learners") or {}).values():
+        needed += [c for c in learner.features if c not in needed and c != TREATED_FEATURE]
+    return needed
+
+
+def check_model_columns(bundle: ModelBundle, columns) -> None:
+    """Refuse a file that lacks a column the model reads, naming each one."""
+    missing = [c for c in model_columns(bundle) if c not in columns]
+    if missing:
+        raise DataValidationError(
+            t("The file lacks {what} the model needs: {items}. Export it with the same columns as the training file ({file}).",
+              what=t("a column") if len(missing) == 1 else t("columns"), items=", ".join(repr(m) for m in missing),
+              file=bundle.card["training"].get("file", t("the training file"))))
+
+
 def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = None,
                 cust: Customers | None = None) -> NewFile:
     """Check a new file against the model: every model column present (else a clear error naming them),
@@ -601,18 +622,7 @@ def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = No
     else:
         cust = customers(loaded, CustomerSettings())
     frame = cust.frame
-    from lib.uplift import TREATED_FEATURE
-
-    needed = list(bundle.model.features) + [c for c in (bundle.segmentation or {}).get("features", [])
-                                            if c not in bundle.model.features]
-    for learner in ((bundle.uplift or {}).get("learners") or {}).values():
-        needed += [c for c in learner.features if c not in needed and c != TREATED_FEATURE]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            t("The file lacks {what} the model needs: {items}. Export it with the same columns as the training file ({file}).",
-              what=t("a column") if len(missing) == 1 else t("columns"), items=", ".join(repr(m) for m in missing),
-              file=bundle.card["training"].get("file", t("the training file"))))
+    check_model_columns(bundle, frame.columns)
     if id_col is None and data.get("id_column") in frame.columns:
         id_col = data["id_column"]
     warnings = list(cust.warnings)

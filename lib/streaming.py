@@ -39,7 +39,7 @@ from lib.errors import DataValidationError
 from lib.explain import Explanation, explain, reason_codes
 from lib.i18n import t
 from lib.model_file import ModelBundle
-from lib.pipeline import Laps
+from lib.pipeline import Laps, check_model_columns, model_columns
 from lib.schema import ids_as_text
 from lib.targeting import ListSpec, TargetList, build_list, neutralise_formulas
 
@@ -78,28 +78,28 @@ def open_source(path: str | Path, sep: str | None = None, encoding: str | None =
     the way ``lib.io.load_table`` does for a whole file."""
     p = Path(path)
     if not p.is_file():
-        raise DataValidationError(f"File not found: {p}. Check the path and try again.")
+        raise DataValidationError(t("File not found: {path}. Check the path and try again.", path=p))
     ext = p.suffix.lower().lstrip(".")
     if ext not in STREAMABLE:
-        raise DataValidationError(
-            f"{p.name}: only CSV/TSV/TXT (optionally .gz) and Parquet files can be read in parts; "
-            "save it as one of those, or score it whole (--engine memory).")
+        raise DataValidationError(t(
+            "{file}: only CSV/TSV/TXT (optionally .gz) and Parquet files can be read in parts; save it as one of "
+            "those, or score it whole (--engine memory).", file=p.name))
     size = p.stat().st_size
     if ext == "parquet":
         try:
             schema = pq.read_schema(p)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataValidationError(f"{p.name} is not a readable Parquet file ({exc}).") from None
+            raise DataValidationError(t("{file} is not a readable Parquet file ({why}).", file=p.name, why=exc)) from None
         return Source(str(p), "parquet", tuple(schema.names), size_bytes=size)
     with pa.input_stream(str(p), compression="detect") as f:
         head = f.read(1 << 20)
     if not head.strip():
-        raise DataValidationError(f"{p.name} is empty: it has no header and no rows. Export the data again.")
+        raise DataValidationError(t("{file} is empty: it has no header and no rows. Export the data again.", file=p.name))
     if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataValidationError(f"{p.name} is a binary file, not a text table (it contains NUL bytes).")
+        raise DataValidationError(t("{file} is a binary file, not a text table (it contains NUL bytes).", file=p.name))
     enc = encoding or bio.detect_encoding(head)
     if enc.lower().replace("-", "").startswith("utf16"):
-        raise DataValidationError(f"{p.name} is UTF-16 text, which cannot be read in parts: save it as UTF-8.")
+        raise DataValidationError(t("{file} is UTF-16 text, which cannot be read in parts: save it as UTF-8.", file=p.name))
     text = head.decode(enc, errors="ignore").lstrip("\ufeff")
     delim = sep or bio.sniff_delimiter(text)
     if sep is not None:
@@ -164,7 +164,7 @@ def batches(source: Source, columns: list[str] | None = None, batch_rows: int = 
         reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         stream.close()
-        raise DataValidationError(f"{Path(source.path).name} could not be read as CSV ({exc}).") from None
+        raise DataValidationError(t("{file} could not be read as CSV ({why}).", file=Path(source.path).name, why=exc)) from None
     pending: list[pa.RecordBatch] = []
     held = 0
     with stream:
@@ -328,33 +328,24 @@ def plan_for(bundle: ModelBundle, model_bytes: bytes, source: Source, id_col: st
              explain_method: str) -> tuple[ScoringPlan, list[str], list[str]]:
     """The plan, the model's date columns, and the warnings known before the first row (no id column).
     Refuses a file that lacks a model column, naming each, as ``prepare_new`` does."""
-    from lib.uplift import TREATED_FEATURE
 
     data = bundle.data
     if data.get("transactions"):
-        raise DataValidationError(
+        raise DataValidationError(t(
             "This model was trained on a transaction log: each customer's lines must be rolled up together "
             "before scoring, so the log cannot be cut into parts for a cluster. Use --engine stream (the log is "
-            "rolled up in parts on this machine), or score the rolled-up customer table.")
-    needed = list(bundle.model.features) + [c for c in (bundle.segmentation or {}).get("features", [])
-                                            if c not in bundle.model.features]
-    for learner in ((bundle.uplift or {}).get("learners") or {}).values():
-        needed += [c for c in learner.features if c not in needed and c != TREATED_FEATURE]
-    missing = [c for c in needed if c not in source.columns]
-    if missing:
-        raise DataValidationError(
-            f"The file lacks {'a column' if len(missing) == 1 else 'columns'} the model needs: "
-            f"{', '.join(repr(m) for m in missing)}. Export it with the same columns as the training file "
-            f"({bundle.card['training'].get('file', 'the training file')}).")
+            "rolled up in parts on this machine), or score the rolled-up customer table."))
+    check_model_columns(bundle, source.columns)
+    needed = model_columns(bundle)
     if id_col is not None and id_col not in source.columns:
         raise DataValidationError(
-            f"The id column '{id_col}' is not in the file. Columns: {', '.join(source.columns)}.")
+            t("The id column '{col}' is not in the file. Columns: {columns}.", col=id_col, columns=", ".join(source.columns)))
     warnings = []
     if id_col is None:
         id_col = data.get("id_column") if data.get("id_column") in source.columns else None
     if id_col is None:
-        warnings.append("No customer id column given or known from the model; rows are numbered 1..N in the "
-                        "outputs (give --id to keep your own ids).")
+        warnings.append(t("No customer id column given or known from the model; rows are numbered 1..N in the "
+                          "outputs (give --id to keep your own ids)."))
     dates = [s.name for s in bundle.model.column_specs if s.kind == "date"]
     for learner in ((bundle.uplift or {}).get("learners") or {}).values():
         dates += [s.name for s in learner.column_specs if s.kind == "date" and s.name not in dates]
@@ -390,7 +381,7 @@ def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[P
     t0 = time.perf_counter()
     n = sum(p.rows for p in parts)
     if n == 0:
-        raise DataValidationError(f"{Path(source.path).name} has a header but no data rows.")
+        raise DataValidationError(t("{file} has a header but no data rows.", file=Path(source.path).name))
     has_uplift = bundle.uplift is not None
     scores = np.concatenate([p.scores for p in parts])
     uplift = np.concatenate([p.uplift for p in parts if p.uplift is not None]) if has_uplift else None
@@ -413,7 +404,7 @@ def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[P
         tl = build_list(thin, spec, score_col="uplift" if has_uplift else "score")
         del thin
     chosen = tl.table["_row"].to_numpy() if tl is not None else np.zeros(0, dtype=int)
-    say(f"Ranked {n:,} customers; writing the outputs")
+    say(t("Ranked {n} customers; writing the outputs", n=f"{n:,}"))
 
     picked: list[pd.DataFrame] = []
     sink = _Sink(out_dir, parquet, ids)
@@ -443,8 +434,8 @@ def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[P
         targets = replace(tl, table=full)
 
     if plan.id_col and len(hashes) and len(np.unique(hashes)) < len(hashes):
-        warnings.append(f"'{plan.id_col}' repeats {len(hashes) - len(np.unique(hashes)):,} id(s): those customers "
-                        "appear more than once in the outputs. Check the export for duplicate rows.")
+        warnings.append(t("'{col}' repeats {n} id(s): those customers appear more than once in the outputs. Check the "
+                          "export for duplicate rows.", col=plan.id_col, n=f"{len(hashes) - len(np.unique(hashes)):,}"))
     counted = parts[0].drift
     for p in parts[1:]:
         counted = counted + p.drift
@@ -610,12 +601,12 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
                     writers[b] = pq.ParquetWriter(folder / f"p{b:03d}.parquet", table.schema)
                 writers[b].write_table(table.cast(writers[b].schema))
             lines += len(part)
-            say(f"{lines:,} log lines filed by customer")
+            say(t("{n} log lines filed by customer", n=f"{lines:,}"))
         for w in writers.values():
             w.close()
         writers.clear()
         if cols is None:
-            raise DataValidationError(f"{Path(source.path).name} has a header but no data rows.")
+            raise DataValidationError(t("{file} has a header but no data rows.", file=Path(source.path).name))
         # The day after the log's last line, as for a log read whole (each partition alone would differ).
         as_of = pd.Timestamp(latest).normalize() + pd.Timedelta(days=1) if latest is not None else None
         tables = []
@@ -627,7 +618,7 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
             except DataValidationError:
                 continue  # a partition with no usable line; the whole log is checked below
         if not tables:
-            raise DataValidationError("No usable lines: every line lacks a customer id, a date or an amount.")
+            raise DataValidationError(t("No usable lines: every line lacks a customer id, a date or an amount."))
     finally:
         for w in writers.values():
             w.close()
@@ -718,7 +709,7 @@ def score_stream(bundle: ModelBundle, model_bytes: bytes, source: Source, out_di
     t0 = time.perf_counter()
     plan, dates, warnings = plan_for(bundle, model_bytes, source, id_col, explain_method)
     if dates:
-        say(f"Reading the latest date of {', '.join(dates)}")
+        say(t("Reading the latest date of {columns}", columns=", ".join(dates)))
         plan = replace(plan, latest=latest_dates(source, dates, plan.decimal,
                                                  batches(source, dates, max(batch_rows, 1_000_000))))
     timings["dates"] = time.perf_counter() - t0
@@ -732,8 +723,8 @@ def score_stream(bundle: ModelBundle, model_bytes: bytes, source: Source, out_di
             meter(len(raw))
         timings["score_explain"] = time.perf_counter() - t0 - timings["dates"]
         if skipped:
-            warnings.append(f"{len(skipped):,} row(s) with the wrong number of fields were skipped. Fix those lines "
-                            "in the file to include them.")
+            warnings.append(t("{n} row(s) with the wrong number of fields were skipped. Fix those lines in the file "
+                              "to include them.", n=f"{len(skipped):,}"))
         result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet, ids)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -28,22 +28,16 @@ OUT = ROOT / "bench" / "out" / "scale"
 CHUNK = 1_000_000
 
 
-def big_file(n: int) -> Path:
-    """``n`` customers like bench.generate's, written 1M at a time (ids and emails stay unique)."""
-    from bench.generate import make_table
-
-    path = DATA / f"customers_{n}.csv"
+def _write_once(path: Path, tables) -> Path:
+    """``path`` as CSV from ``tables`` (an iterator of pyarrow tables, one header), unless it exists: written
+    to a .part file first, so an interrupted run never leaves a half file that passes for a whole one."""
     if path.exists():
         return path
-    DATA.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     writer = None
     with open(tmp, "wb") as f:
-        for i, start in enumerate(range(0, n, CHUNK)):
-            df, _ = make_table(min(CHUNK, n - start), seed=1000 + i)
-            df["customer_id"] += start
-            df["email"] = "user" + df["customer_id"].astype(str) + "@example.com"
-            table = pa.Table.from_pandas(df, preserve_index=False)
+        for table in tables:
             if writer is None:
                 writer = pacsv.CSVWriter(f, table.schema)
             writer.write_table(table)
@@ -52,18 +46,27 @@ def big_file(n: int) -> Path:
     return path
 
 
+def big_file(n: int) -> Path:
+    """``n`` customers like bench.generate's, written 1M at a time (ids and emails stay unique)."""
+    from bench.generate import make_table
+
+    def chunks():
+        for i, start in enumerate(range(0, n, CHUNK)):
+            df, _ = make_table(min(CHUNK, n - start), seed=1000 + i)
+            df["customer_id"] += start
+            df["email"] = "user" + df["customer_id"].astype(str) + "@example.com"
+            yield pa.Table.from_pandas(df, preserve_index=False)
+
+    return _write_once(DATA / f"customers_{n}.csv", chunks())
+
+
 def big_log(lines: int, customers: int | None = None) -> Path:
     """An order-line log of ``lines`` lines (order, customer, date, product, quantity, unit price,
     country) over two years, written 5M lines at a time; generated once and kept."""
-    path = DATA / f"log_{lines}.csv"
-    if path.exists():
-        return path
-    DATA.mkdir(parents=True, exist_ok=True)
     customers = customers or max(1000, lines // 25)
-    tmp = path.with_suffix(".part")
-    writer = None
     start_day = np.datetime64("2024-01-01T00:00:00")
-    with open(tmp, "wb") as f:
+
+    def chunks():
         for i, start in enumerate(range(0, lines, 5_000_000)):
             n = min(5_000_000, lines - start)
             rng = np.random.default_rng(2000 + i)
@@ -72,7 +75,7 @@ def big_log(lines: int, customers: int | None = None) -> Path:
             orders = int(order[-1]) + 1
             cust = (np.minimum((rng.pareto(1.2, orders) * customers / 20).astype(np.int64), customers - 1) + 1)[order]
             seconds = rng.integers(0, 730 * 86400, orders)[order]
-            table = pa.table({
+            yield pa.table({
                 "order_id": pa.array(order + start // 4 + 500_000).cast(pa.string()),
                 "customer_id": pa.array(cust),
                 "date": pa.array(start_day + seconds.astype("timedelta64[s]")),
@@ -81,12 +84,8 @@ def big_log(lines: int, customers: int | None = None) -> Path:
                 "unit_price": pa.array(np.round(rng.lognormal(1.5, 0.7, n), 2)),
                 "country": pa.array(rng.choice(["UK", "France", "Germany", "Spain", "Netherlands"], n)),
             })
-            if writer is None:
-                writer = pacsv.CSVWriter(f, table.schema)
-            writer.write_table(table)
-        writer.close()
-    tmp.rename(path)
-    return path
+
+    return _write_once(DATA / f"log_{lines}.csv", chunks())
 
 
 def log_rollup(lines: int) -> dict:

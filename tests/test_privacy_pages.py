@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from lib.campaigns import campaign_members, list_exports, record_campaign
 
 from .conftest import ROOT
+from .test_pages import no_errors
 
 APP = str(ROOT / "app.py")
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "c",
@@ -28,11 +29,6 @@ def new_app(user: dict | None = None, auth: dict | None = None) -> AppTest:
     if user is not None:
         at.user = user
     return at.run()
-
-
-def no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import logging
 
 import streamlit as st
 
-from lib.i18n import t
+from lib.text.i18n import t
 from pages import language
 from pages.auth import gate
 from pages.ui import guarded

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import time
 
-import lib.model
-import lib.propensity as propensity
+import lib.models.model
+import lib.models.propensity as propensity
 from bench.explain_paths import time_exact_paths
 from bench.generate import make_table
-from lib.explain import encoded_matrix
-from lib.schema import infer_schema
+from lib.data.schema import infer_schema
+from lib.models.explain import encoded_matrix
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     print("| depth | trees | holdout AUC | train s | WOODELF s | pred_contribs s | max abs diff |")
     print("|---|---|---|---|---|---|---|")
     for depth in (3, 4, 6):
-        lib.model.XGB_PARAMS["max_depth"] = depth
+        lib.models.model.XGB_PARAMS["max_depth"] = depth
         t = time.perf_counter()
         model = propensity.train_propensity(frame, schema, "responded", "yes", cv_folds=0)
         train_s = time.perf_counter() - t

@@ -12,9 +12,9 @@ import numpy as np
 import shap
 
 from bench.generate import make_table
-from lib.explain import encoded_matrix, reference_contributions, woodelf_contributions
-from lib.propensity import train_propensity
-from lib.schema import infer_schema
+from lib.data.schema import infer_schema
+from lib.models.explain import encoded_matrix, reference_contributions, woodelf_contributions
+from lib.models.propensity import train_propensity
 
 
 def time_exact_paths(model, x: np.ndarray) -> tuple[float, float, float]:

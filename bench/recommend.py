@@ -1,4 +1,4 @@
-"""Benchmark: recommendations (lib/recommend.py) end to end, including the time-split evaluation and
+"""Benchmark: recommendations (lib/models/recommend.py) end to end, including the time-split evaluation and
 the tuning, on the UCI Online Retail log and on a 5M-line synthetic shop. Prints a markdown table.
 
     python -m bench.recommend [--lines 5000000] [--skip-synthetic] [--skip-online-retail]
@@ -137,7 +137,7 @@ def _pick(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
 
 
 _RECOMMEND = (
-    "from lib.recommend import RecommendSettings, recommend\n"
+    "from lib.models.recommend import RecommendSettings, recommend\n"
     "t1 = time.perf_counter()\n"
     "rec = recommend(frame, RecommendSettings(mode={mode!r}))\n"
     "t2 = time.perf_counter()\n"
@@ -151,7 +151,7 @@ _RECOMMEND = (
 
 def bench_online_retail(mode: str) -> dict:
     code = (
-        "from lib.io import load_table\n"
+        "from lib.data.io import load_table\n"
         "t0 = time.perf_counter()\n"
         f"frame = load_table({str(ONLINE_RETAIL)!r}).frame\n"
         + _RECOMMEND.format(mode=mode)

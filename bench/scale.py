@@ -142,8 +142,8 @@ def learning_curve(sizes=(100_000, 200_000, 400_000, 800_000)) -> tuple[list[dic
     from sklearn.model_selection import train_test_split
 
     from bench.generate import make_table
-    from lib.model import PropensityModel
-    from lib.propensity import VALIDATION_MAX_ROWS
+    from lib.models.model import PropensityModel
+    from lib.models.propensity import VALIDATION_MAX_ROWS
 
     df, optimal = make_table(1_000_000, seed=0)
     y = (df.pop("responded") == "yes").astype(int).to_numpy()

@@ -68,7 +68,7 @@ def _child(code: str) -> dict:
         "import json, resource, sys, time\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "import pandas as pd\n"
-        "from lib.value import ValueSettings, customer_value\n"
+        "from lib.models.value import ValueSettings, customer_value\n"
         + code + "\n"
         "t0 = time.perf_counter()\n"
         "res = customer_value(frame, ValueSettings())\n"

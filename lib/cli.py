@@ -7,7 +7,7 @@
     python -m lib.cli results --campaign NAME --input FILE [--data-dir DIR]
     run/score ... --pseudonymise    (every id replaced by a keyed pseudonym; no personal data written)
 
-The CLI only maps its flags to the settings of ``lib.pipeline``'s steps and writes their results.
+The CLI only maps its flags to the settings of ``lib.flow.pipeline``'s steps and writes their results.
 
 Exit codes: 0 done; 2 bad input (one ``error:`` line on stderr saying what and what to do); 1 a bug.
 """
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
-from lib.i18n import DEFAULT_LANGUAGE, LANGUAGES, language, set_language, t
+from lib.text.i18n import DEFAULT_LANGUAGE, LANGUAGES, language, set_language, t
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -145,13 +145,13 @@ def _list_options(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from lib.io import load_table
+    from lib.data.io import load_table
 
     return load_table(args.input, sep=args.sep, encoding=args.encoding, sheet=args.sheet)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from lib import pipeline as p
+    from lib.flow import pipeline as p
 
     t0 = time.perf_counter()
     loaded = _load(args)
@@ -186,7 +186,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _list_spec(args: argparse.Namespace):
     """The list settings from --top/--top-pct/--control-pct/--seed, or None when no list was asked for."""
-    from lib.targeting import ListSpec
+    from lib.act.targeting import ListSpec
 
     if args.top_n is not None and args.top_n < 0:
         raise DataValidationError(t("--top must be 0 or more."))
@@ -221,8 +221,8 @@ class _Outputs:
     data_dir: str | None
 
     def table(self, path: Path, frame: pd.DataFrame, id_cols: tuple[str, ...] = ("id",)) -> None:
-        from lib.privacy import protect
-        from lib.targeting import to_csv_bytes
+        from lib.act.privacy import protect
+        from lib.act.targeting import to_csv_bytes
 
         safe = protect(frame, id_cols, self.roles, self.key)
         self.file(path, to_csv_bytes(safe.frame), list(safe.frame.columns), len(safe.frame))
@@ -234,8 +234,8 @@ class _Outputs:
     def audit(self, name: str, data: bytes | None, columns: list[str], rows: int, sha256: str | None = None) -> None:
         import sqlite3
 
-        from lib.campaigns import record_export
-        from lib.privacy import LOCAL_USER
+        from lib.act.campaigns import record_export
+        from lib.act.privacy import LOCAL_USER
 
         try:
             record_export(name, data, columns, rows, self.key is not None, owner=LOCAL_USER, via="cli",
@@ -247,7 +247,7 @@ class _Outputs:
                                       f"with --data-dir or BULLSEYE_DATA_DIR instead of {where}.") from None
 
     def ids(self, ids: pd.Series) -> np.ndarray | pd.Series:
-        from lib.privacy import pseudonymise
+        from lib.act.privacy import pseudonymise
 
         return ids if self.key is None else pseudonymise(ids, self.key)
 
@@ -255,8 +255,8 @@ class _Outputs:
 def _outputs(args: argparse.Namespace, frame: pd.DataFrame, ids: np.ndarray, digest: str) -> _Outputs:
     """The output rules of this command: with --pseudonymise, the key and what report.json must not quote.
     ``frame``: the input (or its first rows, for a file read in parts)."""
-    from lib import privacy
-    from lib.schema import infer_schema
+    from lib.act import privacy
+    from lib.data.schema import infer_schema
 
     # Roles from the first rows are enough to know the personal-data columns, and cost no time on a big file.
     roles = dict(infer_schema(frame.head(50_000)).roles) if len(frame.columns) else {}
@@ -272,7 +272,7 @@ def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argp
                   model_report: dict | None, outputs: _Outputs) -> None:
     """customers.csv (unless written already, part by part), and targets.csv when a list was asked for
     (recorded as a campaign when named)."""
-    from lib.targeting import export_columns
+    from lib.act.targeting import export_columns
 
     if table is not None:
         outputs.table(out_dir / "customers.csv", table)
@@ -283,7 +283,7 @@ def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argp
         return
     outputs.table(targets_path, export_columns(targets.table, "id", []))
     if args.campaign:
-        from lib.campaigns import record_campaign
+        from lib.act.campaigns import record_campaign
 
         # A pseudonymised campaign keeps pseudonyms: results come back by them (or are pseudonymised to match).
         members = targets.table.assign(id=outputs.ids(targets.table["id"]))
@@ -292,7 +292,7 @@ def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argp
 
 
 def _write_report(out_dir: Path, report: dict, outputs: _Outputs) -> None:
-    from lib.privacy import key_id, redact
+    from lib.act.privacy import key_id, redact
 
     report = {**redact(report, outputs.redactions), "pseudonymised": outputs.key is not None}
     if outputs.key is not None:
@@ -318,7 +318,7 @@ def _recommend_settings(args: argparse.Namespace):
                                     "with a product column)."))
     if args.recommend < 1:
         raise DataValidationError(t("--recommend must be 1 or more products per customer."))
-    from lib.recommend import RecommendSettings
+    from lib.models.recommend import RecommendSettings
 
     return RecommendSettings(k=args.recommend, mode=args.recommend_mode, seed=args.seed)
 
@@ -327,7 +327,7 @@ def _value_settings(args: argparse.Namespace):
     """A transaction log always gets value and churn-risk predictions (over --horizon days, default 90)."""
     if not args.transactions or args.no_value:
         return None
-    from lib.value import ValueSettings
+    from lib.models.value import ValueSettings
 
     return ValueSettings(horizon_days=args.horizon or 90, seed=args.seed)
 
@@ -339,13 +339,13 @@ def _uplift_settings(args: argparse.Namespace):
         return None
     if not args.target:
         raise DataValidationError(t("--treatment needs --target: the outcome the campaign should change."))
-    from lib.uplift import UpliftSettings
+    from lib.models.uplift import UpliftSettings
 
     return UpliftSettings(treatment=args.treatment, treated_value=args.treated_value, seed=args.seed)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lib import pipeline as p
+    from lib.flow import pipeline as p
 
     t0 = time.perf_counter()
     spec = _list_spec(args)
@@ -378,12 +378,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     t_write = time.perf_counter()
     model_report = None
     if result.model is not None:
-        from lib.model_file import model_id_of
+        from lib.flow.model_file import model_id_of
 
         # Campaigns record which model scored them: the same id a saved model file carries.
         model_report = {**result.model.to_report(), "model_id": model_id_of(result.model.model)}
     if args.save_model:
-        from lib.model_file import save
+        from lib.flow.model_file import save
 
         source = {"file": loaded.source_name, "sha256": loaded.digest, "rows": result.customers.source_rows}
         bundle = p.model_bundle(result.customers, result.understanding, result.model, result.segmentation,
@@ -413,7 +413,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _engine(args: argparse.Namespace, bundle) -> str:
     """--engine auto: big CSV/Parquet files of customer-table models are read in batches."""
-    from lib import streaming
+    from lib.scale import streaming
 
     if args.engine != "auto":
         return args.engine
@@ -432,7 +432,8 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
     """``score`` with --engine stream or dask: customers.csv is written part by part."""
     import threading
 
-    from lib import model_file, streaming
+    from lib.flow import model_file
+    from lib.scale import streaming
 
     if args.batch_rows < 1000:
         raise DataValidationError("--batch-rows must be at least 1000.")
@@ -452,7 +453,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
                        "")
     ids = None if outputs.key is None else outputs.ids  # every part's ids are pseudonymised as it is written
     if engine == "dask":
-        from lib.distributed import score_dask
+        from lib.scale.distributed import score_dask
 
         result = score_dask(bundle, model_bytes, source, out_dir, args.id_col, spec, args.explain_method,
                             scheduler=args.scheduler, workers=args.workers, say=say,
@@ -468,7 +469,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
     card = model_file.model_card(bundle)
     t_write = time.perf_counter()
     _write_tables(out_dir, None, result.targets, args, digest["sha256"], card, outputs)
-    from lib import pipeline as p
+    from lib.flow import pipeline as p
 
     timings = {**result.timings, "write_targets": time.perf_counter() - t_write, "total": time.perf_counter() - t0}
     report = {
@@ -495,8 +496,8 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from lib import model_file
-    from lib import pipeline as p
+    from lib.flow import model_file
+    from lib.flow import pipeline as p
 
     t0 = time.perf_counter()
     bundle = model_file.load(args.model)
@@ -509,7 +510,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     t_load = time.perf_counter()
     cust = None
     if log_in_parts:  # a log is rolled up in parts; its customer table is then scored whole
-        from lib import streaming
+        from lib.scale import streaming
 
         source = streaming.open_source(args.input, args.sep, args.encoding)
         loaded, cust = streaming.rolled_up_customers(bundle, source, streaming.file_sha256(args.input),
@@ -550,7 +551,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from lib.campaigns import measure_lift
+    from lib.act.campaigns import measure_lift
 
     loaded = _load(args)
     lift = measure_lift(args.campaign, loaded.frame, args.id_col, args.outcome, args.revenue, args.data_dir)

@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit import config as st_config  # where Streamlit looks for secrets files
 
-from lib.i18n import t
-from lib.privacy import LOCAL_USER, is_allowed
+from lib.act.privacy import LOCAL_USER, is_allowed
+from lib.text.i18n import t
 
 
 def settings() -> dict | None:

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from lib import plots
-from lib.campaigns import campaign_outcomes, labels_from_results, list_campaigns, list_exports, measure_lift
-from lib.i18n import number, percent, t
-from lib.io import SUPPORTED_EXTENSIONS, file_digest, load_table
+from lib.act import plots
+from lib.act.campaigns import campaign_outcomes, labels_from_results, list_campaigns, list_exports, measure_lift
+from lib.data.io import SUPPORTED_EXTENSIONS, file_digest, load_table
+from lib.text.i18n import number, percent, t
 from pages import auth, exports, headers, log_steps, state, ui
 
 st.title(t("Campaigns & results"))

@@ -12,10 +12,10 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from lib.campaigns import record_export
-from lib.i18n import t
-from lib.privacy import Protected, load_key, protect
-from lib.targeting import to_csv_bytes, to_xlsx_bytes
+from lib.act.campaigns import record_export
+from lib.act.privacy import Protected, load_key, protect
+from lib.act.targeting import to_csv_bytes, to_xlsx_bytes
+from lib.text.i18n import t
 from pages import auth, headers, state, ui
 
 log = logging.getLogger("bullseye.app")
@@ -44,7 +44,7 @@ def key() -> bytes | None:
 
 def protected(frame: pd.DataFrame, id_cols: tuple[str, ...], roles: dict | None = None,
               keep_personal: tuple[str, ...] = ()) -> Protected:
-    """``frame`` as a download may hold it (see ``lib.privacy.protect``), under the current switch."""
+    """``frame`` as a download may hold it (see ``lib.act.privacy.protect``), under the current switch."""
     return protect(frame, id_cols, roles or {}, key(), keep_personal)
 
 

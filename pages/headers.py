@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from lib.i18n import language, t, using
+from lib.text.i18n import language, t, using
 
 
 def headers() -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Which language this run speaks: the sidebar switch, else ``?lang=`` in the URL, else the browser's.
 
-``lib.i18n`` holds the language in a context variable; ``app.py`` calls ``decide`` at the top of every
+``lib.text.i18n`` holds the language in a context variable; ``app.py`` calls ``decide`` at the top of every
 run, before navigation, so every page and every ``lib/`` step in the run speaks the same language.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.i18n import LANGUAGE_NAMES, LANGUAGES, normalise, set_language
+from lib.text.i18n import LANGUAGE_NAMES, LANGUAGES, normalise, set_language
 
 KEY = "language"  # the session's choice; not a per-file setting (pages.state._PER_FILE): a new file keeps it
 WIDGET = "w_language"  # the switch; its value is copied to KEY, so the choice never depends on a widget's life

@@ -1,12 +1,12 @@
-"""Streamlit caching of the transaction-log steps of ``lib.pipeline``: recommendations and customer
+"""Streamlit caching of the transaction-log steps of ``lib.flow.pipeline``: recommendations and customer
 value (keyed like ``pages.steps``: the file's key chain plus the step's own settings)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from lib import pipeline as p
-from lib.io import LoadResult
+from lib.data.io import LoadResult
+from lib.flow import pipeline as p
 from pages import state
 from pages.steps import customers, customers_key, key, loaded, words_key
 
@@ -48,7 +48,7 @@ def _uplift(k: str, settings, _cust: p.Customers, _und: p.Understanding):
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _uplift_explained(k: str, _result, _frame):
-    from lib.uplift import explain_uplift, persuadable_importance, uplift_reasons
+    from lib.models.uplift import explain_uplift, persuadable_importance, uplift_reasons
 
     ex = explain_uplift(_result, _frame)
     return uplift_reasons(_result, _frame, explanation=ex), persuadable_importance(_result, _frame, explanation=ex)
@@ -75,7 +75,7 @@ def uplift_explained(result, settings):
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _value_reasons(k: str, _result):
-    from lib.value import explain_value
+    from lib.models.value import explain_value
 
     return explain_value(_result)
 

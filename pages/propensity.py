@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from lib import plots
-from lib.i18n import number, percent, t
-from lib.pipeline import TrainSettings
-from lib.propensity import confusion_at, profit_curve
+from lib.act import plots
+from lib.flow.pipeline import TrainSettings
+from lib.models.propensity import confusion_at, profit_curve
+from lib.text.i18n import number, percent, t
 from pages import exports, state, steps, ui
 from pages import scored as scored_steps
 

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from lib import plots
-from lib.i18n import number, percent, t
-from lib.privacy import merge_small
-from lib.recommend import RecommendSettings, top_items_by_segment
+from lib.act import plots
+from lib.act.privacy import merge_small
+from lib.models.recommend import RecommendSettings, top_items_by_segment
+from lib.text.i18n import number, percent, t
 from pages import exports, headers, log_steps, state, steps, ui
 
 st.title(t("Recommendations"))

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from lib.i18n import number, percent, t
-from lib.io import SUPPORTED_EXTENSIONS, file_digest
-from lib.model_file import SUFFIX, model_card
+from lib.data.io import SUPPORTED_EXTENSIONS, file_digest
+from lib.flow.model_file import SUFFIX, model_card
+from lib.text.i18n import number, percent, t
 from pages import headers, state, ui
 from pages import scored as scored_steps
 

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib import model_file
-from lib import pipeline as p
-from lib.explain import Explanation
-from lib.i18n import t
-from lib.io import LoadResult
-from lib.model import PropensityModel
-from lib.propensity import PropensityResult
-from lib.segment import SegmentationResult
+from lib.data.io import LoadResult
+from lib.flow import model_file
+from lib.flow import pipeline as p
+from lib.models.explain import Explanation
+from lib.models.model import PropensityModel
+from lib.models.propensity import PropensityResult
+from lib.models.segment import SegmentationResult
+from lib.text.i18n import t
 from pages import state
 from pages.steps import (
     _explain,
@@ -76,7 +76,7 @@ class Scored:
     frame: pd.DataFrame  # the customers' own columns
     model: PropensityModel
     result: PropensityResult | None  # the training run (None for a saved model)
-    card: dict  # model card (lib.model_file.model_card)
+    card: dict  # model card (lib.flow.model_file.model_card)
     scores: np.ndarray
     explanation: Explanation
     segmentation: SegmentationResult | None

@@ -3,12 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from lib import plots
+from lib.act import plots
+from lib.act.privacy import SMALL_GROUP
 from lib.errors import DataValidationError
-from lib.i18n import number, percent, t
-from lib.pipeline import SegmentSettings
-from lib.privacy import SMALL_GROUP
-from lib.segment import default_cluster_features, distinguishing_facts, guess_rfm_columns, profile_for_people
+from lib.flow.pipeline import SegmentSettings
+from lib.models.segment import default_cluster_features, distinguishing_facts, guess_rfm_columns, profile_for_people
+from lib.text.i18n import number, percent, t
 from pages import exports, headers, state, steps, ui
 from pages import scored as scored_steps
 

@@ -1,7 +1,7 @@
 """Session state: the user's file, and the settings each step runs with, read from the widgets' keys.
 
 Settings live in ``st.session_state`` under ``cfg_*`` keys (the widgets write them); this module turns
-them into the frozen settings ``lib.pipeline``'s steps take. Nothing here computes anything.
+them into the frozen settings ``lib.flow.pipeline``'s steps take. Nothing here computes anything.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib.i18n import t
-from lib.io import file_digest
-from lib.pipeline import AUTO, CustomerSettings, SegmentSettings, TrainSettings, UnderstandSettings
+from lib.data.io import file_digest
+from lib.flow.pipeline import AUTO, CustomerSettings, SegmentSettings, TrainSettings, UnderstandSettings
+from lib.text.i18n import t
 from pages import auth
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Streamlit caching of ``lib.pipeline``'s steps, one cached wrapper per step (this module: the file the
+"""Streamlit caching of ``lib.flow.pipeline``'s steps, one cached wrapper per step (this module: the file the
 user trained on, from reading it to the model; ``pages.scored``: scores, explanations and lists).
 
 Each step's cache key is built by ``key``: the key of the steps it depends on plus its own settings
@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lib import model_file
-from lib import pipeline as p
-from lib.explain import Explanation
-from lib.i18n import language, using
-from lib.io import DEFAULT_MAX_BYTES, LoadResult, load_table
-from lib.model import PropensityModel
-from lib.propensity import PropensityResult
-from lib.schema import Schema, infer_schema
-from lib.segment import SegmentationResult, rename_segments
+from lib.data.io import DEFAULT_MAX_BYTES, LoadResult, load_table
+from lib.data.schema import Schema, infer_schema
+from lib.flow import model_file
+from lib.flow import pipeline as p
+from lib.models.explain import Explanation
+from lib.models.model import PropensityModel
+from lib.models.propensity import PropensityResult
+from lib.models.segment import SegmentationResult, rename_segments
+from lib.text.i18n import language, using
 from pages import state
 
 
@@ -183,7 +183,7 @@ def model_file_bytes() -> bytes:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _score_by_segment(k: str, _scores: np.ndarray, _names: np.ndarray):
-    from lib import plots
+    from lib.act import plots
 
     return plots.score_by_segment(_scores, _names)
 

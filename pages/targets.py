@@ -5,12 +5,12 @@ from datetime import date
 
 import streamlit as st
 
-from lib.campaigns import record_campaign
+from lib.act.campaigns import record_campaign
+from lib.act.privacy import pseudonymise
+from lib.act.targeting import ListSpec, export_columns
 from lib.errors import DataValidationError
-from lib.i18n import number, t
-from lib.pipeline import target, uplift_by_id, value_by_id, with_offers
-from lib.privacy import pseudonymise
-from lib.targeting import ListSpec, export_columns
+from lib.flow.pipeline import target, uplift_by_id, value_by_id, with_offers
+from lib.text.i18n import number, t
 from pages import auth, exports, headers, log_steps, state, ui
 from pages import scored as scored_steps
 

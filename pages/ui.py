@@ -9,8 +9,8 @@ import uuid
 import streamlit as st
 
 from lib.errors import DataValidationError
-from lib.i18n import t
-from lib.model_file import card_lines
+from lib.flow.model_file import card_lines
+from lib.text.i18n import t
 from pages import scored as scored_steps
 from pages import state, steps
 
@@ -36,7 +36,7 @@ def guarded(action: str | None = None):
 
 
 def delimiters() -> dict:
-    """The delimiters in words (lib.io.DELIMITER_NAMES in the page's language); None: detect it."""
+    """The delimiters in words (lib.data.io.DELIMITER_NAMES in the page's language); None: detect it."""
     return {None: t("automatic"), ",": t("comma"), ";": t("semicolon"), "\t": t("tab"), "|": t("pipe")}
 
 
@@ -110,7 +110,7 @@ def rollup_column_boxes(cols, names: list[str]) -> None:
 
 
 def role_help() -> str:
-    """What each column role means (lib.schema.ROLE_LABELS), in the page's language."""
+    """What each column role means (lib.data.schema.ROLE_LABELS), in the page's language."""
     labels = {"identifier": t("Identifier"), "pii": t("Personal data (PII)"), "date": t("Date"), "numeric": t("Number"),
               "categorical": t("Category"), "binary": t("Yes/no flag"), "text": t("Free text"),
               "constant": t("Constant"), "empty": t("Mostly empty")}
@@ -122,8 +122,8 @@ def progress_bar(rows: int):
     files small enough to finish at once."""
     import time
 
-    from lib.pipeline import EXPLAIN_BATCH_ROWS
-    from lib.streaming import progress_line
+    from lib.flow.pipeline import EXPLAIN_BATCH_ROWS
+    from lib.scale.streaming import progress_line
 
     if rows <= EXPLAIN_BATCH_ROWS:
         return None

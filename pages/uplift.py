@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from lib import plots
-from lib.i18n import number, t
-from lib.uplift import UpliftSettings
+from lib.act import plots
+from lib.models.uplift import UpliftSettings
+from lib.text.i18n import number, t
 from pages import headers, log_steps, state, ui
 
 st.title(t("Uplift: who the campaign changes"))

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
+from lib.data.io import DELIMITER_NAMES, SUPPORTED_EXTENSIONS
+from lib.data.schema import ROLES
 from lib.errors import DataValidationError
-from lib.i18n import date, number, percent, t
-from lib.io import DELIMITER_NAMES, SUPPORTED_EXTENSIONS
-from lib.schema import ROLES
+from lib.text.i18n import date, number, percent, t
 from pages import headers, state, steps, ui
 
 st.title(t("Upload & understand your data"))

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from lib import plots
-from lib.i18n import number, percent, t
-from lib.privacy import merge_small
-from lib.value import ValueSettings, forecast_by_segment, forecast_chart_frame, value_importance
+from lib.act import plots
+from lib.act.privacy import merge_small
+from lib.models.value import ValueSettings, forecast_by_segment, forecast_chart_frame, value_importance
+from lib.text.i18n import number, percent, t
 from pages import exports, headers, log_steps, state, steps, ui
 
 st.title(t("Customer value"))
@@ -34,7 +34,7 @@ m[1].metric(t("Customers"), number(len(result.table)))
 m[2].metric(t("Likely to churn"), percent((result.table["churn_risk"] > 0.5).mean(), 0),
             help=t("Share of customers with more than a 50% chance of not buying in the next {days} days.",
                    days=horizon))
-m[3].metric(t("Method"), result.method, help=t(result.method_label))  # i18n: lib.value.METHOD_LABELS
+m[3].metric(t("Method"), result.method, help=t(result.method_label))  # i18n: lib.models.value.METHOD_LABELS
 st.caption(f"{result.selection} {result.caveat}")
 for note in result.notes:
     st.info(note)

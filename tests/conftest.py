@@ -33,15 +33,15 @@ def shop():
 
 @pytest.fixture(scope="session")
 def shop_loaded():
-    from lib.io import load_table
+    from lib.data.io import load_table
 
     return load_table(SAMPLES / "shop_customers.csv")
 
 
 @pytest.fixture(scope="session")
 def shop_model(shop_loaded):
-    from lib.propensity import train_propensity
-    from lib.schema import infer_schema
+    from lib.data.schema import infer_schema
+    from lib.models.propensity import train_propensity
 
     schema = infer_schema(shop_loaded.frame)
     return train_propensity(shop_loaded.frame, schema, "responded", "yes", seed=7)
@@ -49,6 +49,6 @@ def shop_model(shop_loaded):
 
 @pytest.fixture(scope="session")
 def shop_explanation(shop_model, shop_loaded):
-    from lib.explain import explain
+    from lib.models.explain import explain
 
     return explain(shop_model.model, shop_loaded.frame)

@@ -40,7 +40,7 @@ def test_pages_are_thin():
 
 
 def test_pages_compose_no_pipeline_step_themselves():
-    """The order of the steps and the hand-offs between them live in lib/pipeline.py: pages call its
+    """The order of the steps and the hand-offs between them live in lib/flow/pipeline.py: pages call its
     steps (through pages/steps.py), never the modelling functions those steps are made of."""
     step_internals = {"train_propensity", "segment_clusters", "segment_rfm", "customers_from_transactions",
                       "assess_quality", "infer_schema", "explain", "reason_codes", "build_list",
@@ -52,7 +52,7 @@ def test_pages_compose_no_pipeline_step_themselves():
                 used = {a.name for a in node.names} & step_internals
                 if page.name == "steps.py":
                     used -= {"infer_schema"}  # the roles of a scored file, for the Target list's column boxes
-                assert not used, f"{page.name} imports {used} from {node.module}: call lib.pipeline's step"
+                assert not used, f"{page.name} imports {used} from {node.module}: call lib.flow.pipeline's step"
 
 
 def test_requirements_are_pinned_exactly():

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.data.io import load_table
 from lib.errors import DataValidationError
-from lib.io import load_table
-from lib.pipeline import RunSettings, SegmentSettings, UnderstandSettings, run
+from lib.flow.pipeline import RunSettings, SegmentSettings, UnderstandSettings, run
 
 from .conftest import ROOT
 
@@ -216,8 +216,8 @@ def test_thousand_columns_load_and_run():
 
 
 def test_memory_guard_refuses_a_file_too_big_for_free_memory(monkeypatch):
-    import lib.io
+    import lib.data.io
 
-    monkeypatch.setattr(lib.io, "available_memory", lambda: 1000)
+    monkeypatch.setattr(lib.data.io, "available_memory", lambda: 1000)
     with pytest.raises(DataValidationError, match="of memory once loaded"):
         load_table(_csv(_customers()), "big.csv")

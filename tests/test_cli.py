@@ -154,7 +154,7 @@ def test_results_command_prints_measured_lift(tmp_path):
                "--top", "2000", "--control-pct", "50", "--campaign", "Spring", "--data-dir", str(data))
     assert proc.returncode == 0, proc.stderr
     targets = pd.read_csv(out / "targets.csv", dtype={"id": str})
-    from lib.campaigns import list_campaigns
+    from lib.act.campaigns import list_campaigns
 
     recorded = json.loads(list_campaigns(data)["model"].iloc[0])  # which model scored the campaign
     assert recorded["model_id"] == json.loads((out / "report.json").read_text())["model"]["model_id"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lib.explain import explain, reason_codes
-from lib.pipeline import RunSettings, SegmentSettings, UnderstandSettings, run
-from lib.propensity import train_propensity
-from lib.quality import assess_quality
-from lib.schema import infer_schema
-from lib.segment import segment_clusters, segment_rfm
-from lib.targeting import ListSpec, build_list
+from lib.act.targeting import ListSpec, build_list
+from lib.data.quality import assess_quality
+from lib.data.schema import infer_schema
+from lib.flow.pipeline import RunSettings, SegmentSettings, UnderstandSettings, run
+from lib.models.explain import explain, reason_codes
+from lib.models.propensity import train_propensity
+from lib.models.segment import segment_clusters, segment_rfm
 
 
 def _digest(frame: pd.DataFrame) -> int:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.explain import (
+from lib.models.explain import (
     Explanation,
     encoded_matrix,
     explain,
@@ -133,7 +133,7 @@ def test_xgboost_reference_takes_over_when_woodelf_is_unavailable(shop_model, sh
 
 
 def test_a_customer_with_nothing_pushing_the_score_up_reads_none():
-    from lib.explain import reasons_in_words
+    from lib.models.explain import reasons_in_words
 
     assert reasons_in_words(["web visits: 12 (+8.0 pts)", "", ""]) == "web visits: 12 (+8.0 pts)"
     assert reasons_in_words(["", "", ""]) == "none: nothing pushes this score up"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from lib.data.features import customers_from_transactions, default_cutoff, repurchase_labels
+from lib.data.io import load_table
 from lib.errors import DataValidationError
-from lib.features import customers_from_transactions, default_cutoff, repurchase_labels
-from lib.io import load_table
 
 from .conftest import SHARED, requires_shared
 

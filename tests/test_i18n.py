@@ -1,4 +1,4 @@
-"""Two languages: the catalogue (lib/i18n.py), the switch (pages/language.py), every page in Chinese, exports."""
+"""Two languages: the catalogue (lib/text/i18n.py), the switch (pages/language.py), every page in Chinese, exports."""
 
 import ast
 import datetime as dt
@@ -9,7 +9,7 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from lib import i18n
+from lib.text import i18n
 
 from .conftest import ROOT
 from .untranslated import data_words, english_runs, written_by
@@ -94,7 +94,7 @@ def test_every_message_in_the_code_has_its_chinese_with_the_same_fields():
     found, _ = messages()
     assert len(found) > 300  # the scan finds the messages (a broken scan would pass vacuously)
     missing = [f"{where}: {text!r}" for text, where in found.items() if text not in zh]
-    assert not missing, "Add to lib/locale/zh/*.toml:\n" + "\n".join(missing)
+    assert not missing, "Add to lib/text/locale/zh/*.toml:\n" + "\n".join(missing)
     # A translation may leave a field out (Chinese has no {plural}), never bring one the code does not fill.
     wrong = [f"{where}: {text!r} -> {zh[text]!r}" for text, where in found.items() if not _fields(zh[text]) <= _fields(text)]
     assert not wrong, "A translation must use only the {fields} of the English:\n" + "\n".join(wrong)
@@ -215,7 +215,7 @@ def _campaign_walk(tmp) -> dict[str, list[str]]:
     import numpy as np
     import pandas as pd
 
-    from lib.campaigns import record_campaign
+    from lib.act.campaigns import record_campaign
 
     from .test_cli import _planted_campaign
 
@@ -344,7 +344,7 @@ def test_switching_language_keeps_choices_shown_through_translated_labels():
 def test_exports_keep_machine_names_or_give_chinese_headers_on_request():
     import pandas as pd
 
-    from lib.targeting import to_csv_bytes
+    from lib.act.targeting import to_csv_bytes
     from pages.headers import for_file
 
     frame = pd.DataFrame({"customer_id": ["1"], "segment_name": ["高价值"], "score": [0.5], "reason_2": ["x"],

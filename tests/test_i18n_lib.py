@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import i18n
 from lib.errors import DataValidationError
-from lib.i18n import using
+from lib.text import i18n
+from lib.text.i18n import using
 
 from .conftest import ROOT, SAMPLES
 
@@ -52,7 +52,8 @@ def test_every_message_lib_builds_has_chinese_with_the_same_fields():
 
 
 def test_words_looked_up_from_tables_have_chinese():
-    from lib import io, schema, segment, value
+    from lib.data import io, schema
+    from lib.models import segment, value
 
     words = [w for _, high, low in segment._NUMBER_WORDS for w in (high, low)]
     words += [w for rule in segment.RFM_RULES for w in rule]
@@ -66,7 +67,7 @@ def test_words_looked_up_from_tables_have_chinese():
 
 
 def test_a_reason_code_reads_in_chinese_with_percentage_points(shop_model, shop_explanation, shop_loaded):
-    from lib.explain import reason_codes
+    from lib.models.explain import reason_codes
 
     english = reason_codes(shop_explanation, shop_loaded.frame, workers=1)
     with using("zh"):
@@ -83,7 +84,7 @@ def test_a_reason_code_reads_in_chinese_with_percentage_points(shop_model, shop_
 
 
 def test_reasons_in_words_says_nothing_pushes_the_score_in_chinese():
-    from lib.explain import reasons_in_words
+    from lib.models.explain import reasons_in_words
 
     with using("zh"):
         assert reasons_in_words(["", "", ""]) == "无：没有因素推高这个分数"
@@ -92,7 +93,7 @@ def test_reasons_in_words_says_nothing_pushes_the_score_in_chinese():
 
 
 def test_segment_names_and_descriptions_on_the_shop_sample_read_in_chinese(shop_loaded):
-    from lib.segment import segment_clusters
+    from lib.models.segment import segment_clusters
 
     frame = shop_loaded.frame
     features = ["recency_days", "orders", "total_spend", "avg_order_value", "discount_share", "tenure_days"]
@@ -109,7 +110,7 @@ def test_segment_names_and_descriptions_on_the_shop_sample_read_in_chinese(shop_
 
 
 def test_a_chinese_name_puts_every_modifier_before_the_noun():
-    from lib.segment import _assemble, _Phrase, _phrase, _said, _word
+    from lib.models.segment import _assemble, _Phrase, _phrase, _said, _word
 
     with using("zh"):
         phrases = [
@@ -125,7 +126,7 @@ def test_a_chinese_name_puts_every_modifier_before_the_noun():
 
 
 def test_rfm_groups_are_named_in_chinese_and_saved_names_still_match(shop_loaded):
-    from lib.segment import assign_segments, segment_rfm, segmentation_state
+    from lib.models.segment import assign_segments, segment_rfm, segmentation_state
 
     frame = shop_loaded.frame
     english = segment_rfm(frame, "recency_days", "orders", "total_spend")
@@ -142,8 +143,8 @@ def test_rfm_groups_are_named_in_chinese_and_saved_names_still_match(shop_loaded
 
 
 def test_quality_sentences_and_role_reasons_are_chinese():
-    from lib.quality import assess_quality
-    from lib.schema import infer_schema, role_label
+    from lib.data.quality import assess_quality
+    from lib.data.schema import infer_schema, role_label
 
     frame = pd.DataFrame({"customer_id": range(60), "income": [np.nan] * 30 + list(range(30)),
                           "plan": ["basic", "pro"] * 30})
@@ -160,7 +161,7 @@ def test_quality_sentences_and_role_reasons_are_chinese():
 
 
 def test_load_errors_and_warnings_are_chinese(tmp_path):
-    from lib.io import load_table
+    from lib.data.io import load_table
 
     with using("zh"), pytest.raises(DataValidationError) as err:
         load_table(tmp_path / "nothing.csv")
@@ -171,8 +172,8 @@ def test_load_errors_and_warnings_are_chinese(tmp_path):
 
 
 def test_campaign_verdicts_and_gate_reasons_are_chinese():
-    from lib.propensity import confusion_at
-    from lib.targeting import ListSpec, build_list
+    from lib.act.targeting import ListSpec, build_list
+    from lib.models.propensity import confusion_at
 
     customers = pd.DataFrame({"id": [str(i) for i in range(10)], "score": np.linspace(0, 1, 10),
                               "email_ok": ["no"] * 3 + ["yes"] * 7})
@@ -232,7 +233,7 @@ def test_cli_errors_follow_lang(tmp_path):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_uplift_reasons_can_find_the_end_of_a_reason_in_each_language(lang):
-    # lib.uplift turns "(+3.1 pts)" into "(+3.1 pts of uplift)" by the translated ending of a reason.
+    # lib.models.uplift turns "(+3.1 pts)" into "(+3.1 pts of uplift)" by the translated ending of a reason.
     with using(lang):
         reason = i18n.t("{feature}: {value} ({points} pts)").format(feature="age", value="27", points="+3.1")
         ending, of_uplift = i18n.t(" pts)"), i18n.t(" pts of uplift)")
@@ -241,7 +242,7 @@ def test_uplift_reasons_can_find_the_end_of_a_reason_in_each_language(lang):
 
 
 def test_recommendation_reasons_read_in_chinese():
-    from lib.recommend import _repeat_reasons, _similar_reasons
+    from lib.models.recommend import _repeat_reasons, _similar_reasons
 
     names, times, ago = np.array(["JUMBO BAG", "MUG"], dtype=object), np.array([6, 1]), np.array([20.0, 60.0])
     assert list(_repeat_reasons(names, times, ago)) == ["bought JUMBO BAG 6 times, last 3 weeks ago",
@@ -253,7 +254,7 @@ def test_recommendation_reasons_read_in_chinese():
 
 
 def test_value_reasons_read_in_chinese():
-    from lib.value import _fmt, feature_words
+    from lib.models.value import _fmt, feature_words
 
     with using("zh"):
         assert list(_fmt("上次购买", np.array([12.0, np.nan]), lambda v: f"{int(v)} 天前")) == ["上次购买：12 天前",
@@ -264,8 +265,8 @@ def test_value_reasons_read_in_chinese():
 
 
 def test_chart_titles_and_axes_are_chinese(shop_model, shop_loaded):
-    from lib import plots
-    from lib.segment import segment_clusters
+    from lib.act import plots
+    from lib.models.segment import segment_clusters
 
     seg = segment_clusters(shop_loaded.frame, ["recency_days", "orders", "total_spend"], k=3, stability_runs=0)
     with using("zh"):

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.data.io import load_table, sniff_delimiter
 from lib.errors import DataValidationError
-from lib.io import load_table, sniff_delimiter
 
 from .conftest import SAMPLES, SHARED, requires_shared
 
@@ -193,7 +193,7 @@ def test_file_over_the_size_limit_is_refused_before_reading():
 def test_size_limit_matches_streamlit_upload_limit():
     import tomllib
 
-    from lib.io import DEFAULT_MAX_BYTES
+    from lib.data.io import DEFAULT_MAX_BYTES
 
     config = tomllib.loads((SAMPLES.parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 1024 * 1024 == DEFAULT_MAX_BYTES

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import model_file
+from lib.data.io import load_table
 from lib.errors import DataValidationError
-from lib.io import load_table
-from lib.pipeline import RunSettings, SegmentSettings, UnderstandSettings, model_bundle, run
+from lib.flow import model_file
+from lib.flow.pipeline import RunSettings, SegmentSettings, UnderstandSettings, model_bundle, run
 
 from .conftest import SAMPLES
 from .test_cli import assert_bad_input, cli

@@ -142,8 +142,8 @@ def test_campaigns_page_measures_lift_from_a_results_upload():
     import numpy as np
     import pandas as pd
 
-    from lib.campaigns import record_campaign
-    from lib.targeting import ListSpec, build_list
+    from lib.act.campaigns import record_campaign
+    from lib.act.targeting import ListSpec, build_list
 
     rng = np.random.default_rng(0)
     customers = pd.DataFrame({"id": [str(i) for i in range(2000)], "score": rng.random(2000)})
@@ -331,7 +331,7 @@ def test_campaigns_page_learns_who_a_recorded_campaign_changed(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from lib.campaigns import record_campaign
+    from lib.act.campaigns import record_campaign
 
     from .test_cli import _planted_campaign
 

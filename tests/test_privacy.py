@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import privacy
-from lib.campaigns import (
+from lib.act import privacy
+from lib.act.campaigns import (
     campaign_members,
     db_path,
     list_campaigns,
@@ -114,7 +114,7 @@ def test_report_text_quoting_an_id_or_a_name_is_redacted():
 
 def _rfm_with_small_groups():
     """200 customers whose RFM groups include three of three customers each (Champions among them)."""
-    from lib.segment import segment_rfm
+    from lib.models.segment import segment_rfm
 
     i = np.arange(200)
     f = pd.DataFrame({"recency_days": i, "orders": i + 1, "total_spend": (i + 1) * 10.0})
@@ -123,8 +123,8 @@ def _rfm_with_small_groups():
 
 
 def test_segments_under_ten_customers_are_hidden_from_profiles_and_the_report():
-    from lib.plots import profile_heatmap
-    from lib.segment import profile_for_people
+    from lib.act.plots import profile_heatmap
+    from lib.models.segment import profile_for_people
 
     seg = _rfm_with_small_groups()
     small = {s.name for s in seg.segments if s.size < 10}
@@ -140,7 +140,7 @@ def test_segments_under_ten_customers_are_hidden_from_profiles_and_the_report():
 
 
 def test_small_segments_that_reach_ten_together_are_shown_merged():
-    from lib.segment import profile_for_people
+    from lib.models.segment import profile_for_people
 
     seg = _rfm_with_small_groups()
     seg = replace(seg, segments=tuple(replace(s, size=5) if s.size < 10 else s for s in seg.segments))

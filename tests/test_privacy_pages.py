@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.campaigns import campaign_members, list_exports, record_campaign
+from lib.act.campaigns import campaign_members, list_exports, record_campaign
 
 from .conftest import ROOT
 from .test_pages import no_errors

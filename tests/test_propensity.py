@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.data.io import load_table
+from lib.data.schema import infer_schema
 from lib.errors import DataValidationError
-from lib.io import load_table
-from lib.propensity import profit_curve, score_ranks, train_propensity
-from lib.schema import infer_schema
+from lib.models.propensity import profit_curve, score_ranks, train_propensity
 
 from .conftest import SAMPLES
 
@@ -142,8 +142,8 @@ def test_profit_curve_finds_the_best_cutoff_and_break_even():
 
 
 def test_leakage_found_by_the_quality_report_is_reused_not_recomputed(shop_loaded, monkeypatch):
-    import lib.propensity
-    from lib.quality import assess_quality
+    import lib.models.propensity
+    from lib.data.quality import assess_quality
 
     frame = shop_loaded.frame.assign(response_copy=np.where(shop_loaded.frame["responded"] == "yes", 1, 0))
     schema = infer_schema(frame)
@@ -152,7 +152,7 @@ def test_leakage_found_by_the_quality_report_is_reused_not_recomputed(shop_loade
     def fail(*args, **kwargs):
         raise AssertionError("find_leakage ran again")
 
-    monkeypatch.setattr(lib.propensity, "find_leakage", fail)
+    monkeypatch.setattr(lib.models.propensity, "find_leakage", fail)
     result = train_propensity(frame, schema, "responded", "yes", cv_folds=0, leakage=list(report.leakage_suspects))
     assert "response_copy" not in result.features
     assert any(e["column"] == "response_copy" and e["reason"].startswith("leakage") for e in result.excluded_features)

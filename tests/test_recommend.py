@@ -1,4 +1,4 @@
-"""Recommendations (lib/recommend.py): planted logs whose right answers are known, the cleaning of
+"""Recommendations (lib/models/recommend.py): planted logs whose right answers are known, the cleaning of
 non-purchase lines, the honesty of the time-split evaluation, and the real Online Retail log."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.data.io import load_table
 from lib.errors import DataValidationError
-from lib.io import load_table
-from lib.recommend import (
+from lib.models.recommend import (
     METHODS,
     RecommendSettings,
     bought_together,
@@ -132,7 +132,7 @@ def test_evaluation_uses_only_data_before_the_test_window(planted):
 
 
 def test_cancellations_returns_and_fees_are_left_out(planted):
-    # Codes chosen so that each rule has to work on its own (none is in lib.features.NON_PRODUCT_CODES
+    # Codes chosen so that each rule has to work on its own (none is in lib.data.features.NON_PRODUCT_CODES
     # except POST): a code with no digit among SKU-like codes, a fee description on a numeric code, a
     # price typed per order, a cancelled item and a returned item that nobody otherwise bought.
     rng = np.random.default_rng(3)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import streaming
+from lib.scale import streaming
 
 from .conftest import SAMPLES
 from .test_cli import _planted_campaign, assert_bad_input, cli
@@ -77,7 +77,7 @@ def test_a_parquet_file_streams_to_the_same_scores_and_reasons(model, whole, tmp
 def test_dask_on_a_local_cluster_of_two_workers_gives_the_same_files(model, whole, tmp_path):
     """--engine dask without --scheduler starts a LocalCluster; 2 workers score parts of the CSV (cut by
     bytes: 8 parts here) and the outputs are the whole-file ones."""
-    import lib.distributed as d
+    import lib.scale.distributed as d
 
     source = streaming.open_source(SHOP)
     cuts = d.pieces(source, 60_000)
@@ -110,7 +110,7 @@ def test_an_uplift_model_streams_to_the_same_uplift_and_list(tmp_path):
 
 def test_quoted_line_breaks_and_messy_numbers_stream_like_the_whole_file(model, whole, tmp_path):
     """Cells with line breaks inside quotes, 'N/A' and thousands separators in number columns: the batch
-    reader reads them by lib.io's rules, as the whole-file reader does."""
+    reader reads them by lib.data.io's rules, as the whole-file reader does."""
     frame = pd.read_csv(SHOP, dtype=str)
     frame.loc[::7, "name"] = "Line one\nline two"
     frame.loc[::11, "total_spend"] = "N/A"
@@ -153,8 +153,8 @@ def test_a_transaction_log_streams_by_rolling_it_up_in_parts(tmp_path):
 def test_a_log_rolled_up_in_partitions_equals_the_log_rolled_up_whole(tmp_path):
     """Lines without a customer id are counted, not turned into a customer called 'nan'; the counts and
     features of every customer are those of the log rolled up whole."""
-    from lib.features import customers_from_transactions
-    from lib.io import load_table
+    from lib.data.features import customers_from_transactions
+    from lib.data.io import load_table
 
     log = pd.read_csv(SAMPLES / "shop_transactions.csv.gz", dtype=str)
     log.loc[::50, log.columns[log.columns.str.contains("customer", case=False)][0]] = None
@@ -188,7 +188,7 @@ def test_big_training_files_train_on_a_stratified_sample_and_say_so(tmp_path):
 
 def test_explaining_in_batches_gives_the_same_values_and_reports_progress(shop_model, shop_loaded, monkeypatch):
     """The app explains a big file in batches to show progress; each row's SHAP is the same as in one go."""
-    from lib import pipeline
+    from lib.flow import pipeline
 
     frame = shop_loaded.frame
     whole = pipeline.explain_scores(shop_model.model, frame)
@@ -201,7 +201,7 @@ def test_explaining_in_batches_gives_the_same_values_and_reports_progress(shop_m
 
 
 def test_the_score_page_shows_a_progress_bar_for_a_big_file(model, monkeypatch):
-    from lib import pipeline
+    from lib.flow import pipeline
 
     from .test_pages import new_app, no_errors
 
@@ -221,7 +221,7 @@ def test_a_streamed_file_is_pseudonymised_like_a_whole_one_and_audited(model, tm
     in any output, and customers.csv is in the audit trail with the digest of the bytes on disk."""
     import hashlib
 
-    from lib.campaigns import list_exports
+    from lib.act.campaigns import list_exports
 
     env = {**__import__("os").environ, "BULLSEYE_SECRET_KEY": "a-test-key-of-enough-length",
            "BULLSEYE_DATA_DIR": str(tmp_path / "data")}
@@ -241,8 +241,8 @@ def test_a_streamed_file_is_pseudonymised_like_a_whole_one_and_audited(model, tm
 
 
 def test_ranks_of_a_big_file_are_the_ranks_of_the_whole_file():
-    """The lean int32/int8 ranks of the streaming engine equal lib.propensity.score_ranks (ties by row order)."""
-    from lib.propensity import score_ranks
+    """The lean int32/int8 ranks of the streaming engine equal lib.models.propensity.score_ranks (ties by row order)."""
+    from lib.models.propensity import score_ranks
 
     scores = np.round(np.random.default_rng(0).random(10_007), 2)  # many ties
     rank, decile = streaming._ranks(scores)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.data.io import load_table
+from lib.data.quality import assess_quality, find_leakage
+from lib.data.schema import binary_target, guess_positive_class, infer_schema
 from lib.errors import DataValidationError
-from lib.io import load_table
-from lib.quality import assess_quality, find_leakage
-from lib.schema import binary_target, guess_positive_class, infer_schema
 
 from .conftest import SAMPLES, SHARED, requires_shared
 
@@ -129,7 +129,7 @@ def test_bank_duration_is_flagged_as_known_after_the_outcome():
 def test_fast_auc_equals_sklearn_with_ties():
     from sklearn.metrics import roc_auc_score
 
-    from lib.quality import fast_auc
+    from lib.data.quality import fast_auc
 
     rng = np.random.default_rng(0)
     y = rng.random(2000) < 0.3

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from lib.segment import rfm_group, rfm_scores, segment_clusters, segment_rfm
+from lib.models.segment import rfm_group, rfm_scores, segment_clusters, segment_rfm
 
 BEHAVIOUR = ["tenure_days", "recency_days", "orders", "total_spend", "avg_order_value", "discount_share"]
 
@@ -54,7 +54,7 @@ def test_same_seed_gives_identical_segments(shop, clusters):
 
 def test_names_stay_attached_to_the_same_customers_when_the_seed_changes(shop, clusters):
     renamed = clusters.segments[0].name
-    from lib.segment import rename_segments
+    from lib.models.segment import rename_segments
 
     before = rename_segments(clusters, {clusters.segments[0].id: "My VIPs"})
     after = segment_clusters(shop[0], BEHAVIOUR, seed=99, previous=before)

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from lib.errors import DataValidationError
-from lib.segment import (
+from lib.models.segment import (
     column_words,
     default_cluster_features,
     distinguishing_facts,
@@ -231,8 +231,8 @@ def test_segments_that_do_not_come_back_on_resampling_are_not_offered():
     # The Online Retail customers (rolled up from the UCI log) have no crisp types. From 5 segments on,
     # one segment is a different group of customers in each re-run on resampled customers (weakest-
     # segment stability 0.4-0.6), so k stays at 4 or below; judged by gain and separation alone, 7.
-    from lib.features import customers_from_transactions
-    from lib.io import load_table
+    from lib.data.features import customers_from_transactions
+    from lib.data.io import load_table
 
     log = load_table(SHARED / "online_retail" / "online_retail.csv.gz").frame
     customers = customers_from_transactions(log).customers
@@ -328,7 +328,7 @@ def test_number_facts_carry_their_unit(five):
 
 
 def test_rfm_columns_are_found_on_a_rolled_up_log(shop):
-    from lib.features import customers_from_transactions
+    from lib.data.features import customers_from_transactions
 
     _, transactions, _ = shop
     rolled = customers_from_transactions(transactions).customers

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from lib.campaigns import labels_from_results, list_campaigns, measure_lift, record_campaign
+from lib.act.campaigns import labels_from_results, list_campaigns, measure_lift, record_campaign
+from lib.act.targeting import ListSpec, assign_control, build_list, neutralise_formulas, to_csv_bytes, to_xlsx_bytes
 from lib.errors import DataValidationError
-from lib.targeting import ListSpec, assign_control, build_list, neutralise_formulas, to_csv_bytes, to_xlsx_bytes
 
 from .conftest import ROOT
 
@@ -124,7 +124,7 @@ def test_no_effect_gets_an_honest_verdict(tmp_path):
 def test_history_persists_across_a_restart(tmp_path):
     tl, _ = _planted_campaign(tmp_path, n=500)
     code = (
-        "from lib.campaigns import list_campaigns, campaign_members;"
+        "from lib.act.campaigns import list_campaigns, campaign_members;"
         f"h = list_campaigns({str(tmp_path)!r}); m = campaign_members('Spring', {str(tmp_path)!r});"
         "print(h['name'].tolist(), len(m), sorted(m['group'].unique()))"
     )
@@ -163,7 +163,7 @@ def test_expected_profit_uses_each_customers_own_value_when_given():
 
 def test_a_recorded_campaign_and_its_results_teach_who_the_campaign_changes(tmp_path):
     """Campaign record (who was sent, who was control) + results file + the customer file -> uplift."""
-    from lib.pipeline import CustomerSettings, UnderstandSettings, customers, learn_from_campaign, understand
+    from lib.flow.pipeline import CustomerSettings, UnderstandSettings, customers, learn_from_campaign, understand
 
     from .test_cli import _planted_campaign
 
@@ -174,7 +174,7 @@ def test_a_recorded_campaign_and_its_results_teach_who_the_campaign_changes(tmp_
                          "score": 0.5})
     record_campaign("Spring", sent, "id", "digest", {}, None, data_dir=tmp_path)
     results = planted[["customer_id", "converted"]]
-    from lib.campaigns import campaign_outcomes
+    from lib.act.campaigns import campaign_outcomes
 
     outcomes = campaign_outcomes("Spring", results, data_dir=tmp_path)
     assert set(outcomes["group"]) == {"target", "control"} and outcomes["responded"].notna().all()
@@ -188,6 +188,6 @@ def test_a_recorded_campaign_and_its_results_teach_who_the_campaign_changes(tmp_
 
 
 def load_table_bytes(frame: pd.DataFrame):
-    from lib.io import load_table
+    from lib.data.io import load_table
 
     return load_table(frame.to_csv(index=False).encode(), "customers.csv")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lib.data.schema import infer_schema
 from lib.errors import DataValidationError
-from lib.schema import infer_schema
-from lib.uplift import (
+from lib.models.uplift import (
     UpliftSettings,
     auuc_score,
     persuadable_importance,
@@ -123,8 +123,8 @@ def test_table_is_aligned_with_the_input_and_probabilities_add_up(planted_run):
 
 def test_learners_saved_and_loaded_score_the_same(planted_run):
     """Every learner is a PropensityModel: to_state/from_state (the model file's format) round-trips."""
-    from lib.model import PropensityModel
-    from lib.uplift import score_uplift
+    from lib.models.model import PropensityModel
+    from lib.models.uplift import score_uplift
 
     frame, _, _, result = planted_run
     loaded = {name: PropensityModel.from_state(*model.to_state()) for name, model in result.learners.items()}
@@ -212,7 +212,7 @@ def test_reasons_read_as_words_with_points_of_uplift(planted_run):
 
 
 def test_uplift_points_add_up_to_each_customers_uplift(planted_run):
-    from lib.uplift import explain_uplift
+    from lib.models.uplift import explain_uplift
 
     frame, _, _, result = planted_run
     rows = frame.iloc[:200]
@@ -225,7 +225,7 @@ def test_uplift_points_add_up_to_each_customers_uplift(planted_run):
 
 
 def test_t_learner_points_are_exact():
-    from lib.uplift import explain_uplift
+    from lib.models.uplift import explain_uplift
 
     frame, _, _ = planted(n=3000, seed=5, blank=0.0)
     result = train_uplift(frame, infer_schema(frame), "responded", "yes", UpliftSettings("campaign", learner="t"))

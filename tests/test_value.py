@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from scipy.special import hyp2f1
 
+from lib.data.features import customers_from_transactions
 from lib.errors import DataValidationError
-from lib.features import customers_from_transactions
-from lib.value import (
+from lib.models.value import (
     BGNBDParams,
     ValueSettings,
     bgnbd_expected,
@@ -192,7 +192,7 @@ def test_the_input_frame_is_not_modified(steady):
 def test_value_reasons_add_up_to_the_prediction_with_exact_shap(steady, method):
     res = customer_value(steady, ValueSettings(method=method))
     assert res.method == method
-    from lib.value import _value_effects
+    from lib.models.value import _value_effects
 
     effects, names, _ = _value_effects(res)
     base = res.table["predicted_value"].to_numpy() - effects.sum(axis=1)

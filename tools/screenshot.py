@@ -18,7 +18,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from lib.i18n import set_language, t  # noqa: E402
+from lib.text.i18n import set_language, t  # noqa: E402
 from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 

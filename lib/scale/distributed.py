@@ -1,9 +1,9 @@
 """Scoring on a Dask cluster: the file is cut into parts, Dask workers score and explain them, this
-machine ranks the scores and writes the outputs (``lib.streaming.finish``).
+machine ranks the scores and writes the outputs (``lib.scale.streaming.finish``).
 
 Why Dask: it is the Python cluster engine marketers' data teams already run (on Kubernetes, YARN or
 Coiled), so Bullseye connects to it instead of shipping a scheduler of its own. Each part runs
-``lib.streaming.score_part``, the same function the one-machine engine runs, so scores and reasons are
+``lib.scale.streaming.score_part``, the same function the one-machine engine runs, so scores and reasons are
 the same. The model travels as the model file's bytes, sent once to every worker. Dask worker
 processes are daemons and cannot fork, so WOODELF and the reason codes run in one process per task:
 the cluster's parallelism is its workers.
@@ -27,10 +27,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from lib.act.targeting import ListSpec
 from lib.errors import DataValidationError
-from lib.i18n import t
-from lib.model_file import ModelBundle
-from lib.streaming import (
+from lib.flow.model_file import ModelBundle
+from lib.scale.streaming import (
     Meter,
     Progress,
     ScoringPlan,
@@ -44,7 +44,7 @@ from lib.streaming import (
     score_part,
     typed,
 )
-from lib.targeting import ListSpec
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def pieces(source: Source, part_bytes: int = PART_BYTES, min_parts: int = 1) -> 
 
 
 def read_piece(source: Source, piece: tuple[int, int], columns: list[str] | None) -> pd.DataFrame:
-    """The raw rows of one piece (CSV cells as text), as ``lib.streaming.batches`` reads them.
+    """The raw rows of one piece (CSV cells as text), as ``lib.scale.streaming.batches`` reads them.
     A CSV range must not cut a quoted cell holding a line break: such files should be Parquet."""
     if source.file_format == "parquet":
         return typed(pq.ParquetFile(source.path).read_row_groups(list(range(*piece)), columns=columns))

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lib.i18n import t
-from lib.model import MISSING_LEVEL, ColumnSpec, as_level_text
+from lib.models.model import MISSING_LEVEL, ColumnSpec, as_level_text
+from lib.text.i18n import t
 
 PSI_LIMIT = 0.25
 MISSING_JUMP = 0.20

@@ -11,11 +11,11 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from lib.explain import Explanation, pretty_name
-from lib.i18n import t
-from lib.privacy import SMALL_GROUP, merge_small
-from lib.propensity import ProfitPlan, PropensityResult
-from lib.segment import SegmentationResult
+from lib.act.privacy import SMALL_GROUP, merge_small
+from lib.models.explain import Explanation, pretty_name
+from lib.models.propensity import ProfitPlan, PropensityResult
+from lib.models.segment import SegmentationResult
+from lib.text.i18n import t
 
 MAX_POINTS = 50_000
 BEESWARM_POINTS = 5_000
@@ -274,7 +274,7 @@ def recommend_evaluation(evaluation: pd.DataFrame, mode: str) -> go.Figure:
 
 def revenue_forecast(chart: pd.DataFrame) -> go.Figure:
     """Revenue by month so far, and the forecast for the coming months with its band
-    (``lib.value.forecast_chart_frame``)."""
+    (``lib.models.value.forecast_chart_frame``)."""
     actual, ahead = chart[chart["kind"] == "actual"], chart[chart["kind"] == "forecast"]
     fig = go.Figure(go.Bar(x=actual["month"], y=actual["revenue"], name=t("Revenue")))
     fig.add_trace(go.Bar(x=ahead["month"], y=ahead["revenue"], name=t("Forecast"), marker_color="#d62828",

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lib.errors import DataValidationError
-from lib.i18n import t
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Why a plain catalogue and not gettext/Babel: gettext needs a compile step (.po -> .mo) and its own
 tooling on every machine that edits a message, while our messages live in Python f-string style with
 named fields. So the English sentence in the code *is* the key (as gettext's msgid is), and
-``lib/locale/zh/*.toml`` holds the Chinese for each one, one file per area of the product so two
+``lib/text/locale/zh/*.toml`` holds the Chinese for each one, one file per area of the product so two
 people can add messages without editing the same lines. ``tests/test_i18n.py`` finds every
 ``t("...")`` in the code and checks the catalogue has it.
 
@@ -62,7 +62,7 @@ def using(code: str | None) -> Iterator[str]:
 
 @functools.cache
 def catalogue(lang: str) -> dict[str, str]:
-    """English text -> translation, merged from every file of ``lib/locale/<lang>/``."""
+    """English text -> translation, merged from every file of ``lib/text/locale/<lang>/``."""
     merged: dict[str, str] = {}
     folder = CATALOGUE_DIR / lang
     for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:

@@ -10,7 +10,7 @@ whole file, and each is settled without holding it:
 - the drift check, segment sizes and the SHAP summary: counts that add up across parts.
 
 The same ``score_part`` runs a part in this process (``engine="stream"``) or on a Dask worker
-(``lib.distributed``), so both engines give the same scores and reasons.
+(``lib.scale.distributed``), so both engines give the same scores and reasons.
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lib import io as bio
-from lib.drift import DriftTally, drift_from_tally, tally
+from lib.act.targeting import ListSpec, TargetList, build_list, neutralise_formulas
+from lib.data import io as bio
+from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
-from lib.explain import Explanation, explain, reason_codes
-from lib.i18n import t
-from lib.model_file import ModelBundle
-from lib.pipeline import Laps, check_model_columns, model_columns
-from lib.schema import ids_as_text
-from lib.targeting import ListSpec, TargetList, build_list, neutralise_formulas
+from lib.flow.drift import DriftTally, drift_from_tally, tally
+from lib.flow.model_file import ModelBundle
+from lib.flow.pipeline import Laps, check_model_columns, model_columns
+from lib.models.explain import Explanation, explain, reason_codes
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def streamable(path: str | Path) -> bool:
 
 def open_source(path: str | Path, sep: str | None = None, encoding: str | None = None) -> Source:
     """Look at the start of a file (1 MB) to learn its encoding, delimiter, decimal mark and header,
-    the way ``lib.io.load_table`` does for a whole file."""
+    the way ``lib.data.io.load_table`` does for a whole file."""
     p = Path(path)
     if not p.is_file():
         raise DataValidationError(t("File not found: {path}. Check the path and try again.", path=p))
@@ -121,7 +121,7 @@ def _csv_options(source: Source, columns: list[str] | None, skipped: list[int]) 
     read = pacsv.ReadOptions(column_names=list(source.columns), skip_rows=1, block_size=1 << 24,
                              encoding=source.encoding)
     parse = pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
-    # Every cell as text: numbers, dates and missing-value codes are read by lib.io's rules per batch,
+    # Every cell as text: numbers, dates and missing-value codes are read by lib.data.io's rules per batch,
     # and a column that looks like numbers in the first block cannot stop the read further down.
     convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in source.columns}, null_values=[""],
                                    strings_can_be_null=True, quoted_strings_can_be_null=True,
@@ -131,9 +131,9 @@ def _csv_options(source: Source, columns: list[str] | None, skipped: list[int]) 
 
 def typed(table: pa.Table) -> pd.DataFrame:
     """A part read as text, with the columns that are plain numbers or ISO dates in this part cast by
-    pyarrow (in C), as the whole-file reader would have read them; the rest go through lib.io's rules in
+    pyarrow (in C), as the whole-file reader would have read them; the rest go through lib.data.io's rules in
     ``clean``.
-    Codes with leading zeros (postcodes, '007') stay text, as lib.io keeps them."""
+    Codes with leading zeros (postcodes, '007') stay text, as lib.data.io keeps them."""
     import pyarrow.compute as pc
 
     cols = {}
@@ -226,7 +226,7 @@ def _prepared(plan: ScoringPlan) -> tuple[ModelBundle, object, dict]:
     key = hashlib.sha256(plan.model_bytes).hexdigest() + repr(sorted(plan.latest.items()))
     with _LOCK:
         if key not in _LOADED:
-            from lib import model_file
+            from lib.flow import model_file
 
             bundle = model_file.load(plan.model_bytes, "model.bullseye")
             snapshot = pd.DataFrame({c: [pd.Timestamp(v)] for c, v in plan.latest.items()})
@@ -238,7 +238,7 @@ def _prepared(plan: ScoringPlan) -> tuple[ModelBundle, object, dict]:
 
 
 def clean(raw: pd.DataFrame, decimal: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """A raw part read by lib.io's rules (numbers in text, missing-value codes, dates, impossible values).
+    """A raw part read by lib.data.io's rules (numbers in text, missing-value codes, dates, impossible values).
     An all-empty part is an empty frame, not an error."""
     try:
         frame, warnings, _ = bio._finish_frame(raw, decimal)
@@ -249,8 +249,8 @@ def clean(raw: pd.DataFrame, decimal: str) -> tuple[pd.DataFrame, tuple[str, ...
 
 def score_part(plan: ScoringPlan, raw: pd.DataFrame, path: str, workers: int | None = None) -> PartResult:
     """Score, explain and give reasons for one part; park its customer table at ``path``."""
-    from lib.segment import assign_segments
-    from lib.uplift import score_uplift
+    from lib.models.segment import assign_segments
+    from lib.models.uplift import score_uplift
 
     t0 = time.perf_counter()
     lap = Laps()
@@ -315,7 +315,7 @@ def latest_dates(source: Source, date_cols: list[str], decimal: str, raws: Itera
 
 
 def _max_date(s: pd.Series) -> pd.Timestamp | None:
-    from lib.model import _as_dates
+    from lib.models.model import _as_dates
 
     top = _as_dates(s).max()
     return None if pd.isna(top) else pd.Timestamp(top)
@@ -472,7 +472,7 @@ _NONE_U8 = np.zeros(0, dtype=np.uint64)
 
 def _ranks(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rank (1 = highest score, ties by row order) and decile (1 = top 10%), exactly as
-    ``lib.propensity.score_ranks`` gives them, in int32/int8: 5 bytes a customer instead of 24."""
+    ``lib.models.propensity.score_ranks`` gives them, in int32/int8: 5 bytes a customer instead of 24."""
     n = len(scores)
     order = np.argsort(-scores, kind="stable")
     rank = np.empty(n, dtype=np.int64 if n >= 2**31 else np.int32)
@@ -552,14 +552,14 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
 
     Pass 1 reads the log in batches and files each line under one of ``partitions`` Parquet files by a
     hash of its customer id, keeping only the columns the roll-up reads. Pass 2 rolls each file up with
-    ``lib.features.customers_from_transactions``, the code a log read whole goes through, so the
+    ``lib.data.features.customers_from_transactions``, the code a log read whole goes through, so the
     features are the same, and stacks them. Memory holds one batch, then one partition (~1/32 of the lines).
     Returns a ``CustomerTable`` like ``customers_from_transactions``.
     """
     import re
     import tempfile
 
-    from lib.features import CustomerTable, customers_from_transactions, infer_transaction_columns
+    from lib.data.features import CustomerTable, customers_from_transactions, infer_transaction_columns
 
     say = say or (lambda m: log.info(m))
     folder = Path(tempfile.mkdtemp(prefix="bullseye-log-"))
@@ -643,8 +643,8 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
 def rolled_up_customers(bundle: ModelBundle, source: Source, digest: str, batch_rows: int, say: Progress):
     """The (LoadResult, Customers) ``pipeline.score_file`` takes, for a transaction-log model on a log
     rolled up in parts: the customer table is small, the log is never held whole."""
-    from lib.io import LoadResult
-    from lib.pipeline import Customers, CustomerSettings
+    from lib.data.io import LoadResult
+    from lib.flow.pipeline import Customers, CustomerSettings
 
     r = bundle.data.get("rollup") or {}
     table = roll_up_log(source, r.get("customer_col"), r.get("date_col"), r.get("amount_col"),

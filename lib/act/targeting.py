@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
-from lib.i18n import t
+from lib.text.i18n import t
 
 # OWASP CSV injection: cells starting with these are formulas to a spreadsheet.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -44,10 +44,10 @@ from scipy.stats import beta as beta_dist
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from lib.data.features import NON_PRODUCT_CODES, _order_dates, infer_transaction_columns
+from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
-from lib.features import NON_PRODUCT_CODES, _order_dates, infer_transaction_columns
-from lib.i18n import t
-from lib.schema import ids_as_text
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ MIN_HISTORY_DAYS = 60  # history a method needs before a cutoff to say anything 
 WEEK = 7.0  # BG/NBD and Gamma-Gamma are fitted in weeks: parameters of order 1, as published
 # A BG/NBD fit whose dropout is this unlikely has run to the "nobody ever leaves" boundary.
 BOUNDARY_DROPOUT = 1e-3
-# Depth-4 hist trees as in lib.model. One thread: these tables are small (customers × cutoffs), and on a
+# Depth-4 hist trees as in lib.models.model. One thread: these tables are small (customers × cutoffs), and on a
 # shared 2-core machine two OpenMP threads ran 10-25× slower than one (bench/value.py).
 XGB_VALUE_PARAMS = dict(
     max_depth=4, eta=0.1, subsample=0.8, colsample_bytree=0.8, min_child_weight=5,
@@ -148,7 +148,7 @@ def activity_from_log(
 ) -> tuple[Activity, tuple[str, ...]]:
     """Reduce an order-line log to purchase days per customer (``frame`` is not modified).
 
-    Lines are classified as ``lib.features.customers_from_transactions`` does: credit notes ("C"
+    Lines are classified as ``lib.data.features.customers_from_transactions`` does: credit notes ("C"
     orders), negative quantities or amounts are returns; postage and fees are not products; lines
     without a customer, a readable date or an amount are left out.
     """
@@ -707,7 +707,7 @@ def metrics(predicted: np.ndarray, actual: np.ndarray, churn_score: np.ndarray, 
 class ValueResult:
     """Every customer's predicted value, the method chosen and why, and the revenue forecast.
 
-    ``table`` has one row per customer in the log (``customer_id`` as ``lib.schema.ids_as_text``):
+    ``table`` has one row per customer in the log (``customer_id`` as ``lib.data.schema.ids_as_text``):
     ``p_buy`` (chance of buying in the next ``horizon_days``), ``predicted_orders``, ``predicted_value``
     (spend, net of returns), ``churn_risk`` (1 - ``p_buy``) and ``clv_12m`` (spend over the next
     ``clv_months`` months, undiscounted).
@@ -1249,8 +1249,8 @@ def _fmt(label: str, values: np.ndarray, fmt) -> np.ndarray:
 
 
 def _fill(template: str, parts: dict[str, object]) -> object:
-    """``template.format(**parts)`` where some parts are arrays of text (see ``lib.explain._fill``)."""
-    from lib.explain import _fill as fill
+    """``template.format(**parts)`` where some parts are arrays of text (see ``lib.models.explain._fill``)."""
+    from lib.models.explain import _fill as fill
 
     return fill(template, parts)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lib.errors import DataValidationError
-from lib.i18n import t
+from lib.text.i18n import t
 
 ROLES = ("identifier", "pii", "date", "numeric", "categorical", "binary", "text", "constant", "empty")
 FEATURE_ROLES = ("numeric", "categorical", "binary", "date")

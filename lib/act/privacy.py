@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
-from lib.i18n import t
-from lib.schema import ids_as_text
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 

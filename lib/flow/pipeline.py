@@ -22,25 +22,31 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from lib.drift import DriftReport, check_drift, reference_profile
-from lib.errors import DataValidationError
-from lib.explain import Explanation, explain, reason_codes
-from lib.features import (
+from lib.act.targeting import ListSpec, TargetList, build_list
+from lib.data.features import (
     CustomerTable,
     customers_from_transactions,
     default_cutoff,
     infer_transaction_columns,
     repurchase_labels,
 )
-from lib.i18n import t
-from lib.io import LoadResult
-from lib.model import PropensityModel
-from lib.model_file import ModelBundle, model_id_of
-from lib.propensity import TRAIN_MAX_ROWS, PropensityResult, score_ranks, train_propensity
-from lib.quality import QualityReport, assess_quality
-from lib.schema import Schema, binary_target, ids_as_text, infer_schema, target_note
-from lib.segment import SegmentationResult, default_cluster_features, rename_segments, segment_clusters, segment_rfm
-from lib.targeting import ListSpec, TargetList, build_list
+from lib.data.io import LoadResult
+from lib.data.quality import QualityReport, assess_quality
+from lib.data.schema import Schema, binary_target, ids_as_text, infer_schema, target_note
+from lib.errors import DataValidationError
+from lib.flow.drift import DriftReport, check_drift, reference_profile
+from lib.flow.model_file import ModelBundle, model_id_of
+from lib.models.explain import Explanation, explain, reason_codes
+from lib.models.model import PropensityModel
+from lib.models.propensity import TRAIN_MAX_ROWS, PropensityResult, score_ranks, train_propensity
+from lib.models.segment import (
+    SegmentationResult,
+    default_cluster_features,
+    rename_segments,
+    segment_clusters,
+    segment_rfm,
+)
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +274,7 @@ class SegmentSettings:
 def segment(cust: Customers, und: Understanding, settings: SegmentSettings) -> SegmentationResult:
     frame = cust.frame
     if settings.method == "rfm":
-        from lib.segment import guess_rfm_columns
+        from lib.models.segment import guess_rfm_columns
 
         cols = settings.rfm_columns or guess_rfm_columns(frame)
         seg = segment_rfm(frame, *cols, target=und.labels)
@@ -322,7 +328,7 @@ EXPLAIN_BATCH_ROWS = 250_000
 
 def explain_scores(model: PropensityModel, frame: pd.DataFrame, method: str = "auto",
                    progress: Callable[[int, int], None] | None = None) -> Explanation:
-    """Exact SHAP for every customer (see ``lib.explain``). With ``progress``, a big file is explained
+    """Exact SHAP for every customer (see ``lib.models.explain``). With ``progress``, a big file is explained
     EXPLAIN_BATCH_ROWS at a time and ``progress(rows_done, rows)`` is called after each batch (the
     values are the same: each row's SHAP depends on that row only)."""
     n = len(frame)
@@ -392,8 +398,8 @@ def _log_only(cust: Customers, what: str) -> None:
 
 def recommend(loaded: LoadResult, cust: Customers, settings):
     """Top products per customer, in the mode asked ("all" or "new"), with the honest evaluation
-    (``lib.recommend``). ``settings``: ``lib.recommend.RecommendSettings``."""
-    from lib.recommend import recommend as run_recommender
+    (``lib.models.recommend``). ``settings``: ``lib.models.recommend.RecommendSettings``."""
+    from lib.models.recommend import recommend as run_recommender
 
     _log_only(cust, t("Recommendations"))
     c = cust.settings
@@ -402,8 +408,8 @@ def recommend(loaded: LoadResult, cust: Customers, settings):
 
 def value(loaded: LoadResult, cust: Customers, settings):
     """Predicted spend, churn risk and 12-month value per customer, validated out of time
-    (``lib.value``). ``settings``: ``lib.value.ValueSettings``."""
-    from lib.value import customer_value
+    (``lib.models.value``). ``settings``: ``lib.models.value.ValueSettings``."""
+    from lib.models.value import customer_value
 
     _log_only(cust, t("Customer value predictions"))
     c = cust.settings
@@ -412,9 +418,9 @@ def value(loaded: LoadResult, cust: Customers, settings):
 
 def uplift(cust: Customers, und: Understanding, settings):
     """Who the campaign changes: an uplift model learned from a randomised control group
-    (``lib.uplift``). ``settings``: ``lib.uplift.UpliftSettings``; the treatment column is never a
+    (``lib.models.uplift``). ``settings``: ``lib.models.uplift.UpliftSettings``; the treatment column is never a
     feature, and outcomes of the target are kept out as leaks."""
-    from lib.uplift import train_uplift
+    from lib.models.uplift import train_uplift
 
     if und.target is None:
         raise DataValidationError(t("Uplift needs a target (the outcome the campaign should change), and a treatment "
@@ -435,9 +441,9 @@ CAMPAIGN_GROUP, CAMPAIGN_OUTCOME = "campaign_group", "campaign_responded"
 
 def learn_from_campaign(cust: Customers, und: Understanding, outcomes: pd.DataFrame, seed: int = 42):
     """Who a recorded campaign changed: its customers (matched by id to this customer file), whether they
-    were sent it or kept as control, and what they did (``lib.campaigns.campaign_outcomes``), learned by
+    were sent it or kept as control, and what they did (``lib.act.campaigns.campaign_outcomes``), learned by
     the uplift step. The next list can then go to the persuadable, not the likeliest."""
-    from lib.uplift import UpliftSettings, train_uplift
+    from lib.models.uplift import UpliftSettings, train_uplift
 
     frame = cust.frame.reset_index(drop=True)
     joined = pd.DataFrame({"_id": und.ids}).merge(
@@ -505,7 +511,7 @@ def with_offers(list_table: pd.DataFrame, recommendations) -> pd.DataFrame:
     """A target list with the top three offers of each customer (recommended_1..3)."""
     if recommendations is None:
         return list_table
-    from lib.recommend import offers_for
+    from lib.models.recommend import offers_for
 
     offers = offers_for(recommendations, n=3).set_index("id")
     out = list_table.copy()
@@ -542,7 +548,7 @@ def model_bundle(cust: Customers, und: Understanding, result: PropensityResult, 
                  explanation: Explanation | None, source: dict, uplift_result=None) -> ModelBundle:
     """Everything a saved model needs to score and explain a new file, and to be trusted later; with an
     uplift model, its learners too (a new file then gets uplift, p_treated and p_control)."""
-    from lib.segment import segmentation_state
+    from lib.models.segment import segmentation_state
 
     model = result.model
     judged = cust.training if cust.training is not None else cust.frame
@@ -587,7 +593,7 @@ class NewFile:
 
 def model_columns(bundle: ModelBundle) -> list[str]:
     """The columns a saved model reads from a new file: its features, the segments', the uplift learners'."""
-    from lib.uplift import TREATED_FEATURE
+    from lib.models.uplift import TREATED_FEATURE
 
     needed = list(bundle.model.features) + [c for c in (bundle.segmentation or {}).get("features", [])
                                             if c not in bundle.model.features]
@@ -611,7 +617,7 @@ def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = No
     """Check a new file against the model: every model column present (else a clear error naming them),
     drift per column, ids, and each customer's segment from the training segmentation. ``cust``: the
     customers already made from the file (a log too big to read whole, rolled up in parts)."""
-    from lib.segment import assign_segments
+    from lib.models.segment import assign_segments
 
     data = bundle.data
     if cust is not None:
@@ -648,9 +654,9 @@ class RunSettings:
     train: TrainSettings = field(default_factory=TrainSettings)
     explain_method: str = "auto"
     target_list: ListSpec | None = None  # None: no list
-    recommend: object | None = None  # lib.recommend.RecommendSettings, or None: no recommendations
-    value: object | None = None  # lib.value.ValueSettings, or None: no value predictions
-    uplift: object | None = None  # lib.uplift.UpliftSettings, or None: no uplift model
+    recommend: object | None = None  # lib.models.recommend.RecommendSettings, or None: no recommendations
+    value: object | None = None  # lib.models.value.ValueSettings, or None: no value predictions
+    uplift: object | None = None  # lib.models.uplift.UpliftSettings, or None: no uplift model
 
 
 @dataclass(frozen=True)
@@ -664,9 +670,9 @@ class RunResult:
     targets: TargetList | None
     warnings: tuple[str, ...]
     timings: dict[str, float]
-    recommendations: object | None = None  # lib.recommend.Recommendations
-    value: object | None = None  # lib.value.ValueResult
-    uplift: object | None = None  # lib.uplift.UpliftResult
+    recommendations: object | None = None  # lib.models.recommend.Recommendations
+    value: object | None = None  # lib.models.value.ValueResult
+    uplift: object | None = None  # lib.models.uplift.UpliftResult
 
     def report(self) -> dict:
         und, cust = self.understanding, self.customers
@@ -848,7 +854,7 @@ def score_file(bundle: ModelBundle, loaded: LoadResult, settings: ScoreSettings,
     lap("explain")
     table = customer_table(new.ids, new.segmentation, scores, reason_table)
     if bundle.uplift is not None:
-        from lib.uplift import score_uplift
+        from lib.models.uplift import score_uplift
 
         # The learners were saved as trained: dates count back from this file's snapshot, like the model's.
         learners = {k: m.rebase_dates(frame) for k, m in bundle.uplift["learners"].items()}

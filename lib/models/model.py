@@ -13,7 +13,7 @@ that owns every step between a customer table and a score, fitted together:
    the margin keeps SHAP's log-odds scale linear in the score's logit.
 
 No Python object serialisation here (loading it would run code): ``to_state`` / ``from_state`` turn the model into JSON plus the booster's own
-JSON, and back (see ``lib.model_file``).
+JSON, and back (see ``lib.flow.model_file``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Propensity models that can be trusted: one estimator (``lib.model.PropensityModel``), a logistic
+"""Propensity models that can be trusted: one estimator (``lib.models.model.PropensityModel``), a logistic
 baseline on the same split, honest validation, lift by decile, calibrated scores and a profit-based cut-off.
 
 Why these defaults: depth-4 trees lose no AUC against depth 6 on typical marketing tables but make
@@ -30,11 +30,11 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from lib.data.quality import find_leakage
+from lib.data.schema import Schema, binary_target
 from lib.errors import DataValidationError
-from lib.i18n import t
-from lib.model import ColumnSpec, FrameEncoder, PropensityModel
-from lib.quality import find_leakage
-from lib.schema import Schema, binary_target
+from lib.models.model import ColumnSpec, FrameEncoder, PropensityModel
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +330,7 @@ def train_propensity(
 
     say(t("Training XGBoost on {rows:,} rows (early stopping on {stop_rows:,})", rows=len(fit_idx), stop_rows=len(val_idx)))
     # Dates count back from the latest date of every row scored here, so scoring this file again
-    # (``lib.pipeline.prepare_new``) gives these same scores.
+    # (``lib.flow.pipeline.prepare_new``) gives these same scores.
     model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
                                                          eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
     say(t("Training the logistic baseline"))

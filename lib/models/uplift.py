@@ -4,7 +4,7 @@ A propensity model ranks who will respond; some of them would have responded any
 *less* when contacted. With a control group that was kept out of the campaign at random, the effect of
 the campaign itself can be learned: ``uplift(x) = P(respond | sent, x) - P(respond | not sent, x)``.
 
-How it is learned (every learner is a ``lib.model.PropensityModel``: the same encoding, XGBoost settings
+How it is learned (every learner is a ``lib.models.model.PropensityModel``: the same encoding, XGBoost settings
 and Platt calibration as the propensity model, so each is calibrated, explainable and saved the same way):
 
 - ``t-learner``: two models, one on the treated customers and one on the control group; the uplift is
@@ -38,12 +38,12 @@ import pandas as pd
 from scipy import stats
 from sklearn.model_selection import train_test_split
 
+from lib.data.schema import Schema, binary_target
 from lib.errors import DataValidationError
-from lib.explain import Explanation, explain, reason_codes
-from lib.i18n import t
-from lib.model import FrameEncoder, PropensityModel
-from lib.propensity import choose_features, score_ranks
-from lib.schema import Schema, binary_target
+from lib.models.explain import Explanation, explain, reason_codes
+from lib.models.model import FrameEncoder, PropensityModel
+from lib.models.propensity import choose_features, score_ranks
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -770,7 +770,7 @@ def _secant_points(e: Explanation, model: PropensityModel) -> tuple[np.ndarray, 
     """A model's exact log-odds SHAP values as probability points that add up exactly to
     ``score - score at the base value``. Each customer's values are multiplied by one factor, the slope of
     the calibrated score between the base value and the customer's own log-odds (a secant, not the
-    tangent ``lib.explain`` uses for display), so the proportions between features stay SHAP's and the
+    tangent ``lib.models.explain`` uses for display), so the proportions between features stay SHAP's and the
     points add up."""
     total = e.values.astype("float64").sum(axis=1)
     p = model.calibrate(e.base_value + total)

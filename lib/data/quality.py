@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from lib.i18n import t
-from lib.io import FIXES_ATTR, CellFix, fix_sentences
-from lib.schema import Schema, binary_target, role_label
+from lib.data.io import FIXES_ATTR, CellFix, fix_sentences
+from lib.data.schema import Schema, binary_target, role_label
+from lib.text.i18n import t
 
 SENTINEL_TEXT = ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "not available", "other", "未知")
 SENTINEL_NUMBERS = (-1, 999, 9999, 99999, -999, -9999)

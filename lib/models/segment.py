@@ -23,9 +23,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_score
 from threadpoolctl import threadpool_limits  # installed with scikit-learn, which depends on it
 
+from lib.act.privacy import OTHER_SMALL, SMALL_GROUP
 from lib.errors import DataValidationError
-from lib.i18n import LANGUAGES, catalogue, language, t
-from lib.privacy import OTHER_SMALL, SMALL_GROUP
+from lib.text.i18n import LANGUAGES, catalogue, language, t
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from lib.errors import DataValidationError
-from lib.i18n import t
-from lib.model import PropensityModel
+from lib.models.model import PropensityModel
+from lib.text.i18n import t
 
 FORMAT = "bullseye-model"
 FORMAT_VERSION = 1
@@ -239,7 +239,7 @@ def model_card(bundle: ModelBundle) -> dict:
 
 
 def flat_card(c: dict, model_id: str) -> dict:
-    """A model's card (``lib.pipeline.training_card``) as one flat dict."""
+    """A model's card (``lib.flow.pipeline.training_card``) as one flat dict."""
     training, metrics = c.get("training", {}), c.get("metrics", {})
     return {
         "model_id": model_id,
@@ -265,7 +265,7 @@ def flat_card(c: dict, model_id: str) -> dict:
 
 def card_lines(card: dict) -> list[tuple[str, str]]:
     """The model card in words, for a person: (what, says) pairs."""
-    from lib.explain import pretty_name
+    from lib.models.explain import pretty_name
 
     rows = card.get("training_rows")
     file = card.get("training_file") or t("a file")

@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from lib.data.features import NON_PRODUCT_CODES, _order_dates, infer_transaction_columns
+from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
-from lib.features import NON_PRODUCT_CODES, _order_dates, infer_transaction_columns
-from lib.i18n import t
-from lib.schema import ids_as_text
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ def _read_log(frame: pd.DataFrame, cols: LogColumns) -> _Events:
     (free samples, write-offs); and non-product lines, recognised per item by any of four signals,
     because no single one works for every shop:
 
-    1. the code is one of ``lib.features.NON_PRODUCT_CODES`` (POST, DOT, M, BANK CHARGES, ...);
+    1. the code is one of ``lib.data.features.NON_PRODUCT_CODES`` (POST, DOT, M, BANK CHARGES, ...);
     2. the code does not look like the shop's product codes: it has no digit while at least 80% of the
        shop's codes do (POST, M, CRUK, AMAZONFEE against SKUs like 85123A);
     3. its description names a fee, postage, carriage, discount, voucher or adjustment as its head

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
-from lib.i18n import t
-from lib.schema import ids_as_text
+from lib.text.i18n import t
 
 # Stock codes that are fees, postage or adjustments rather than products (Online Retail and alike).
 NON_PRODUCT_CODES = {"POST", "DOT", "M", "BANK CHARGES", "C2", "CRUK", "D", "PADS", "AMAZONFEE", "S", "B", "ADJUST"}

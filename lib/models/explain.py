@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from lib.i18n import t
-from lib.model import FrameEncoder, PropensityModel
+from lib.models.model import FrameEncoder, PropensityModel
+from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 

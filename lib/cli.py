@@ -137,10 +137,20 @@ def _privacy_options(p: argparse.ArgumentParser) -> None:
 
 
 def _list_options(p: argparse.ArgumentParser) -> None:
+    from lib.flow.listing import AUTO, RANK_BY
+
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--top", type=int, dest="top_n", metavar="N", help="target the N best-scoring customers")
+    size.add_argument("--top", type=int, dest="top_n", metavar="N", help="target the N best-ranked customers")
     size.add_argument("--top-pct", type=float, metavar="P", help="target the best P percent")
+    size.add_argument("--budget", type=float, metavar="B", help="target as many as B buys at --cost-per-contact")
     p.add_argument("--control-pct", type=float, default=0.0, metavar="P", help="hold out P%% of the list as control")
+    p.add_argument("--rank-by", choices=[AUTO, *RANK_BY], default=AUTO,
+                   help="order of the list: auto (default: uplift when an uplift model beats random, else score), "
+                        "score, uplift, expected_profit (score x predicted value - cost) or uplift_value")
+    p.add_argument("--cost-per-contact", type=float, default=1.0, metavar="C", help="cost of one contact (default 1)")
+    p.add_argument("--value-per-conversion", type=float, default=0.0, metavar="V",
+                   help="value of one response, for the list's expected profit (default: each customer's predicted "
+                        "value where there is one)")
     p.add_argument("--seed", type=int, default=42)
 
 
@@ -185,7 +195,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _list_spec(args: argparse.Namespace):
-    """The list settings from --top/--top-pct/--control-pct/--seed, or None when no list was asked for."""
+    """The list settings from --top/--top-pct/--budget/--control-pct/--seed, or None when no list was asked for."""
     from lib.act.targeting import ListSpec
 
     if args.top_n is not None and args.top_n < 0:
@@ -194,9 +204,13 @@ def _list_spec(args: argparse.Namespace):
         raise DataValidationError(t("--top-pct must be between 0 and 100."))
     if not 0 <= args.control_pct < 100:
         raise DataValidationError(t("--control-pct must be at least 0 and below 100."))
-    if args.top_n is None and args.top_pct is None and not args.control_pct:
+    if args.budget is not None and (args.budget < 0 or args.cost_per_contact <= 0):
+        raise DataValidationError(t("--budget needs a budget of 0 or more and a --cost-per-contact above 0."))
+    if args.top_n is None and args.top_pct is None and args.budget is None and not args.control_pct:
         return None
-    return ListSpec(top_n=args.top_n, top_pct=args.top_pct, control_pct=args.control_pct, seed=args.seed)
+    return ListSpec(top_n=args.top_n, top_pct=args.top_pct, budget=args.budget, control_pct=args.control_pct,
+                    cost_per_contact=args.cost_per_contact, value_per_conversion=args.value_per_conversion,
+                    seed=args.seed)
 
 
 def _out_dir(args: argparse.Namespace) -> Path:
@@ -243,8 +257,9 @@ class _Outputs:
                           file_sha256=sha256)
         except (sqlite3.Error, OSError) as exc:
             where = self.data_dir or "BULLSEYE_DATA_DIR (default ~/.bullseye)"
-            raise DataValidationError(f"Cannot log {name} in the audit trail ({exc}): give a writable data folder "
-                                      f"with --data-dir or BULLSEYE_DATA_DIR instead of {where}.") from None
+            raise DataValidationError(t("Cannot log {name} in the audit trail ({why}): give a writable data folder "
+                                        "with --data-dir or BULLSEYE_DATA_DIR instead of {where}.", name=name,
+                                        why=exc, where=where)) from None
 
     def ids(self, ids: pd.Series) -> np.ndarray | pd.Series:
         from lib.act.privacy import pseudonymise
@@ -346,11 +361,12 @@ def _uplift_settings(args: argparse.Namespace):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lib.flow import pipeline as p
+    from lib.flow.report import input_report, run_report
 
     t0 = time.perf_counter()
     spec = _list_spec(args)
     if args.train_rows is not None and args.train_rows < 0:
-        raise DataValidationError("--train-rows must be 0 (every row) or more.")
+        raise DataValidationError(t("--train-rows must be 0 (every row) or more."))
     out_dir = _out_dir(args)
     t_load = time.perf_counter()
     loaded = _load(args)
@@ -365,6 +381,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               max_rows=p.TrainSettings.max_rows if args.train_rows is None else (args.train_rows or None)),
         explain_method=args.explain_method,
         target_list=spec,
+        rank_by=args.rank_by,
         recommend=_recommend_settings(args),
         value=_value_settings(args),
         uplift=_uplift_settings(args),
@@ -376,12 +393,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.save_model and result.model is None:
         raise DataValidationError(no_model)
     t_write = time.perf_counter()
-    model_report = None
+    model_report = model_id = None
     if result.model is not None:
         from lib.flow.model_file import model_id_of
 
         # Campaigns record which model scored them: the same id a saved model file carries.
-        model_report = {**result.model.to_report(), "model_id": model_id_of(result.model.model)}
+        model_id = model_id_of(result.model.model)
+        model_report = {**result.model.to_report(), "model_id": model_id}
     if args.save_model:
         from lib.flow.model_file import save
 
@@ -400,13 +418,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         rec_path.unlink()  # never leave another run's recommendations beside this run's report
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
-    report = {**result.report(), "timings_s": {k: round(v, 3) for k, v in timings.items()}}
-    if model_report is not None:
-        report["model"] = {**report["model"], **model_report}
+    report = run_report(result, timings, model_id)
     if args.save_model:
         report["model_file"] = str(args.save_model)
-    report["input"] = {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
-                       "delimiter": loaded.delimiter, "format": loaded.file_format}
+    report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
+                                   loaded.file_format)
     _write_report(out_dir, report, outputs)
     return EXIT_OK
 
@@ -433,10 +449,11 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
     import threading
 
     from lib.flow import model_file
+    from lib.flow.report import input_report, scored_report
     from lib.scale import streaming
 
     if args.batch_rows < 1000:
-        raise DataValidationError("--batch-rows must be at least 1000.")
+        raise DataValidationError(t("--batch-rows must be at least 1000."))
     out_dir = _out_dir(args)
     spec = _list_spec(args)
     source = streaming.open_source(args.input, args.sep, args.encoding)
@@ -455,11 +472,12 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
     if engine == "dask":
         from lib.scale.distributed import score_dask
 
-        result = score_dask(bundle, model_bytes, source, out_dir, args.id_col, spec, args.explain_method,
+        result = score_dask(bundle, model_bytes, source, out_dir, args.id_col, spec, args.explain_method, args.rank_by,
                             scheduler=args.scheduler, workers=args.workers, say=say,
                             parquet=args.output_format == "parquet", ids=ids)
     else:
         result = streaming.score_stream(bundle, model_bytes, source, out_dir, args.id_col, spec, args.explain_method,
+                                        args.rank_by,
                                         batch_rows=args.batch_rows, say=say, parquet=args.output_format == "parquet",
                                         ids=ids)
     hasher.join()
@@ -469,28 +487,16 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
     card = model_file.model_card(bundle)
     t_write = time.perf_counter()
     _write_tables(out_dir, None, result.targets, args, digest["sha256"], card, outputs)
-    from lib.flow import pipeline as p
-
     timings = {**result.timings, "write_targets": time.perf_counter() - t_write, "total": time.perf_counter() - t0}
-    report = {
-        "rows": result.rows,
-        "columns": len(source.columns),
-        "customers": result.customers,
-        "id_column": result.id_col or "id",
-        "model": card,
-        "drift": result.drift.to_dict(),
-        "uplift": None if bundle.uplift is None else {k: v for k, v in bundle.uplift.items() if k != "learners"},
-        "segments": result.segments,
-        "explain": result.explain,
-        "targeting": p.targeting_report(result.targets) if result.targets is not None else None,
-        "warnings": list(result.warnings),
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "engine": {"name": engine, "parts": result.parts, "rows_per_s": round(result.rows / max(timings["total"], 1e-9)),
-                   "scheduler": args.scheduler if engine == "dask" else None,
-                   "output_format": args.output_format},
-        "input": {"file": Path(args.input).name, "sha256": digest["sha256"], "encoding": source.encoding,
-                  "delimiter": source.delimiter, "format": source.file_format},
-    }
+    engine_facts = {"name": engine, "parts": result.parts,
+                    "rows_per_s": round(result.rows / max(timings["total"], 1e-9)),
+                    "scheduler": args.scheduler if engine == "dask" else None, "output_format": args.output_format}
+    report = scored_report(bundle, rows=result.rows, columns=len(source.columns), customers=result.customers,
+                           id_col=result.id_col, drift=result.drift, segments=result.segments,
+                           explain=result.explain, targets=result.targets, ranking=result.ranking,
+                           warnings=result.warnings, timings=timings, engine=engine_facts)
+    report["input"] = input_report(Path(args.input).name, digest["sha256"], source.encoding, source.delimiter,
+                                   source.file_format)
     _write_report(out_dir, report, outputs)
     return EXIT_OK
 
@@ -498,6 +504,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
 def cmd_score(args: argparse.Namespace) -> int:
     from lib.flow import model_file
     from lib.flow import pipeline as p
+    from lib.flow.report import input_report, score_report
 
     t0 = time.perf_counter()
     bundle = model_file.load(args.model)
@@ -519,7 +526,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         loaded = _load(args)
     load_s = time.perf_counter() - t_load
     result = p.score_file(bundle, loaded, p.ScoreSettings(id_col=args.id_col, explain_method=args.explain_method,
-                                                          target_list=spec),
+                                                          target_list=spec, rank_by=args.rank_by),
                           progress=lambda m: logging.getLogger("bullseye").info(m), cust=cust)
     t_write = time.perf_counter()
     card = model_file.model_card(bundle)
@@ -528,24 +535,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     _write_tables(out_dir, result.table, result.targets, args, loaded.digest, card, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
-    report = {
-        "rows": result.new.customers.source_rows,
-        "columns": result.new.customers.source_columns,
-        "customers": int(len(result.table)),
-        "id_column": result.new.id_col or "id",
-        "model": card,
-        "drift": result.new.drift.to_dict(),
-        "uplift": None if bundle.uplift is None else {k: v for k, v in bundle.uplift.items() if k != "learners"},
-        "segments": result.new.segmentation.to_report() if result.new.segmentation is not None else [],
-        "explain": result.explanation.to_report(),
-        "targeting": p.targeting_report(result.targets) if result.targets is not None else None,
-        "warnings": list(dict.fromkeys(result.new.warnings)),
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "engine": {"name": "stream" if log_in_parts else "memory", "parts": 1,
-                   **({"log_rolled_up_in_parts": True} if log_in_parts else {})},
-        "input": {"file": loaded.source_name, "sha256": loaded.digest, "encoding": loaded.encoding,
-                  "delimiter": loaded.delimiter, "format": loaded.file_format},
-    }
+    engine_facts = {"name": "stream" if log_in_parts else "memory", "parts": 1,
+                    **({"log_rolled_up_in_parts": True} if log_in_parts else {})}
+    report = score_report(bundle, result, timings, engine_facts)
+    report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
+                                   loaded.file_format)
     _write_report(out_dir, report, outputs)
     return EXIT_OK
 

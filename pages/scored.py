@@ -59,6 +59,12 @@ def _list_base(k: str, _table: pd.DataFrame, _frame: pd.DataFrame) -> pd.DataFra
     return p.list_base(_table, _frame)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _uplift_new(k: str, _bundle, _frame: pd.DataFrame) -> np.ndarray | None:
+    u = p.saved_uplift(_bundle, _frame)
+    return None if u is None else u["uplift"].to_numpy()
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _sorted(k: str, _scores: np.ndarray) -> np.ndarray:
     return np.sort(_scores)[::-1]
@@ -84,6 +90,8 @@ class Scored:
     id_col: str | None
     roles: dict[str, str]
     seg_key: str | None  # the segmentation's cache key (with the user's names)
+    uplift: np.ndarray | None = None  # a saved uplift model's uplift per customer (new files only)
+    uplift_beats_random: bool = False
 
     @property
     def gate_reasons(self) -> list[str]:
@@ -187,7 +195,8 @@ def new_file_scored(progress=None) -> Scored:  # progress(rows_done, rows): the 
     return Scored(key=k, label=t("{name} (scored by a saved model)", name=f["name"]), frame=frame, model=new.model, result=None,
                   card=model_file.model_card(b), scores=_score_new(k, new.model, frame),
                   explanation=_explain(k, new.model, frame, progress), segmentation=new.segmentation, ids=new.ids,
-                  id_col=new.id_col, roles=dict(_roles(words_key(key(f["digest"])), frame).roles), seg_key=model_digest)
+                  id_col=new.id_col, roles=dict(_roles(words_key(key(f["digest"])), frame).roles), seg_key=model_digest,
+                  uplift=_uplift_new(k, b, frame), uplift_beats_random=bool(b.uplift and b.uplift.get("beats_random", True)))
 
 
 def score_by_segment_chart(scored: Scored):

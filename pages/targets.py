@@ -9,7 +9,7 @@ from lib.act.campaigns import record_campaign
 from lib.act.privacy import pseudonymise
 from lib.act.targeting import ListSpec, export_columns
 from lib.errors import DataValidationError
-from lib.flow.pipeline import target, uplift_by_id, value_by_id, with_offers
+from lib.flow.pipeline import choose_ranking, make_list, with_offers, with_uplift_by_id, with_value_by_id
 from lib.text.i18n import number, t
 from pages import auth, exports, headers, log_steps, state, ui
 from pages import scored as scored_steps
@@ -75,26 +75,24 @@ spec = ListSpec(segments=segments, min_score=lo if has_score and lo > 0 else Non
                 max_score=hi if has_score and hi < 1 else None, top_n=top_n, top_pct=top_pct, budget=budget,
                 cost_per_contact=cost, value_per_conversion=value, exclude_no_consent=consent,
                 require_contact=tuple(contact_cols), control_pct=float(control_pct), seed=seed)
-persuaded, worth = (None, None) if state.scoring_new_file() or not has_score else (log_steps.uplift(),
-                                                                                   log_steps.customer_value())
-ranks = ["score"] + ["uplift"] * (persuaded is not None) + ["expected_profit"] * (worth is not None)
-rank_by = state.setting(st.radio, t("Rank customers by"), "cfg_tgt_rank", options=ranks, horizontal=True, format_func={
-    "score": t("Score (likely to respond)"), "uplift": t("Uplift (changed by the campaign, from the Uplift page)"),
-    "expected_profit": t("Expected profit (score × each customer's predicted value − cost)")}.get) if len(ranks) > 1 \
-    else "score"
-if rank_by not in ranks:
-    rank_by = "score"
-if rank_by == "uplift":
-    base = uplift_by_id(base, scored.ids, persuaded)
+# Who changes, and what each customer is worth: from a saved model's uplift (a new file), or from the
+# Uplift and Customer value pages (the trained file). The order itself is lib.flow.listing's policy.
+uplifts, beats, worth = scored.uplift if has_score else None, scored.uplift_beats_random if has_score else False, None
+if has_score and not state.scoring_new_file():
+    persuaded, worth = log_steps.uplift(), log_steps.customer_value()
+    uplifts = None if persuaded is None else persuaded.table["uplift"].to_numpy()
+    beats = persuaded is not None and persuaded.beats_random
+ranking = ui.ranking_choice(uplifts is not None, beats, worth is not None) if has_score else choose_ranking("score")
+for note in ranking.warnings:
+    st.warning(note)
+if uplifts is not None:
+    base = with_uplift_by_id(base, scored.ids, uplifts)
 if worth is not None:
-    base = value_by_id(base, worth, cost)
-    spec = replace(spec, value_col="predicted_value")
+    base = with_value_by_id(base, worth.table)
     st.caption(t("Expected profit uses each customer's predicted value (Customer value page), not one flat value:")
-               + " " + (t("uplift × value − cost.") if rank_by == "uplift" else t("score × value − cost.")))
+               + " " + (t("uplift × value − cost.") if ranking.score_col == "uplift" else t("score × value − cost.")))
 with ui.guarded(t("building the list")):
-    # Ranking by expected profit orders the list by it; what a contact brings stays the score (or uplift).
-    tl = target(base, spec, score_col="uplift" if rank_by == "uplift" else "score",
-                rank_col="expected_profit" if rank_by == "expected_profit" else None)
+    tl = make_list(base, spec, ranking)
 rec = None if state.scoring_new_file() else log_steps.recommendations()
 if rec is not None and st.checkbox(t("Add each customer's top three offers (from Recommendations)"), value=True,
                                    key="tgt_offers"):
@@ -104,7 +102,7 @@ m = st.columns(4)
 m[0].metric(t("To send"), number(tl.selected))
 m[1].metric(t("Control group"), number(tl.control))
 if has_score:
-    m[2].metric(t("Expected extra responders") if rank_by == "uplift" else t("Expected responders"),
+    m[2].metric(t("Expected extra responders") if ranking.score_col == "uplift" else t("Expected responders"),
                 number(tl.expected_responders))
     if tl.expected_profit is not None:
         m[3].metric(t("Expected profit"), number(tl.expected_profit), help=t("Cost {cost}", cost=number(tl.cost)))

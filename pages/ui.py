@@ -122,7 +122,7 @@ def progress_bar(rows: int):
     files small enough to finish at once."""
     import time
 
-    from lib.flow.pipeline import EXPLAIN_BATCH_ROWS
+    from lib.flow.steps import EXPLAIN_BATCH_ROWS
     from lib.scale.streaming import progress_line
 
     if rows <= EXPLAIN_BATCH_ROWS:
@@ -133,3 +133,19 @@ def progress_bar(rows: int):
         bar.progress(done / total, text=progress_line(done, total, time.perf_counter() - t0))
 
     return update
+
+
+def ranking_choice(uplift: bool, uplift_beats_random: bool, value: bool):
+    """The Target list's "Rank customers by" choice among the orders this run can give; the default is
+    lib.flow.listing's ``auto`` (uplift when it beats random, else score)."""
+    from lib.flow.listing import choose_ranking
+
+    ranks = ["score"] + ["uplift"] * uplift + ["expected_profit"] * value + ["uplift_value"] * (uplift and value)
+    default = choose_ranking("auto", uplift=uplift, uplift_beats_random=uplift_beats_random).by
+    words = {"score": t("Score (likely to respond)"), "uplift": t("Uplift (changed by the campaign)"),
+             "expected_profit": t("Expected profit (score × each customer's predicted value − cost)"),
+             "uplift_value": t("Uplift × predicted value − cost")}
+    by = state.setting(st.radio, t("Rank customers by"), "cfg_tgt_rank", default=default, options=ranks,
+                       horizontal=True, format_func=words.get) if len(ranks) > 1 else "score"
+    return choose_ranking(by if by in ranks else default, uplift=uplift, uplift_beats_random=uplift_beats_random,
+                          value=value)

@@ -29,14 +29,57 @@ def test_only_the_step_modules_use_streamlit_caching():
     assert sorted(users) == ["log_steps.py", "scored.py", "steps.py"]
 
 
-HELPERS = ("state.py", "steps.py", "scored.py", "log_steps.py", "ui.py", "__init__.py")
+# lib/ is grouped by stage; each stage may import only the stages before it (and itself), so a
+# newcomer reads the architecture from the folder names and no rule can sit in two layers at once.
+STAGES = ("errors", "text", "data", "models", "act", "flow", "scale", "cli")
 
 
-def test_pages_are_thin():
-    """A page over ~150 lines, or a helper module over ~200, is hiding logic that belongs in lib/."""
-    for page in (ROOT / "pages").glob("*.py"):
-        limit = 200 if page.name in HELPERS else 160
-        assert len(page.read_text().splitlines()) <= limit, page.name
+def _stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "lib" and len(parts) > 1 else None
+
+
+def _lib_imports(path) -> set[str]:
+    """Every ``lib.<stage>...`` module a file imports (``from lib import x`` counts as ``lib.x``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("lib.")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "lib":
+            found |= {f"lib.{a.name}" for a in node.names} if node.module == "lib" else {node.module}
+    return found
+
+
+def test_lib_is_grouped_by_stage_and_each_stage_imports_only_earlier_ones():
+    lib = ROOT / "lib"
+    folders = {p.name for p in lib.iterdir() if p.is_dir() and not p.name.startswith("__")}
+    assert folders == set(STAGES) - {"errors", "cli"}, folders
+    loose = {p.stem for p in lib.glob("*.py")} - {"__init__"}
+    assert loose == {"errors", "cli"}, loose  # every other module lives in its stage's folder
+    offenders = []
+    for path in lib.rglob("*.py"):
+        rel = path.relative_to(lib)
+        mine = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        for module in _lib_imports(path):
+            theirs = _stage(module)
+            if theirs not in STAGES or STAGES.index(theirs) > STAGES.index(mine):
+                offenders.append(f"{rel} imports {module}")
+    assert offenders == []
+
+
+def test_lib_never_imports_the_pages_and_pages_use_lib_through_its_stages():
+    for path in (ROOT / "lib").rglob("*.py"):
+        assert "pages" not in _imports(path), path
+    for path in (ROOT / "pages").glob("*.py"):
+        assert all(_stage(m) in STAGES for m in _lib_imports(path)), path
+
+
+def test_no_lib_module_is_over_600_lines():
+    """Big concepts are small packages split by concept (STYLE.md), not one long file."""
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "lib").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 600}
+    assert long == {}
 
 
 def test_pages_compose_no_pipeline_step_themselves():

@@ -188,11 +188,11 @@ def test_big_training_files_train_on_a_stratified_sample_and_say_so(tmp_path):
 
 def test_explaining_in_batches_gives_the_same_values_and_reports_progress(shop_model, shop_loaded, monkeypatch):
     """The app explains a big file in batches to show progress; each row's SHAP is the same as in one go."""
-    from lib.flow import pipeline
+    from lib.flow import pipeline, steps
 
     frame = shop_loaded.frame
     whole = pipeline.explain_scores(shop_model.model, frame)
-    monkeypatch.setattr(pipeline, "EXPLAIN_BATCH_ROWS", 1500)
+    monkeypatch.setattr(steps, "EXPLAIN_BATCH_ROWS", 1500)  # where explain_scores reads it
     seen = []
     batched = pipeline.explain_scores(shop_model.model, frame, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(1500, 5000), (3000, 5000), (4500, 5000), (5000, 5000)]
@@ -201,11 +201,11 @@ def test_explaining_in_batches_gives_the_same_values_and_reports_progress(shop_m
 
 
 def test_the_score_page_shows_a_progress_bar_for_a_big_file(model, monkeypatch):
-    from lib.flow import pipeline
+    from lib.flow import steps
 
     from .test_pages import new_app, no_errors
 
-    monkeypatch.setattr(pipeline, "EXPLAIN_BATCH_ROWS", 2000)
+    monkeypatch.setattr(steps, "EXPLAIN_BATCH_ROWS", 2000)
     at = new_app()
     at.switch_page("pages/score.py").run()
     at.file_uploader(key="score_model").upload("shop.bullseye", model.read_bytes(), "application/zip").run()
@@ -248,3 +248,36 @@ def test_ranks_of_a_big_file_are_the_ranks_of_the_whole_file():
     rank, decile = streaming._ranks(scores)
     whole = score_ranks(scores)
     assert (rank == whole["rank"].to_numpy()).all() and (decile == whole["decile"].to_numpy()).all()
+
+
+def test_dask_skips_and_counts_malformed_rows_like_the_stream_engine(model, tmp_path):
+    """Rows with the wrong number of fields: both engines read CSV parts with the same options, skip the
+    same rows and say how many (Dask used to skip them silently)."""
+    lines = SHOP.read_text().splitlines()
+    lines[10] += ",an extra field"
+    lines[2500] += ",x,y"
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    reports = {}
+    for engine in ("stream", "dask"):
+        proc = cli("score", "--model", str(model), "--input", str(tmp_path / "bad.csv"), "--out", str(tmp_path / engine),
+                   "--engine", engine, "--batch-rows", "1000", "--workers", "2")
+        assert proc.returncode == 0, proc.stderr
+        reports[engine] = json.loads((tmp_path / engine / "report.json").read_text())
+        assert reports[engine]["customers"] == 4998
+        assert any(w.startswith("2 row(s) with the wrong number of fields") for w in reports[engine]["warnings"])
+    assert (tmp_path / "stream" / "customers.csv").read_bytes() == (tmp_path / "dask" / "customers.csv").read_bytes()
+
+
+def test_segments_under_ten_customers_keep_only_their_size_in_every_engine(model, tmp_path):
+    """The privacy rule of report.json (a segment of a handful of people is not described) holds for a
+    file scored whole, streamed or on Dask: the report's segments are the same."""
+    pd.read_csv(SHOP, dtype=str).head(30).to_csv(tmp_path / "few.csv", index=False)
+    reports = {}
+    for engine in ("memory", "stream", "dask"):
+        proc = cli("score", "--model", str(model), "--input", str(tmp_path / "few.csv"), "--out", str(tmp_path / engine),
+                   "--engine", engine, "--workers", "2")
+        assert proc.returncode == 0, proc.stderr
+        reports[engine] = json.loads((tmp_path / engine / "report.json").read_text())["segments"]
+    small = [s for s in reports["memory"] if s["size"] < 10]
+    assert small and all(s.get("hidden") and "description" not in s for s in small)
+    assert reports["stream"] == reports["memory"] == reports["dask"]

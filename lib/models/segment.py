@@ -84,15 +84,26 @@ class SegmentationResult:
         return pd.Series(self.labels).map(lookup)
 
     def to_report(self, min_size: int = SMALL_GROUP) -> list[dict]:
-        """Each segment's size, name and profile; a segment under ``min_size`` customers keeps only its
-        size (``"hidden": true``): its description and target rate would describe a handful of people."""
-        return [
-            {"id": s.id, "name": s.name, "size": s.size, "share": round(s.share, 4), "hidden": True}
-            if s.size < min_size else
-            {"id": s.id, "name": s.name, "size": s.size, "share": round(s.share, 4), "description": s.description,
-             **({"target_rate": round(s.target_rate, 4)} if s.target_rate is not None else {})}
-            for s in self.segments
-        ]
+        """Each segment's size, name and profile, by ``segments_report``'s rule."""
+        return segments_report([{"id": s.id, "name": s.name, "size": s.size, "share": s.share,
+                                 "description": s.description, "target_rate": s.target_rate}
+                                for s in self.segments], min_size)
+
+
+def segments_report(rows: list[dict], min_size: int = SMALL_GROUP) -> list[dict]:
+    """report.json's segments from each one's facts (id, name, size, share, description, target_rate): a
+    segment under ``min_size`` customers keeps only its size (``"hidden": true``): its description and
+    target rate would describe a handful of people."""
+    out = []
+    for r in rows:
+        facts = {"id": r["id"], "name": r["name"], "size": r["size"], "share": round(r["share"], 4)}
+        if r["size"] < min_size:
+            out.append({**facts, "hidden": True})
+            continue
+        rate = r.get("target_rate")
+        out.append({**facts, "description": r["description"],
+                    **({"target_rate": round(rate, 4)} if rate is not None else {})})
+    return out
 
 
 # --- RFM ------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ or network file system), and has Bullseye's requirements installed (the same ver
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import shutil
@@ -22,14 +21,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-
 from lib.act.targeting import ListSpec
 from lib.errors import DataValidationError
+from lib.flow.listing import AUTO
 from lib.flow.model_file import ModelBundle
+from lib.scale.parts import PART_BYTES, pieces, read_piece
 from lib.scale.streaming import (
     Meter,
     Progress,
@@ -42,64 +38,16 @@ from lib.scale.streaming import (
     parts_dir,
     plan_for,
     score_part,
-    typed,
 )
 from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
-PART_BYTES = 64 * 1024 * 1024  # CSV bytes per task: ~250k rows of 25 columns
-
-
-def pieces(source: Source, part_bytes: int = PART_BYTES, min_parts: int = 1) -> list[tuple[int, int]]:
-    """The file cut into tasks: byte ranges of a CSV (each row belongs to the range its first byte is
-    in), or ranges of Parquet row groups. At least ``min_parts`` ranges (when the file is big enough),
-    so every worker gets work."""
-    if source.file_format == "parquet":
-        groups = pq.ParquetFile(source.path).metadata.num_row_groups
-        return [(i, i + 1) for i in range(groups)]
-    if source.compressed:
-        raise DataValidationError(t(
-            "{file} is compressed, so it cannot be cut into parts for a cluster: decompress it, or save it as "
-            "Parquet.", file=Path(source.path).name))
-    size = source.size_bytes
-    part_bytes = max(1 << 16, min(part_bytes, -(-size // max(min_parts, 1))))
-    return [(a, min(a + part_bytes, size)) for a in range(0, size, part_bytes)] or [(0, 0)]
-
-
-def read_piece(source: Source, piece: tuple[int, int], columns: list[str] | None) -> pd.DataFrame:
-    """The raw rows of one piece (CSV cells as text), as ``lib.scale.streaming.batches`` reads them.
-    A CSV range must not cut a quoted cell holding a line break: such files should be Parquet."""
-    if source.file_format == "parquet":
-        return typed(pq.ParquetFile(source.path).read_row_groups(list(range(*piece)), columns=columns))
-    start, end = piece
-    with open(source.path, "rb") as f:
-        if start == 0:
-            f.readline()  # the header
-        else:
-            f.seek(start - 1)
-            f.readline()  # the rest of a row that began in the previous piece
-        begin = f.tell()
-        data = f.read(max(end - begin, 0)) if begin < end else b""
-        if data and not data.endswith(b"\n"):
-            data += f.readline()
-    names = list(source.columns)
-    if not data.strip():
-        return pd.DataFrame({c: pd.Series([], dtype="str") for c in (columns or names)})
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=names, encoding=source.encoding, block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(delimiter=source.delimiter, invalid_row_handler=lambda row: "skip"),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, null_values=[""],
-                                             strings_can_be_null=True, quoted_strings_can_be_null=True,
-                                             include_columns=columns),
-    )
-    return typed(table)
-
-
 def _score_piece(plan: ScoringPlan, source: Source, piece: tuple[int, int], path: str):
+    skipped: list[int] = []
+    raw = read_piece(source, piece, list(plan.columns), skipped)
     # workers=1: a Dask worker is a daemon process and may not fork (see the module docstring).
-    return score_part(plan, read_piece(source, piece, list(plan.columns)), path, workers=1)
+    return replace(score_part(plan, raw, path, workers=1), skipped_rows=len(skipped))
 
 
 def _latest_piece(source: Source, piece: tuple[int, int], dates: list[str], decimal: str) -> dict[str, str]:
@@ -129,7 +77,7 @@ def connect(scheduler: str | None, workers: int | None = None):
 
 
 def score_dask(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir: Path, id_col: str | None,
-               spec: ListSpec | None, explain_method: str = "auto", scheduler: str | None = None,
+               spec: ListSpec | None, explain_method: str = "auto", rank_by: str = AUTO, scheduler: str | None = None,
                workers: int | None = None, part_bytes: int = PART_BYTES, say: Progress | None = None,
                parquet: bool = False, ids=None) -> StreamResult:
     """Score ``source`` on a Dask cluster (a LocalCluster when ``scheduler`` is None)."""
@@ -161,7 +109,7 @@ def score_dask(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir:
             meter(fut.result().rows)
         results = client.gather(futures)
         timings["score_explain"] = time.perf_counter() - t0 - timings["dates"]
-        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet, ids)
+        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet, ids, rank_by)
     finally:
         client.close()
         if cluster is not None:

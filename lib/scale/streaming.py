@@ -15,15 +15,13 @@ The same ``score_part`` runs a part in this process (``engine="stream"``) or on 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,151 +31,37 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lib.act.targeting import ListSpec, TargetList, build_list, neutralise_formulas
-from lib.data import io as bio
+from lib.act.targeting import ListSpec, TargetList, neutralise_formulas
 from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
 from lib.flow.drift import DriftTally, drift_from_tally, tally
+from lib.flow.listing import AUTO, Ranking, make_list
 from lib.flow.model_file import ModelBundle
-from lib.flow.pipeline import Laps, check_model_columns, model_columns
+from lib.flow.reuse import check_model_columns, model_columns
+from lib.flow.runs import Laps, saved_ranking
 from lib.models.explain import Explanation, explain, reason_codes
+from lib.models.segment import segments_report
+from lib.scale.parts import (  # noqa: F401 (the readers are part of the engine's public face)
+    BATCH_ROWS,
+    STREAM_ABOVE_BYTES,
+    STREAMABLE,
+    Source,
+    batches,
+    clean,
+    csv_options,
+    estimated_rows,
+    file_sha256,
+    latest_dates,
+    open_source,
+    skipped_rows_warning,
+    streamable,
+    typed,
+)
 from lib.text.i18n import t
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 250_000  # ~60 MB of text per batch at 25 columns: big enough for speed, small for memory
-STREAM_ABOVE_BYTES = 256 * 1024 * 1024  # ``engine="auto"`` streams files bigger than this
-STREAMABLE = ("csv", "tsv", "txt", "gz", "parquet")
 Progress = Callable[[str], None]
-
-
-# --- the input, read in parts -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Source:
-    """A CSV or Parquet file as the batch readers see it: where, how it is written, its columns."""
-
-    path: str
-    file_format: str  # "csv" or "parquet"
-    columns: tuple[str, ...]
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    decimal: str = "."
-    compressed: bool = False
-    size_bytes: int = 0
-    bytes_per_row: float | None = None  # from the first megabyte: for the time-left estimate
-
-
-def streamable(path: str | Path) -> bool:
-    return Path(path).suffix.lower().lstrip(".") in STREAMABLE
-
-
-def open_source(path: str | Path, sep: str | None = None, encoding: str | None = None) -> Source:
-    """Look at the start of a file (1 MB) to learn its encoding, delimiter, decimal mark and header,
-    the way ``lib.data.io.load_table`` does for a whole file."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataValidationError(t("File not found: {path}. Check the path and try again.", path=p))
-    ext = p.suffix.lower().lstrip(".")
-    if ext not in STREAMABLE:
-        raise DataValidationError(t(
-            "{file}: only CSV/TSV/TXT (optionally .gz) and Parquet files can be read in parts; save it as one of "
-            "those, or score it whole (--engine memory).", file=p.name))
-    size = p.stat().st_size
-    if ext == "parquet":
-        try:
-            schema = pq.read_schema(p)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataValidationError(t("{file} is not a readable Parquet file ({why}).", file=p.name, why=exc)) from None
-        return Source(str(p), "parquet", tuple(schema.names), size_bytes=size)
-    with pa.input_stream(str(p), compression="detect") as f:
-        head = f.read(1 << 20)
-    if not head.strip():
-        raise DataValidationError(t("{file} is empty: it has no header and no rows. Export the data again.", file=p.name))
-    if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataValidationError(t("{file} is a binary file, not a text table (it contains NUL bytes).", file=p.name))
-    enc = encoding or bio.detect_encoding(head)
-    if enc.lower().replace("-", "").startswith("utf16"):
-        raise DataValidationError(t("{file} is UTF-16 text, which cannot be read in parts: save it as UTF-8.", file=p.name))
-    text = head.decode(enc, errors="ignore").lstrip("\ufeff")
-    delim = sep or bio.sniff_delimiter(text)
-    if sep is not None:
-        delim = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(sep, sep)
-    header = next(csv.reader(io.StringIO(text), delimiter=delim))
-    names, _ = bio._unique_names(header)
-    with open(p, "rb") as f:
-        compressed = ext == "gz" or f.read(2) == b"\x1f\x8b"
-    lines = head.count(b"\n")
-    return Source(str(p), "csv", tuple(names), enc, delim, bio._detect_decimal(text, delim), compressed=compressed,
-                  size_bytes=size, bytes_per_row=len(head) / lines if lines > 1 and not compressed else None)
-
-
-def _csv_options(source: Source, columns: list[str] | None, skipped: list[int]) -> tuple:
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        skipped.append(1)
-        return "skip"
-
-    read = pacsv.ReadOptions(column_names=list(source.columns), skip_rows=1, block_size=1 << 24,
-                             encoding=source.encoding)
-    parse = pacsv.ParseOptions(delimiter=source.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid)
-    # Every cell as text: numbers, dates and missing-value codes are read by lib.data.io's rules per batch,
-    # and a column that looks like numbers in the first block cannot stop the read further down.
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in source.columns}, null_values=[""],
-                                   strings_can_be_null=True, quoted_strings_can_be_null=True,
-                                   include_columns=columns)
-    return read, parse, convert
-
-
-def typed(table: pa.Table) -> pd.DataFrame:
-    """A part read as text, with the columns that are plain numbers or ISO dates in this part cast by
-    pyarrow (in C), as the whole-file reader would have read them; the rest go through lib.data.io's rules in
-    ``clean``.
-    Codes with leading zeros (postcodes, '007') stay text, as lib.data.io keeps them."""
-    import pyarrow.compute as pc
-
-    cols = {}
-    for name, col in zip(table.column_names, table.columns):
-        if pa.types.is_string(col.type) and col.null_count < len(col):
-            if not pc.any(pc.match_substring_regex(col, r"^\s*[-+]?0\d")).as_py():
-                for kind in (pa.int64(), pa.float64(), pa.timestamp("ns")):
-                    try:
-                        col = pc.cast(col, kind)
-                        break
-                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                        continue
-        cols[name] = col
-    return pa.table(cols).to_pandas()
-
-
-def batches(source: Source, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS,
-            skipped: list[int] | None = None) -> Iterator[pd.DataFrame]:
-    """The file's rows, ``batch_rows`` at a time, as raw frames (CSV cells as text)."""
-    skipped = [] if skipped is None else skipped
-    if source.file_format == "parquet":
-        for rb in pq.ParquetFile(source.path).iter_batches(batch_size=batch_rows, columns=columns):
-            yield typed(pa.Table.from_batches([rb]))
-        return
-    read, parse, convert = _csv_options(source, columns, skipped)
-    stream = pa.input_stream(source.path, compression="detect")
-    try:
-        reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        stream.close()
-        raise DataValidationError(t("{file} could not be read as CSV ({why}).", file=Path(source.path).name, why=exc)) from None
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    with stream:
-        for rb in reader:
-            pending.append(rb)
-            held += rb.num_rows
-            while held >= batch_rows:
-                table = pa.Table.from_batches(pending)
-                yield typed(table.slice(0, batch_rows))
-                rest = table.slice(batch_rows)
-                pending, held = rest.to_batches(), rest.num_rows
-        if held:
-            yield typed(pa.Table.from_batches(pending))
 
 
 # --- one part of the file, scored ---------------------------------------------------------------
@@ -214,6 +98,7 @@ class PartResult:
     seconds: float
     warnings: tuple[str, ...] = ()
     stages: dict = field(default_factory=dict)  # seconds per stage in this part
+    skipped_rows: int = 0  # rows with the wrong number of fields, left out when the part was read
 
 
 _LOADED: dict[str, tuple[ModelBundle, object, dict]] = {}
@@ -235,16 +120,6 @@ def _prepared(plan: ScoringPlan) -> tuple[ModelBundle, object, dict]:
             _LOADED.clear()
             _LOADED[key] = (bundle, model, learners)
         return _LOADED[key]
-
-
-def clean(raw: pd.DataFrame, decimal: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """A raw part read by lib.data.io's rules (numbers in text, missing-value codes, dates, impossible values).
-    An all-empty part is an empty frame, not an error."""
-    try:
-        frame, warnings, _ = bio._finish_frame(raw, decimal)
-    except DataValidationError:
-        return raw.iloc[:0], ()
-    return frame, tuple(warnings)
 
 
 def score_part(plan: ScoringPlan, raw: pd.DataFrame, path: str, workers: int | None = None) -> PartResult:
@@ -301,26 +176,6 @@ def score_part(plan: ScoringPlan, raw: pd.DataFrame, path: str, workers: int | N
         stages=lap.timings)
 
 
-def latest_dates(source: Source, date_cols: list[str], decimal: str, raws: Iterator[pd.DataFrame]) -> dict[str, str]:
-    """Each date column's latest date over all ``raws`` (parts holding only those columns)."""
-    best: dict[str, pd.Timestamp] = {}
-    for raw in raws:
-        frame, _ = clean(raw, decimal)
-        for c in date_cols:
-            if c in frame.columns:
-                top = _max_date(frame[c])
-                if top is not None and (c not in best or top > best[c]):
-                    best[c] = top
-    return {c: v.isoformat() for c, v in best.items()}
-
-
-def _max_date(s: pd.Series) -> pd.Timestamp | None:
-    from lib.models.model import _as_dates
-
-    top = _as_dates(s).max()
-    return None if pd.isna(top) else pd.Timestamp(top)
-
-
 # --- planning and finishing (the same for every engine) -----------------------------------------
 
 
@@ -370,11 +225,12 @@ class StreamResult:
     id_col: str | None = None
     written: tuple[Path, ...] = ()  # the customer files written (customers.csv, or the Parquet parts)
     columns: tuple[str, ...] = ()  # their columns
+    ranking: Ranking | None = None  # how the list was ordered (None: no list)
 
 
 def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[PartResult],
            spec: ListSpec | None, out_dir: Path, warnings: list[str], say: Progress,
-           parquet: bool = False, ids: Callable | None = None) -> StreamResult:
+           parquet: bool = False, ids: Callable | None = None, rank_by: str = AUTO) -> StreamResult:
     """Ranks over every score, the list, then one pass over the parked parts: customers.csv (or a
     Parquet folder) in file order. The list's rows come back with it (with raw ids: the caller writes
     targets.csv). ``ids``: applied to every part's ids as it is written (pseudonyms)."""
@@ -382,32 +238,57 @@ def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[P
     n = sum(p.rows for p in parts)
     if n == 0:
         raise DataValidationError(t("{file} has a header but no data rows.", file=Path(source.path).name))
-    has_uplift = bundle.uplift is not None
     scores = np.concatenate([p.scores for p in parts])
-    uplift = np.concatenate([p.uplift for p in parts if p.uplift is not None]) if has_uplift else None
+    uplift = np.concatenate([p.uplift for p in parts if p.uplift is not None]) if bundle.uplift else None
     labels = np.concatenate([p.labels for p in parts if p.labels is not None]) if bundle.segmentation else None
     hashes = np.concatenate([p.id_hashes for p in parts])
     # From here on only these arrays hold a number per customer: the parts' own copies go (memory stays
     # at a few bytes a customer however big the file).
     parts[:] = [replace(p, scores=_NONE_F8, uplift=None, labels=None, id_hashes=_NONE_U8) for p in parts]
-    rank, decile = _ranks(scores)
-    saved = {int(d["id"]): d for d in (bundle.segmentation or {}).get("segments", [])}
-    tl = None
+    if skipped := sum(p.skipped_rows for p in parts):
+        warnings.append(skipped_rows_warning(skipped))
+    tl = ranking = None
     if spec is not None:
-        # The list needs each customer's row number and (rounded, as customers.csv shows it) score only.
-        thin = pd.DataFrame({"_row": np.arange(n, dtype=np.int64 if n >= 2**31 else np.int32),
-                             "score": np.round(scores, 6)})
-        if has_uplift:
-            thin["uplift"] = np.round(uplift, 6)
-        if spec.segments and labels is not None:  # only a segment filter needs the names
-            thin["segment_name"] = pd.Series(labels).map({k: d["name"] for k, d in saved.items()}).to_numpy()
-        tl = build_list(thin, spec, score_col="uplift" if has_uplift else "score")
-        del thin
-    chosen = tl.table["_row"].to_numpy() if tl is not None else np.zeros(0, dtype=int)
+        ranking = saved_ranking(bundle, rank_by)
+        warnings.extend(ranking.warnings)
+        tl = _thin_list(bundle, spec, ranking, scores, uplift, labels)
     say(t("Ranked {n} customers; writing the outputs", n=f"{n:,}"))
-
-    picked: list[pd.DataFrame] = []
     sink = _Sink(out_dir, parquet, ids)
+    targets = _write_in_file_order(parts, plan, sink, _ranks(scores), tl)
+    if plan.id_col and len(hashes) and len(np.unique(hashes)) < len(hashes):
+        warnings.append(t("'{col}' repeats {n} id(s): those customers appear more than once in the outputs. Check the "
+                          "export for duplicate rows.", col=plan.id_col, n=f"{len(hashes) - len(np.unique(hashes)):,}"))
+    drift = _drift(bundle, source, parts)
+    part_warnings = [w for p in parts for w in p.warnings]
+    return StreamResult(rows=n, customers=n, targets=targets, drift=drift, segments=_segments(bundle, labels, n),
+                        explain=_explain_report(bundle, parts, n),
+                        warnings=tuple(dict.fromkeys(warnings + part_warnings + drift.warnings)),
+                        timings={**_stage_sums(parts), "finish": time.perf_counter() - t0}, parts=len(parts),
+                        id_col=plan.id_col, written=tuple(sink.written), columns=tuple(sink.columns), ranking=ranking)
+
+
+def _thin_list(bundle: ModelBundle, spec: ListSpec, ranking: Ranking, scores: np.ndarray,
+               uplift: np.ndarray | None, labels: np.ndarray | None) -> TargetList:
+    """The list from each customer's row number and (rounded, as customers.csv shows them) score and
+    uplift only; segment names only when a segment filter needs them."""
+    n = len(scores)
+    thin = pd.DataFrame({"_row": np.arange(n, dtype=np.int64 if n >= 2**31 else np.int32),
+                         "score": np.round(scores, 6)})
+    if uplift is not None:
+        thin["uplift"] = np.round(uplift, 6)
+    if spec.segments and labels is not None:
+        names = {int(d["id"]): d["name"] for d in bundle.segmentation.get("segments", [])}
+        thin["segment_name"] = pd.Series(labels).map(names).to_numpy()
+    return make_list(thin, spec, ranking)
+
+
+def _write_in_file_order(parts: list[PartResult], plan: ScoringPlan, sink: _Sink,
+                         ranked: tuple[np.ndarray, np.ndarray], tl: TargetList | None) -> TargetList | None:
+    """One pass over the parked parts: each gets its ranks and deciles and goes to the sink; the list's
+    rows are picked up on the way and come back in the list's order."""
+    rank, decile = ranked
+    chosen = tl.table["_row"].to_numpy() if tl is not None else np.zeros(0, dtype=int)
+    picked: list[pd.DataFrame] = []
     start = 0
     try:
         for part in parts:
@@ -419,42 +300,40 @@ def finish(bundle: ModelBundle, plan: ScoringPlan, source: Source, parts: list[P
             table.insert(at, "rank", rank[rows])
             table.insert(at + 1, "decile", decile[rows])
             sink.write(table)
-            if len(chosen):
-                mine = chosen[(chosen >= start) & (chosen < start + len(table))]
-                if len(mine):
-                    picked.append(table.iloc[mine - start].assign(_row=mine))
+            mine = chosen[(chosen >= start) & (chosen < start + len(table))]
+            if len(mine):
+                picked.append(table.iloc[mine - start].assign(_row=mine))
             start += len(table)
     finally:
         sink.close()
-    targets = None
-    if tl is not None:
-        full = pd.concat(picked, ignore_index=True) if picked else pd.DataFrame(columns=["_row"])
-        full = full.set_index("_row").loc[chosen].reset_index(drop=True)
-        full["group"] = tl.table["group"].to_numpy()
-        targets = replace(tl, table=full)
+    if tl is None:
+        return None
+    full = pd.concat(picked, ignore_index=True) if picked else pd.DataFrame(columns=["_row"])
+    full = full.set_index("_row").loc[chosen].reset_index(drop=True)
+    full["group"] = tl.table["group"].to_numpy()
+    return replace(tl, table=full)
 
-    if plan.id_col and len(hashes) and len(np.unique(hashes)) < len(hashes):
-        warnings.append(t("'{col}' repeats {n} id(s): those customers appear more than once in the outputs. Check the "
-                          "export for duplicate rows.", col=plan.id_col, n=f"{len(hashes) - len(np.unique(hashes)):,}"))
+
+def _drift(bundle: ModelBundle, source: Source, parts: list[PartResult]):
+    """The drift check from the parts' counts, as ``prepare_new`` makes it from a whole file."""
     counted = parts[0].drift
     for p in parts[1:]:
         counted = counted + p.drift
     data = bundle.data
     ignored = {data.get("id_column")} | set(data.get("columns", []))
-    drift = drift_from_tally(bundle.drift, replace(counted, columns=source.columns), bundle.model.column_specs,
-                             tuple(c for c in ignored if c))
-    segments = []
-    if labels is not None:
-        sizes = np.bincount(labels, minlength=max(saved, default=-1) + 1)
-        segments = [{"id": k, "name": d["name"], "size": int(sizes[k]) if k < len(sizes) else 0,
-                     "share": round(float(sizes[k]) / n, 4) if k < len(sizes) else 0.0,
-                     "description": d["description"]} for k, d in sorted(saved.items())]
-    explain_report = _explain_report(bundle, parts, n)
-    part_warnings = [w for p in parts for w in p.warnings]
-    return StreamResult(rows=n, customers=n, targets=targets, drift=drift, segments=segments,
-                        explain=explain_report, warnings=tuple(dict.fromkeys(warnings + part_warnings + drift.warnings)),
-                        timings={**_stage_sums(parts), "finish": time.perf_counter() - t0}, parts=len(parts),
-                        id_col=plan.id_col, written=tuple(sink.written), columns=tuple(sink.columns))
+    return drift_from_tally(bundle.drift, replace(counted, columns=source.columns), bundle.model.column_specs,
+                            tuple(c for c in ignored if c))
+
+
+def _segments(bundle: ModelBundle, labels: np.ndarray | None, n: int) -> list[dict]:
+    """Each saved segment's size and share in this file, reported by the segments' own rule (a segment
+    under SMALL_GROUP customers keeps only its size)."""
+    if labels is None:
+        return []
+    saved = {int(d["id"]): d for d in bundle.segmentation.get("segments", [])}
+    sizes = np.bincount(labels, minlength=max(saved, default=-1) + 1)
+    return segments_report([{"id": k, "name": d["name"], "size": int(sizes[k]), "share": float(sizes[k]) / n,
+                             "description": d["description"]} for k, d in sorted(saved.items())])
 
 
 def _stage_sums(parts: list[PartResult]) -> dict[str, float]:
@@ -658,14 +537,6 @@ def rolled_up_customers(bundle: ModelBundle, source: Source, digest: str, batch_
     return loaded, cust
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def progress_line(done: int, total: int | None, seconds: float) -> str:
     """'1,250,000 rows scored and explained, 41,000 rows/s, about 214 s left': the CLI's progress line
     and the app's progress bar say the same thing."""
@@ -687,13 +558,6 @@ class Meter:
         self.say(progress_line(self.done, self.total, time.perf_counter() - self.t0))
 
 
-def estimated_rows(source: Source) -> int | None:
-    """Rows in the file: exact for Parquet, estimated from the first megabyte for plain CSV."""
-    if source.file_format == "parquet":
-        return pq.ParquetFile(source.path).metadata.num_rows
-    return int(source.size_bytes / source.bytes_per_row) if source.bytes_per_row else None
-
-
 def parts_dir(out_dir: Path) -> Path:
     folder = out_dir / f".bullseye-parts-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
@@ -701,7 +565,7 @@ def parts_dir(out_dir: Path) -> Path:
 
 
 def score_stream(bundle: ModelBundle, model_bytes: bytes, source: Source, out_dir: Path, id_col: str | None,
-                 spec: ListSpec | None, explain_method: str = "auto", batch_rows: int = BATCH_ROWS,
+                 spec: ListSpec | None, explain_method: str = "auto", rank_by: str = AUTO, batch_rows: int = BATCH_ROWS,
                  say: Progress | None = None, parquet: bool = False, ids: Callable | None = None) -> StreamResult:
     """Score a file in batches on this machine: memory stays flat however many rows it has."""
     say = say or (lambda m: log.info(m))
@@ -722,10 +586,9 @@ def score_stream(bundle: ModelBundle, model_bytes: bytes, source: Source, out_di
             results.append(score_part(plan, raw, str(folder / f"part-{i:05d}.parquet")))
             meter(len(raw))
         timings["score_explain"] = time.perf_counter() - t0 - timings["dates"]
-        if skipped:
-            warnings.append(t("{n} row(s) with the wrong number of fields were skipped. Fix those lines in the file "
-                              "to include them.", n=f"{len(skipped):,}"))
-        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet, ids)
+        if skipped:  # counted while reading ahead, so filed with the last part
+            results[-1] = replace(results[-1], skipped_rows=len(skipped))
+        result = finish(bundle, plan, source, results, spec, out_dir, warnings, say, parquet, ids, rank_by)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     timings.update(result.timings)

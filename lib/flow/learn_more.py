@@ -1,0 +1,137 @@
+"""The steps beside the guided flow ("Learn more"): what to offer each customer, what they are worth,
+and who a campaign changes (uplift), plus how their results join customers.csv.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from lib.data.io import LoadResult
+from lib.data.schema import Schema
+from lib.errors import DataValidationError
+from lib.flow.steps import Customers, Understanding
+from lib.text.i18n import t
+
+# --- what to offer, and what customers are worth (transaction logs) -------------------------------
+
+
+def _log_only(cust: Customers, what: str) -> None:
+    if not cust.settings.transactions:
+        raise DataValidationError(
+            t("{what} need a transaction log (one row per order line, with customer, date, product and amount columns); this file is a customer table. Load the order lines and mark the file as a transaction log.", what=what))
+
+
+def recommend(loaded: LoadResult, cust: Customers, settings):
+    """Top products per customer, in the mode asked ("all" or "new"), with the honest evaluation
+    (``lib.models.recommend``). ``settings``: ``lib.models.recommend.RecommendSettings``."""
+    from lib.models.recommend import recommend as run_recommender
+
+    _log_only(cust, t("Recommendations"))
+    c = cust.settings
+    return run_recommender(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
+
+
+def value(loaded: LoadResult, cust: Customers, settings):
+    """Predicted spend, churn risk and 12-month value per customer, validated out of time
+    (``lib.models.value``). ``settings``: ``lib.models.value.ValueSettings``."""
+    from lib.models.value import customer_value
+
+    _log_only(cust, t("Customer value predictions"))
+    c = cust.settings
+    return customer_value(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
+
+
+def uplift(cust: Customers, und: Understanding, settings):
+    """Who the campaign changes: an uplift model learned from a randomised control group
+    (``lib.models.uplift``). ``settings``: ``lib.models.uplift.UpliftSettings``; the treatment column is never a
+    feature, and outcomes of the target are kept out as leaks."""
+    from lib.models.uplift import train_uplift
+
+    if und.target is None:
+        raise DataValidationError(t("Uplift needs a target (the outcome the campaign should change), and a treatment "
+                                  "column saying who got the campaign."))
+    if cust.training is not None:
+        raise DataValidationError(
+            t("Uplift learns from a campaign's results: a customer table with who was sent it (treatment) and what "
+            "they did (target). With a transaction log and a horizon the target is built from the log, not from a "
+            "campaign: leave the horizon at 0, or load the campaign's customer table."))
+    if settings.treatment not in cust.frame.columns:
+        raise DataValidationError(t("The treatment column '{treatment}' is not in the file. Columns: {items}.", treatment=settings.treatment, items=', '.join(map(str, cust.frame.columns))))
+    return train_uplift(cust.frame, und.schema, und.target, und.positive, settings,
+                        leakage=list(und.quality.leakage_suspects))
+
+
+CAMPAIGN_GROUP, CAMPAIGN_OUTCOME = "campaign_group", "campaign_responded"
+
+
+def learn_from_campaign(cust: Customers, und: Understanding, outcomes: pd.DataFrame, seed: int = 42):
+    """Who a recorded campaign changed: its customers (matched by id to this customer file), whether they
+    were sent it or kept as control, and what they did (``lib.act.campaigns.campaign_outcomes``), learned by
+    the uplift step. The next list can then go to the persuadable, not the likeliest."""
+    from lib.models.uplift import UpliftSettings, train_uplift
+
+    frame = cust.frame.reset_index(drop=True)
+    joined = pd.DataFrame({"_id": und.ids}).merge(
+        outcomes.rename(columns={"customer_id": "_id", "group": CAMPAIGN_GROUP, "responded": CAMPAIGN_OUTCOME}),
+        on="_id", how="inner")
+    if joined.empty:
+        raise DataValidationError(
+            t("None of the campaign's customers are in this file: load the customer file the list was built from (ids in the '{value}' column) on the Upload page.", value=und.id_col or t("row number")))
+    rows = pd.Index(und.ids).get_indexer(joined["_id"])
+    learn = frame.iloc[rows].reset_index(drop=True).assign(**{CAMPAIGN_GROUP: joined[CAMPAIGN_GROUP].to_numpy(),
+                                                              CAMPAIGN_OUTCOME: joined[CAMPAIGN_OUTCOME].to_numpy()})
+    schema = Schema(roles={**und.schema.roles, CAMPAIGN_GROUP: "binary", CAMPAIGN_OUTCOME: "binary"},
+                    reasons={**und.schema.reasons, CAMPAIGN_GROUP: "the campaign's groups",
+                             CAMPAIGN_OUTCOME: "what the campaign's customers did"})
+    settings = UpliftSettings(treatment=CAMPAIGN_GROUP, treated_value="target", control_value="control", seed=seed)
+    # The customer file's own target (if any) is not a feature: it may be an outcome of the same campaign.
+    features = tuple(c for c in und.feature_columns if c != und.target)
+    return train_uplift(learn, schema, CAMPAIGN_OUTCOME, "yes", replace(settings, features=features))
+
+
+def with_uplift(table: pd.DataFrame, uplift_result) -> pd.DataFrame:
+    """customers.csv with each customer's predicted change (uplift) and their probability with and
+    without the campaign."""
+    if uplift_result is None:
+        return table
+    out = table.copy()
+    for col in ("uplift", "p_treated", "p_control"):
+        out[col] = np.round(uplift_result.table[col].to_numpy(), 6)
+    return out
+
+
+VALUE_COLUMNS = ("predicted_orders", "predicted_value", "churn_risk", "clv_12m")
+
+
+def with_value(table: pd.DataFrame, value_result) -> pd.DataFrame:
+    """customers.csv with each customer's predicted orders, value, churn risk and 12-month value."""
+    if value_result is None:
+        return table
+    v = value_result.table.set_index("customer_id")
+    out = table.copy()
+    for col in VALUE_COLUMNS:
+        out[col] = v[col].reindex(out["id"].to_numpy()).to_numpy()
+    return out
+
+
+def with_offers(list_table: pd.DataFrame, recommendations) -> pd.DataFrame:
+    """A target list with the top three offers of each customer (recommended_1..3)."""
+    if recommendations is None:
+        return list_table
+    from lib.models.recommend import offers_for
+
+    offers = offers_for(recommendations, n=3).set_index("id")
+    out = list_table.copy()
+    for col in ("recommended_1", "recommended_2", "recommended_3"):
+        out[col] = offers[col].reindex(out["id"].to_numpy()).to_numpy() if col in offers else None
+    return out
+
+
+def with_offers_on_list(targets, recommendations):
+    """A target list with each customer's top three offers, when there are recommendations."""
+    if targets is None or recommendations is None:
+        return targets
+    return replace(targets, table=with_offers(targets.table, recommendations))

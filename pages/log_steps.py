@@ -66,6 +66,13 @@ def uplift():
     return None if settings is None else run_uplift(settings)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def saved_uplift(k: str, _bundle, _frame):
+    """A saved uplift model's uplift per customer of a new file (None: the model file has none)."""
+    u = p.saved_uplift(_bundle, _frame)
+    return None if u is None else u["uplift"].to_numpy()
+
+
 def uplift_explained(result, settings):
     """(reasons per customer, who-is-persuadable importance) of an uplift model."""
     from pages.steps import understanding_key

@@ -19,7 +19,7 @@ from lib.models.model import PropensityModel
 from lib.models.propensity import PropensityResult
 from lib.models.segment import SegmentationResult
 from lib.text.i18n import t
-from pages import state
+from pages import log_steps, state
 from pages.steps import (
     _explain,
     _load,
@@ -57,12 +57,6 @@ def _table(k: str, _ids: np.ndarray, _seg, _scores, _reasons) -> pd.DataFrame:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _list_base(k: str, _table: pd.DataFrame, _frame: pd.DataFrame) -> pd.DataFrame:
     return p.list_base(_table, _frame)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _uplift_new(k: str, _bundle, _frame: pd.DataFrame) -> np.ndarray | None:
-    u = p.saved_uplift(_bundle, _frame)
-    return None if u is None else u["uplift"].to_numpy()
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -196,7 +190,7 @@ def new_file_scored(progress=None) -> Scored:  # progress(rows_done, rows): the 
                   card=model_file.model_card(b), scores=_score_new(k, new.model, frame),
                   explanation=_explain(k, new.model, frame, progress), segmentation=new.segmentation, ids=new.ids,
                   id_col=new.id_col, roles=dict(_roles(words_key(key(f["digest"])), frame).roles), seg_key=model_digest,
-                  uplift=_uplift_new(k, b, frame), uplift_beats_random=bool(b.uplift and b.uplift.get("beats_random", True)))
+                  uplift=log_steps.saved_uplift(k, b, frame), uplift_beats_random=bool(b.uplift and b.uplift.get("beats_random", True)))
 
 
 def score_by_segment_chart(scored: Scored):

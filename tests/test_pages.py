@@ -261,12 +261,26 @@ def test_uplift_page_learns_who_the_campaign_changes_and_the_list_ranks_by_it(tm
     at.switch_page("pages/targets.py").run()
     if any(c.key == "tgt_use_anyway" for c in at.checkbox):
         at.checkbox(key="tgt_use_anyway").check().run()  # the propensity gate may fail on this file
-    at.radio(key="w_cfg_tgt_rank").set_value("uplift").run()
     no_errors(at)
+    # The uplift model beats random, so the list ranks by it unless the user chooses otherwise (the same
+    # policy as the CLI's run).
+    assert at.radio(key="w_cfg_tgt_rank").value == "uplift"
     assert "Expected extra responders" in {m.label for m in at.metric}
     shown = at.dataframe[-1].value
     ages = pd.read_csv(tmp_path / "campaign.csv").set_index("customer_id")["age"]
     assert (ages.loc[shown["customer_id"].astype(int)] < 35).mean() > 0.6
+    # The model saved from the app carries the uplift model: a new file scored by it is ranked by uplift too.
+    at.switch_page("pages/score.py").run()
+    at.file_uploader(key="score_file").upload("again.csv", (tmp_path / "campaign.csv").read_bytes(), "text/csv").run()
+    [b for b in at.button if b.label == "Score this file"][0].click().run()
+    no_errors(at)
+    at.switch_page("pages/targets.py").run()
+    if any(c.key == "tgt_use_anyway" for c in at.checkbox):
+        at.checkbox(key="tgt_use_anyway").check().run()
+    no_errors(at)
+    assert "Expected extra responders" in {m.label for m in at.metric}
+    again = at.dataframe[-1].value
+    assert (ages.loc[again["customer_id"].astype(int)] < 35).mean() > 0.6
 
 
 def test_recommendations_page_evaluates_recommends_and_offers_go_on_the_list():

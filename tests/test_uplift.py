@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,6 +111,13 @@ def test_report_has_the_agreed_keys(planted_run):
     assert {"method", "qini", "auuc", "ate", "ate_ci", "n_treated", "n_control", "verdict",
             "uplift_by_decile"} <= set(report)
     assert len(report["uplift_by_decile"]) == 10 and report["verdict"] == planted_run[3].verdict
+
+
+def test_report_says_whether_uplift_beats_random_as_a_json_boolean(planted_run):
+    """The model file stores the report's beats_random: a JSON true/false equal to the result's."""
+    result = planted_run[3]
+    report = json.loads(json.dumps(result.to_report()))
+    assert report["beats_random"] is True and result.beats_random is True
 
 
 def test_table_is_aligned_with_the_input_and_probabilities_add_up(planted_run):
@@ -269,6 +278,7 @@ def test_weak_rare_outcome_says_the_data_cannot_tell():
     assert result.qini > 0.03  # noise that looks like a ranking...
     assert result.p_value > 0.01  # ...and the test that sees through it
     assert not result.beats_random and not result.beats_propensity
+    assert result.to_report()["beats_random"] is False
     assert result.verdict.startswith("The data cannot tell who responds to the campaign")
     assert "target by propensity or send to all" in result.verdict
 

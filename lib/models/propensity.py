@@ -273,60 +273,20 @@ def train_propensity(
     """
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
-    if target not in frame.columns:
-        raise DataValidationError(
-            t("Target column '{target}' is not in the file. Columns: {items}.", target=target, items=', '.join(map(str, frame.columns)))
-        )
-    y_all = binary_target(frame[target], positive, column=target)
-    positive_label = positive if positive is not None else _positive_of(frame[target], y_all)
+    y_all, positive_label = _labels(frame, target, positive)
     labelled = y_all.notna().to_numpy()
     y = y_all.to_numpy()[labelled].astype(int)
     positives = int(y.sum())
-    negatives = len(y) - positives
-    if min(positives, negatives) < MIN_CLASS_ROWS:
-        raise DataValidationError(
-            t("Target '{target}' has {positives:,} positive ('{positive_label}') and {negatives:,} other labelled rows. Honest validation needs at least {each} of each (and {least}+ positives before the scores can be trusted): add more history, or choose a target with more outcomes.", target=target, positives=positives, positive_label=positive_label, negatives=negatives, each=MIN_CLASS_ROWS, least=MIN_POSITIVES)
-        )
     feats, excluded, warnings = choose_features(frame, schema, target, y_all, features, exclude, allow, leakage)
     say(t("Preparing {n_feats} features for {n_frame:,} rows", n_feats=len(feats), n_frame=len(frame)))
     x_all = frame[feats]
     x = x_all[labelled]
-    idx = np.arange(len(x))
-    if split is not None:
-        test_mask = np.asarray(split)[labelled]
-        tr_idx, te_idx = idx[~test_mask], idx[test_mask]
-        for part, rows in ((t("validation window"), te_idx), (t("training window"), tr_idx)):
-            pos = int(y[rows].sum())
-            if min(pos, len(rows) - pos) < 2:
-                raise DataValidationError(
-                    t("The {part} has {pos} customers who bought again and {others} who did not; both are needed. Choose another cutoff or horizon.", part=part, pos=pos, others=len(rows) - pos)
-                )
-    else:
-        tr_idx, te_idx = train_test_split(idx, test_size=holdout, stratify=y, random_state=seed)
-    # Early stopping needs a validation fold that is large enough to be stable, not one of 100k+
-    # rows re-scored after every tree.
-    val_size = min(0.15, VALIDATION_MAX_ROWS / len(tr_idx))
-    fit_idx, val_idx = train_test_split(tr_idx, test_size=val_size, stratify=y[tr_idx], random_state=seed)
-    if max_rows and len(fit_idx) > max_rows:
-        warnings = [*warnings, (
-            f"The trees learnt from a stratified sample of {max_rows:,} of the {len(fit_idx):,} training rows "
-            "(same share of positives): beyond a few hundred thousand rows more rows barely change the model but "
-            f"multiply the training time. The {len(te_idx):,} holdout rows were all used to measure it.")]
-        fit_idx, _ = train_test_split(fit_idx, train_size=max_rows, stratify=y[fit_idx], random_state=seed)
-    rate = y.mean()
-    # Rare positives: up-weight them (square root of the imbalance keeps probabilities sane before
-    # calibration, which restores them exactly).
-    spw = float(np.sqrt((1 - rate) / rate)) if 0 < rate < 0.2 else 1.0
-
-    cv_auc: list[float] = []
-    if cv_folds and cv_folds > 1 and len(tr_idx) <= CV_MAX_ROWS and positives >= 2 * cv_folds:
-        say(t("Cross-validating ({cv_folds} folds)", cv_folds=cv_folds))
-        skf = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
-        for k, (a, b) in enumerate(skf.split(tr_idx, y[tr_idx])):
-            a_idx, b_idx = tr_idx[a], tr_idx[b]
-            fold = PropensityModel(tuple(feats), seed + k, spw).fit(
-                x.iloc[a_idx], y[a_idx], eval_set=(x.iloc[b_idx], y[b_idx]))
-            cv_auc.append(float(roc_auc_score(y[b_idx], fold.decision_function(x.iloc[b_idx]))))
+    tr_idx, te_idx = _holdout_split(y, None if split is None else np.asarray(split)[labelled], holdout, seed)
+    fit_idx, val_idx, sampled = _fit_rows(y, tr_idx, len(te_idx), seed, max_rows)
+    if sampled:
+        warnings = [*warnings, sampled]
+    spw = scale_pos_weight(y)
+    cv_auc = _cross_validate(x, y, tr_idx, tuple(feats), seed, spw, cv_folds, positives, say)
 
     say(t("Training XGBoost on {rows:,} rows (early stopping on {stop_rows:,})", rows=len(fit_idx), stop_rows=len(val_idx)))
     # Dates count back from the latest date of every row scored here, so scoring this file again
@@ -334,37 +294,127 @@ def train_propensity(
     model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
                                                          eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
     say(t("Training the logistic baseline"))
-    base_idx = tr_idx
-    if len(tr_idx) > BASELINE_MAX_ROWS:  # a linear model has learnt all it can long before this
-        base_idx, _ = train_test_split(tr_idx, train_size=BASELINE_MAX_ROWS, stratify=y[tr_idx], random_state=seed)
-    baseline = logistic_baseline(model.column_specs).fit(x.iloc[base_idx], y[base_idx])
+    baseline = _fit_baseline(model.column_specs, x, y, tr_idx, seed)
 
     say(t("Scoring every customer"))
     margins = model.decision_function(x_all)
     scores = model.calibrate(margins)
     p_te = scores[labelled][te_idx]
-    p_base = baseline.predict_proba(x.iloc[te_idx])[:, 1]
     y_te = y[te_idx]
     metrics = _metrics(y_te, p_te)
-    base_metrics = _metrics(y_te, p_base)
-    gate = []
-    if metrics.roc_auc < MIN_AUC:
-        gate.append(t("Holdout AUC is {roc_auc:.2f}, below {least}: the model barely beats random ordering.", roc_auc=metrics.roc_auc, least=MIN_AUC))
-    if positives < MIN_POSITIVES:
-        gate.append(t("Only {positives} positive outcomes; at least {least} are needed to trust a model.", positives=positives, least=MIN_POSITIVES))
-    if metrics.roc_auc <= base_metrics.roc_auc:
-        gate.append(
-            t("The model (AUC {roc_auc:.3f}) is not better than the simple baseline (AUC {baseline_auc:.3f}).", roc_auc=metrics.roc_auc, baseline_auc=base_metrics.roc_auc)
-        )
+    base_metrics = _metrics(y_te, baseline.predict_proba(x.iloc[te_idx])[:, 1])
     return PropensityResult(
         model=model, baseline=baseline, target=target, positive=str(positive_label), features=tuple(feats),
         excluded_features=tuple(excluded), warnings=tuple(warnings), metrics=metrics,
         baseline_metrics=base_metrics, cv_auc=tuple(cv_auc), lift=lift_table(y_te, p_te),
         calibration=calibration_table(y_te, p_te), holdout_scores=p_te, holdout_labels=y_te,
         scores=scores, margins=margins, n_train=len(tr_idx), n_holdout=len(te_idx), positives=positives,
-        validation=validation, train_seconds=time.perf_counter() - t0, seed=seed, gate_reasons=tuple(gate),
-        n_fit=len(fit_idx),
+        validation=validation, train_seconds=time.perf_counter() - t0, seed=seed,
+        gate_reasons=_quality_gate(metrics, base_metrics, positives), n_fit=len(fit_idx),
     )
+
+
+def _labels(frame: pd.DataFrame, target: str, positive: str | None) -> tuple[pd.Series, str]:
+    """The target as 1/0/blank and the positive class's label, after checking that both classes have
+    enough labelled rows for an honest holdout."""
+    if target not in frame.columns:
+        raise DataValidationError(
+            t("Target column '{target}' is not in the file. Columns: {items}.", target=target, items=', '.join(map(str, frame.columns)))
+        )
+    y_all = binary_target(frame[target], positive, column=target)
+    positive_label = positive if positive is not None else positive_label_of(frame[target], y_all)
+    y = y_all.dropna().to_numpy()
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    if min(positives, negatives) < MIN_CLASS_ROWS:
+        raise DataValidationError(
+            t("Target '{target}' has {positives:,} positive ('{positive_label}') and {negatives:,} other labelled rows. Honest validation needs at least {each} of each (and {least}+ positives before the scores can be trusted): add more history, or choose a target with more outcomes.", target=target, positives=positives, positive_label=positive_label, negatives=negatives, each=MIN_CLASS_ROWS, least=MIN_POSITIVES)
+        )
+    return y_all, positive_label
+
+
+def _holdout_split(y: np.ndarray, test_mask: np.ndarray | None, holdout: float,
+                   seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, holdout) positions of the labelled rows: the rows ``test_mask`` marks (out-of-time: the
+    latest window, each part needing both outcomes), or a stratified random ``holdout`` share."""
+    idx = np.arange(len(y))
+    if test_mask is None:
+        tr_idx, te_idx = train_test_split(idx, test_size=holdout, stratify=y, random_state=seed)
+        return tr_idx, te_idx
+    tr_idx, te_idx = idx[~test_mask], idx[test_mask]
+    for part, rows in ((t("validation window"), te_idx), (t("training window"), tr_idx)):
+        pos = int(y[rows].sum())
+        if min(pos, len(rows) - pos) < 2:
+            raise DataValidationError(
+                t("The {part} has {pos} customers who bought again and {others} who did not; both are needed. Choose another cutoff or horizon.", part=part, pos=pos, others=len(rows) - pos)
+            )
+    return tr_idx, te_idx
+
+
+def _fit_rows(y: np.ndarray, tr_idx: np.ndarray, n_holdout: int, seed: int,
+              max_rows: int | None) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """(fit, early-stopping) positions within the training rows, and a note when the trees learn from a
+    sample of them (``max_rows``)."""
+    # Early stopping needs a validation fold that is large enough to be stable, not one of 100k+
+    # rows re-scored after every tree.
+    val_size = min(0.15, VALIDATION_MAX_ROWS / len(tr_idx))
+    fit_idx, val_idx = train_test_split(tr_idx, test_size=val_size, stratify=y[tr_idx], random_state=seed)
+    if not (max_rows and len(fit_idx) > max_rows):
+        return fit_idx, val_idx, None
+    note = (f"The trees learnt from a stratified sample of {max_rows:,} of the {len(fit_idx):,} training rows "
+            "(same share of positives): beyond a few hundred thousand rows more rows barely change the model but "
+            f"multiply the training time. The {n_holdout:,} holdout rows were all used to measure it.")
+    fit_idx, _ = train_test_split(fit_idx, train_size=max_rows, stratify=y[fit_idx], random_state=seed)
+    return fit_idx, val_idx, note
+
+
+def _cross_validate(x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray, feats: tuple[str, ...], seed: int,
+                    spw: float, cv_folds: int, positives: int, say: Progress) -> list[float]:
+    """Holdout AUC of each of ``cv_folds`` folds of the training rows; none on big files (above
+    ``CV_MAX_ROWS`` the holdout is precise enough) or with too few positives to fill the folds."""
+    cv_auc: list[float] = []
+    if not (cv_folds and cv_folds > 1 and len(tr_idx) <= CV_MAX_ROWS and positives >= 2 * cv_folds):
+        return cv_auc
+    say(t("Cross-validating ({cv_folds} folds)", cv_folds=cv_folds))
+    skf = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
+    for k, (a, b) in enumerate(skf.split(tr_idx, y[tr_idx])):
+        a_idx, b_idx = tr_idx[a], tr_idx[b]
+        fold = PropensityModel(feats, seed + k, spw).fit(
+            x.iloc[a_idx], y[a_idx], eval_set=(x.iloc[b_idx], y[b_idx]))
+        cv_auc.append(float(roc_auc_score(y[b_idx], fold.decision_function(x.iloc[b_idx]))))
+    return cv_auc
+
+
+def _fit_baseline(specs: tuple[ColumnSpec, ...], x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray,
+                  seed: int) -> Pipeline:
+    """The logistic baseline, fitted on the training rows (a stratified sample of them on big files)."""
+    base_idx = tr_idx
+    if len(tr_idx) > BASELINE_MAX_ROWS:  # a linear model has learnt all it can long before this
+        base_idx, _ = train_test_split(tr_idx, train_size=BASELINE_MAX_ROWS, stratify=y[tr_idx], random_state=seed)
+    return logistic_baseline(specs).fit(x.iloc[base_idx], y[base_idx])
+
+
+def _quality_gate(metrics: ModelMetrics, baseline: ModelMetrics, positives: int) -> tuple[str, ...]:
+    """Why the model should not be trusted (empty: it passes): a holdout AUC near random, too few
+    positives, or no better than the logistic baseline."""
+    gate = []
+    if metrics.roc_auc < MIN_AUC:
+        gate.append(t("Holdout AUC is {roc_auc:.2f}, below {least}: the model barely beats random ordering.", roc_auc=metrics.roc_auc, least=MIN_AUC))
+    if positives < MIN_POSITIVES:
+        gate.append(t("Only {positives} positive outcomes; at least {least} are needed to trust a model.", positives=positives, least=MIN_POSITIVES))
+    if metrics.roc_auc <= baseline.roc_auc:
+        gate.append(
+            t("The model (AUC {roc_auc:.3f}) is not better than the simple baseline (AUC {baseline_auc:.3f}).", roc_auc=metrics.roc_auc, baseline_auc=baseline.roc_auc)
+        )
+    return tuple(gate)
+
+
+def scale_pos_weight(y: np.ndarray) -> float:
+    """XGBoost's weight of the positive class. Rare positives are up-weighted by the square root of the
+    imbalance, which keeps probabilities sane before calibration (on the validation fold), which restores
+    them exactly; the uplift learners use the same rule."""
+    rate = float(np.mean(y)) if len(y) else 0.0
+    return float(np.sqrt((1 - rate) / rate)) if 0 < rate < 0.2 else 1.0
 
 
 def logistic_baseline(specs: tuple[ColumnSpec, ...]) -> Pipeline:
@@ -388,7 +438,8 @@ def logistic_baseline(specs: tuple[ColumnSpec, ...]) -> Pipeline:
     ])
 
 
-def _positive_of(s: pd.Series, y: pd.Series) -> str:
+def positive_label_of(s: pd.Series, y: pd.Series) -> str:
+    """The positive class as the target column spells it (its first positive value), for reports."""
     vals = s[y == 1].dropna()
     return str(vals.iloc[0]) if len(vals) else "1"
 

@@ -177,12 +177,6 @@ def report_redactions(ids: pd.Series | np.ndarray, pseudonyms: np.ndarray,
 # --- small groups ---------------------------------------------------------------------------------
 
 
-def small_groups(sizes: dict | pd.Series, threshold: int = SMALL_GROUP) -> set:
-    """The keys of groups with fewer than ``threshold`` customers (but at least one)."""
-    items = sizes.items() if isinstance(sizes, (dict, pd.Series)) else sizes
-    return {k for k, n in items if 0 < int(n) < threshold}
-
-
 def merge_small(labels: pd.Series | np.ndarray, threshold: int = SMALL_GROUP,
                 other: str | None = None) -> pd.Series:
     """Labels with every group under ``threshold`` customers merged into ``other``; when the merged

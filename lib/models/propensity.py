@@ -44,7 +44,7 @@ VALIDATION_MAX_ROWS = 50_000
 BASELINE_MAX_ROWS = 200_000
 CV_MAX_ROWS = 50_000  # above this, k-fold CV is skipped: a 20% holdout of 10k+ rows is already precise
 # Above this, the trees learn from a stratified sample of the training rows: on the 1M benchmark
-# (bench/learning_curve.py) holdout AUC moved < 0.001 from 200k to 800k rows while training time
+# (bench/scale.py learning_curve) holdout AUC moved < 0.001 from 200k to 800k rows while training time
 # tripled. The holdout is never sampled, so the metrics stay honest; 0 or None: use every row.
 TRAIN_MAX_ROWS = 300_000
 

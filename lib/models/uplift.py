@@ -44,6 +44,7 @@ from lib.models.explain import Explanation, explain, reason_codes
 from lib.models.model import FrameEncoder, PropensityModel
 from lib.models.propensity import choose_features, score_ranks
 from lib.text.i18n import t
+from lib.text.words import NO_WORDS, YES_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,11 @@ SMD_LIMIT = 0.1  # standardised mean difference above which arms differ noticeab
 BALANCE_P = 0.01  # ... and only when that difference is also beyond chance (Bonferroni over the columns)
 TREATED_FEATURE = "__treated__"  # the arm as the S-learner's extra input (never a user column)
 
-_CONTROL_WORDS = {"control", "no", "n", "false", "f", "0", "none", "holdout", "hold-out", "hold out", "untreated",
-                  "not sent", "off", "baseline", "placebo", "unexposed", "not contacted", "not treated"}
-_TREATED_WORDS = {"yes", "y", "true", "t", "1", "treatment", "treated", "test", "sent", "email", "e-mail", "mail",
-                  "mailed", "contacted", "called", "exposed", "offer", "promo", "campaign", "targeted", "variant",
-                  "on"}
+# Any no (yes) marks the control (treated) group, and so do these words of campaigns.
+_CONTROL_WORDS = {*NO_WORDS, "control", "none", "holdout", "hold-out", "hold out", "untreated", "not sent", "off",
+                  "baseline", "placebo", "unexposed", "not contacted", "not treated"}
+_TREATED_WORDS = {*YES_WORDS, "treatment", "treated", "test", "sent", "email", "e-mail", "mail", "mailed", "contacted",
+                  "called", "exposed", "offer", "promo", "campaign", "targeted", "variant", "on"}
 
 
 @dataclass(frozen=True)

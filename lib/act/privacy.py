@@ -170,7 +170,7 @@ def report_redactions(ids: pd.Series | np.ndarray, pseudonyms: np.ndarray,
         for c in personal.columns:
             for v in personal[c].dropna().astype(str).unique():
                 if len(v.strip()) >= 3:  # "A." or "" is no one's personal data
-                    out[v] = "[personal data]"
+                    out[v] = t("[personal data]")
     return out
 
 

@@ -308,10 +308,11 @@ def train_propensity(
     val_size = min(0.15, VALIDATION_MAX_ROWS / len(tr_idx))
     fit_idx, val_idx = train_test_split(tr_idx, test_size=val_size, stratify=y[tr_idx], random_state=seed)
     if max_rows and len(fit_idx) > max_rows:
-        warnings = [*warnings, (
-            f"The trees learnt from a stratified sample of {max_rows:,} of the {len(fit_idx):,} training rows "
-            "(same share of positives): beyond a few hundred thousand rows more rows barely change the model but "
-            f"multiply the training time. The {len(te_idx):,} holdout rows were all used to measure it.")]
+        warnings = [*warnings, t(
+            "The trees learnt from a stratified sample of {rows:,} of the {total:,} training rows (same share of "
+            "positives): beyond a few hundred thousand rows more rows barely change the model but multiply the "
+            "training time. The {holdout:,} holdout rows were all used to measure it.",
+            rows=max_rows, total=len(fit_idx), holdout=len(te_idx))]
         fit_idx, _ = train_test_split(fit_idx, train_size=max_rows, stratify=y[fit_idx], random_state=seed)
     rate = y.mean()
     # Rare positives: up-weight them (square root of the imbalance keeps probabilities sane before

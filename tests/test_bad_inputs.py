@@ -216,8 +216,8 @@ def test_thousand_columns_load_and_run():
 
 
 def test_memory_guard_refuses_a_file_too_big_for_free_memory(monkeypatch):
-    import lib.data.io
+    import lib.data.io.files
 
-    monkeypatch.setattr(lib.data.io, "available_memory", lambda: 1000)
+    monkeypatch.setattr(lib.data.io.files, "available_memory", lambda: 1000)
     with pytest.raises(DataValidationError, match="of memory once loaded"):
         load_table(_csv(_customers()), "big.csv")

@@ -170,17 +170,11 @@ def report_redactions(ids: pd.Series | np.ndarray, pseudonyms: np.ndarray,
         for c in personal.columns:
             for v in personal[c].dropna().astype(str).unique():
                 if len(v.strip()) >= 3:  # "A." or "" is no one's personal data
-                    out[v] = "[personal data]"
+                    out[v] = t("[personal data]")
     return out
 
 
 # --- small groups ---------------------------------------------------------------------------------
-
-
-def small_groups(sizes: dict | pd.Series, threshold: int = SMALL_GROUP) -> set:
-    """The keys of groups with fewer than ``threshold`` customers (but at least one)."""
-    items = sizes.items() if isinstance(sizes, (dict, pd.Series)) else sizes
-    return {k for k, n in items if 0 < int(n) < threshold}
 
 
 def merge_small(labels: pd.Series | np.ndarray, threshold: int = SMALL_GROUP,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from lib.errors import DataValidationError
 from lib.text.i18n import t
+from lib.text.words import NO_WORDS
 
 # OWASP CSV injection: cells starting with these are formulas to a spreadsheet.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -56,7 +57,7 @@ class TargetList:
         return self.table[self.table["group"] == "target"]
 
 
-_NO = {"no", "n", "false", "f", "0", "0.0", "否", "opt-out", "optout", "unsubscribed"}
+_NO = {*NO_WORDS, "opt-out", "optout", "unsubscribed"}
 
 
 def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score",

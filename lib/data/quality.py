@@ -12,6 +12,7 @@ import pandas as pd
 from lib.data.io import FIXES_ATTR, CellFix, fix_sentences
 from lib.data.schema import Schema, binary_target, role_label
 from lib.text.i18n import t
+from lib.text.words import column_words
 
 SENTINEL_TEXT = ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "not available", "other", "未知")
 SENTINEL_NUMBERS = (-1, 999, 9999, 99999, -999, -9999)
@@ -282,8 +283,7 @@ def find_leakage(frame: pd.DataFrame, schema: Schema, target: str, y: pd.Series 
             _necessary_condition(s, positives, schema.roles.get(col))
             if n_pos >= NECESSARY_MIN_POSITIVES and len(yk) - n_pos >= NECESSARY_MIN_POSITIVES else None
         )
-        name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(col))
-        name = re.sub(r"[\s.\-]+", "_", name).lower()
+        name = column_words(col).replace(" ", "_")  # 'CallDuration', 'call-duration' -> 'call_duration'
         if auc is not None and auc >= LEAKAGE_AUC:
             out.append({"column": col, "auc": rounded, "kind": "predicts_target",
                         "reason": t("'{col}' on its own separates positive from negative '{target}' almost perfectly (AUC {auc:.3f}, where 0.5 is guessing and 1 is perfect): it is probably a copy of the outcome or recorded after it.", col=col, target=target, auc=auc)})

@@ -15,6 +15,7 @@ import pandas as pd
 
 from lib.errors import DataValidationError
 from lib.text.i18n import t
+from lib.text.words import YES_WORDS
 
 ROLES = ("identifier", "pii", "date", "numeric", "categorical", "binary", "text", "constant", "empty")
 FEATURE_ROLES = ("numeric", "categorical", "binary", "date")
@@ -58,8 +59,9 @@ _TARGET_NAME = re.compile(
     r"default|attrit|renew|redeem|是否|购买|流失|响应|转化",
     re.I,
 )
-POSITIVE_TOKENS = ("yes", "y", "true", "t", "1", "1.0", "是", "positive", "pos", "churned", "converted")
-NEGATIVE_TOKENS = ("no", "n", "false", "f", "0", "0.0", "否", "negative", "neg")
+# Values that name the positive class of a target, in order of preference: any yes, then words only a
+# target uses.
+POSITIVE_TOKENS = (*YES_WORDS, "positive", "pos", "churned", "converted")
 
 
 @dataclass(frozen=True)

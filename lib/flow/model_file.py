@@ -168,7 +168,7 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
             raise DataValidationError(t("Model file not found: {path} (give the path of a .bullseye file).", path=path))
         data = path.read_bytes()
     else:
-        data, name = source, name or "the model file"
+        data, name = source, name or t("the model file")
     try:
         manifest, booster, uplift_trees = _read_members(data, name)
     except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError, EOFError):

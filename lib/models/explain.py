@@ -23,6 +23,7 @@ import xgboost as xgb
 
 from lib.models.model import FrameEncoder, PropensityModel
 from lib.text.i18n import t
+from lib.text.words import column_words
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,8 @@ def _sum_to_original(encoded_values: np.ndarray, model: PropensityModel) -> np.n
 # --- reason codes ---------------------------------------------------------------------------------
 
 
-# Columns Bullseye makes itself (the transaction roll-up): their names are words it can translate. The user's
-# own column names are shown as they are.
+# Columns Bullseye makes itself (the transaction roll-up): their words are in the catalogue, so they are
+# translated. The user's own column names are shown as words (lib.text.words.column_words), untranslated.
 MADE_COLUMNS = {"recency_days": "recency days", "frequency": "frequency", "monetary": "monetary",
                 "avg_order_value": "avg order value", "tenure_days": "tenure days",
                 "days_between_orders": "days between orders", "distinct_products": "distinct products",
@@ -208,9 +209,11 @@ MADE_COLUMNS = {"recency_days": "recency days", "frequency": "frequency", "monet
 
 
 def pretty_name(column: str) -> str:
+    """A feature as a reason, chart or page names it: 'MonthlyCharges' -> 'monthly charges', in the
+    current language for the columns Bullseye makes."""
     if str(column) in MADE_COLUMNS:
         return t(MADE_COLUMNS[str(column)])
-    return str(column).replace("_", " ").strip()
+    return column_words(column)
 
 
 def _format_unique(values: np.ndarray, fmt) -> np.ndarray:

@@ -44,7 +44,7 @@ VALIDATION_MAX_ROWS = 50_000
 BASELINE_MAX_ROWS = 200_000
 CV_MAX_ROWS = 50_000  # above this, k-fold CV is skipped: a 20% holdout of 10k+ rows is already precise
 # Above this, the trees learn from a stratified sample of the training rows: on the 1M benchmark
-# (bench/learning_curve.py) holdout AUC moved < 0.001 from 200k to 800k rows while training time
+# (bench/scale.py learning_curve) holdout AUC moved < 0.001 from 200k to 800k rows while training time
 # tripled. The holdout is never sampled, so the metrics stay honest; 0 or None: use every row.
 TRAIN_MAX_ROWS = 300_000
 
@@ -361,9 +361,10 @@ def _fit_rows(y: np.ndarray, tr_idx: np.ndarray, n_holdout: int, seed: int,
     fit_idx, val_idx = train_test_split(tr_idx, test_size=val_size, stratify=y[tr_idx], random_state=seed)
     if not (max_rows and len(fit_idx) > max_rows):
         return fit_idx, val_idx, None
-    note = (f"The trees learnt from a stratified sample of {max_rows:,} of the {len(fit_idx):,} training rows "
-            "(same share of positives): beyond a few hundred thousand rows more rows barely change the model but "
-            f"multiply the training time. The {n_holdout:,} holdout rows were all used to measure it.")
+    note = t("The trees learnt from a stratified sample of {rows:,} of the {total:,} training rows (same share of "
+             "positives): beyond a few hundred thousand rows more rows barely change the model but multiply the "
+             "training time. The {holdout:,} holdout rows were all used to measure it.",
+             rows=max_rows, total=len(fit_idx), holdout=n_holdout)
     fit_idx, _ = train_test_split(fit_idx, train_size=max_rows, stratify=y[fit_idx], random_state=seed)
     return fit_idx, val_idx, note
 

@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits  # installed with scikit-learn, whic
 from lib.act.privacy import OTHER_SMALL, SMALL_GROUP
 from lib.errors import DataValidationError
 from lib.text.i18n import LANGUAGES, catalogue, language, t
+from lib.text.words import column_words, is_yes
 
 log = logging.getLogger(__name__)
 
@@ -321,9 +322,6 @@ ENCODED_LEVELS = 10  # most common levels kept per category; the rest are pooled
 CATEGORY_DISTANCE = float(np.sqrt(2.0))
 OTHER, MISSING = "(other)", "(missing)"
 
-_YES = {"yes", "y", "true", "t", "1", "1.0"}
-_NO = {"no", "n", "false", "f", "0", "0.0"}
-
 
 @dataclass(frozen=True)
 class _Column:
@@ -350,10 +348,8 @@ def feature_kind(s: pd.Series) -> str:
             return "flag"
         return "number" if len(uniques) > 2 else "category"
     uniques = pd.unique(s.dropna())
-    if len(uniques) == 2:
-        canon = {str(v).strip().lower() for v in uniques}
-        if len(canon & _YES) == 1 and len(canon & _NO) == 1:
-            return "flag"
+    if len(uniques) == 2 and {is_yes(v) for v in uniques} == {True, False}:
+        return "flag"
     return "category"
 
 
@@ -367,7 +363,7 @@ def _read_column(s: pd.Series, name: str) -> _Column:
     codes, uniques = pd.factorize(s)
     texts = [_level_text(v) for v in uniques]
     if kind == "flag":
-        yes = next(i for i, t in enumerate(texts) if t.strip().lower() in _YES)
+        yes = next(i for i, t in enumerate(texts) if is_yes(t))
         flag = np.where(codes < 0, -1, (codes == yes).astype("int8")).astype("int8")
         return _Column(name, "flag", flag, (texts[yes],))
     counts = np.bincount(codes[codes >= 0], minlength=len(texts))
@@ -934,14 +930,6 @@ def _rate(target: pd.Series | None, labels: np.ndarray, seg_id: int) -> float | 
 
 # --- names and facts in words ---------------------------------------------------------------------
 
-
-def column_words(column: str) -> str:
-    """A column name as lower-case words: 'SeniorCitizen' -> 'senior citizen', 'days_between_orders'
-    -> 'days between orders'."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", str(column))
-    return re.sub(r"[\s_\-.]+", " ", spaced).strip().lower()
-
-
 # Number columns with a known meaning: (words pattern, phrase when high, phrase when low). First match
 # wins, so the specific patterns come before the general ones ("days between orders" before "orders").
 _NUMBER_WORDS: tuple[tuple[str, str, str], ...] = (
@@ -1083,9 +1071,10 @@ def _level_phrase(column: str, level: str, weight: float, for_name: bool = True)
     if _PREFER_WORDS.search(words):
         said = _said("preferring {choice}", choice=text) if for_name else _said("prefer {choice}", choice=text)
         return _phrase("qual", said, weight)
-    if low in _NO:
+    answer = is_yes(low)
+    if answer is False:
         return _phrase("qual", _said("without {text}", text=words), weight)
-    if low in _YES:
+    if answer:
         return _phrase("qual", _said("with {text}", text=words), weight)
     if low.startswith("no "):
         return _phrase("qual", _said("without {text}", text=text[3:]), weight)

@@ -1013,7 +1013,7 @@ def _choose(validation: pd.DataFrame, wanted: str) -> tuple[str, str]:
     best = max(ran, key=lambda m: (score[m], -ran.index(m)))
     text = (t("{method} ranked the held-out customers best ({how}; past spend alone: {naive}).", method=t(METHOD_LABELS[best]), how=fmt(best), naive=fmt("naive")))
     if score[best] < np.nan_to_num(naive["spearman"], nan=-1) + np.nan_to_num(naive["top10_capture"], nan=0):
-        text += " No model ranked better than past spend alone on this log: treat the ranking as no better than that."
+        text += t(" No model ranked better than past spend alone on this log: treat the ranking as no better than that.")
     return best, text
 
 

@@ -12,15 +12,16 @@ import pandas as pd
 
 from lib.errors import DataValidationError
 from lib.text.i18n import t
+from lib.text.words import NO_WORDS, YES_WORDS
 
 MIN_ARM_ROWS = 200  # labelled customers needed in each arm
 MIN_ARM_OUTCOMES = 20  # responders and non-responders needed in each arm
 
-_CONTROL_WORDS = {"control", "no", "n", "false", "f", "0", "none", "holdout", "hold-out", "hold out", "untreated",
-                  "not sent", "off", "baseline", "placebo", "unexposed", "not contacted", "not treated"}
-_TREATED_WORDS = {"yes", "y", "true", "t", "1", "treatment", "treated", "test", "sent", "email", "e-mail", "mail",
-                  "mailed", "contacted", "called", "exposed", "offer", "promo", "campaign", "targeted", "variant",
-                  "on"}
+# Any no (yes) marks the control (treated) group, and so do these words of campaigns.
+_CONTROL_WORDS = {*NO_WORDS, "control", "none", "holdout", "hold-out", "hold out", "untreated", "not sent", "off",
+                  "baseline", "placebo", "unexposed", "not contacted", "not treated"}
+_TREATED_WORDS = {*YES_WORDS, "treatment", "treated", "test", "sent", "email", "e-mail", "mail", "mailed", "contacted",
+                  "called", "exposed", "offer", "promo", "campaign", "targeted", "variant", "on"}
 
 
 def as_text(s: pd.Series) -> pd.Series:

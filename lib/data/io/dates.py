@@ -1,0 +1,45 @@
+"""Dates written as text: one format per column when there is one, each value on its own when the
+column mixes formats."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+_DATE_FORMATS = (
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%d.%m.%Y", "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y年%m月%d日",
+    "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%d/%m/%y", "%m/%d/%y",
+)
+_DATE_HINT = re.compile(r"^\s*(\d{4}[-/.年]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}[ -][A-Za-z]{3}|[A-Za-z]{3} \d)")
+
+
+def parse_dates(s: pd.Series) -> pd.Series | None:
+    """Return ``s`` as datetime64 if its non-empty values are dates in one common format; else None.
+
+    Tries explicit formats (day-first before month-first for slashes, as most exports outside the US)
+    so that a column never parses half one way and half another.
+    """
+    values = s.dropna().astype(str).str.strip()
+    values = values[values != ""]
+    if values.empty:
+        return None
+    sample = values.iloc[:500]
+    if sample.str.match(_DATE_HINT).mean() < 0.9:
+        return None
+    for fmt in _DATE_FORMATS:
+        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
+        if parsed.notna().all():
+            full = pd.to_datetime(s.astype("str").str.strip().replace("", None), format=fmt, errors="coerce")
+            if full.notna().sum() == len(values):
+                return full
+    # Several formats in one column: parse each value on its own, but only if all of them parse.
+    full = pd.to_datetime(values, format="mixed", dayfirst=True, errors="coerce")
+    if full.notna().all():
+        out = pd.to_datetime(s.astype("str").str.strip().replace("", None), format="mixed", dayfirst=True,
+                             errors="coerce")
+        out.attrs["mixed_formats"] = True
+        return out
+    return None

@@ -68,6 +68,38 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
     ``score_col`` is what a contact is expected to bring (a response probability, or an uplift: then the
     expected responders are the extra ones); ``rank_col`` only orders the list (e.g. expected profit)."""
     df = customers
+    has_score = score_col in df.columns
+    keep, excluded = _eligible(df, spec, score_col, segment_col)
+    idx = np.flatnonzero(keep)
+    if has_score:
+        idx = idx[np.argsort(-df[rank_col or score_col].to_numpy()[idx], kind="stable")]
+    limit = _size(spec, len(idx))
+    if limit < len(idx):
+        excluded[t("below the cut-off (top N / % / budget)")] = len(idx) - limit
+    table = df.iloc[idx[:limit]].copy()
+    group = assign_control(
+        table[score_col].to_numpy() if has_score else np.zeros(len(table)), spec.control_pct, spec.seed
+    )
+    table["group"] = group
+    if spec.budget is not None:
+        # Rounding the control group per decile can leave a few sends over budget: drop the lowest.
+        max_sends = int(spec.budget // spec.cost_per_contact)
+        targets = np.flatnonzero(group == "target")
+        if len(targets) > max_sends:
+            table = table.drop(table.index[targets[max_sends:]])
+    table = table.reset_index(drop=True)
+    sends = table[table["group"] == "target"]
+    expected = float(sends[score_col].sum()) if has_score else float("nan")
+    cost = len(sends) * spec.cost_per_contact
+    return TargetList(
+        table=table, selected=len(sends), control=int((table["group"] == "control").sum()),
+        excluded_counts=excluded, expected_responders=expected, cost=cost,
+        expected_profit=_expected_profit(sends, spec, score_col, expected, cost) if has_score else None, spec=spec,
+    )
+
+
+def _eligible(df: pd.DataFrame, spec: ListSpec, score_col: str, segment_col: str) -> tuple[np.ndarray, dict]:
+    """Who passes the filters and exclusions, and how many each one left out (in words)."""
     keep = np.ones(len(df), dtype=bool)
     excluded: dict[str, int] = {}
 
@@ -82,8 +114,7 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
         if segment_col not in df.columns:
             raise DataValidationError(t("Segment filter chosen but the customers have no segments yet: segment them first."))
         drop(t("not in the chosen segments"), df[segment_col].isin(spec.segments).to_numpy())
-    has_score = score_col in df.columns
-    if (spec.min_score is not None or spec.max_score is not None) and not has_score:
+    if (spec.min_score is not None or spec.max_score is not None) and score_col not in df.columns:
         raise DataValidationError(t("Score filter chosen but there are no scores yet: train a propensity model first."))
     if spec.min_score is not None:
         drop(t("score below the minimum"), (df[score_col] >= spec.min_score).to_numpy())
@@ -107,14 +138,13 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
         if col not in df.columns:
             raise DataValidationError(t("Contact column '{col}' is not in the data.", col=col))
         s = df[col]
-        present = s.notna() & (s.astype("str").str.strip() != "")
-        drop(t("missing {col}", col=col), present.to_numpy())
+        drop(t("missing {col}", col=col), (s.notna() & (s.astype("str").str.strip() != "")).to_numpy())
+    return keep, excluded
 
-    idx = np.flatnonzero(keep)
-    if has_score:
-        order = np.argsort(-df[rank_col or score_col].to_numpy()[idx], kind="stable")
-        idx = idx[order]
-    limit = len(idx)
+
+def _size(spec: ListSpec, eligible: int) -> int:
+    """How many of the eligible customers the list takes: top N, top %, or what the budget buys."""
+    limit = eligible
     if spec.top_n is not None:
         if spec.top_n < 0:
             raise DataValidationError(t("Top N must be 0 or more."))
@@ -122,42 +152,23 @@ def build_list(customers: pd.DataFrame, spec: ListSpec, score_col: str = "score"
     if spec.top_pct is not None:
         if not 0 < spec.top_pct <= 100:
             raise DataValidationError(t("Top % must be between 0 and 100."))
-        limit = min(limit, int(np.ceil(len(idx) * spec.top_pct / 100)))
+        limit = min(limit, int(np.ceil(eligible * spec.top_pct / 100)))
     if spec.budget is not None:
         if spec.cost_per_contact <= 0:
             raise DataValidationError(t("A budget needs a cost per contact above 0."))
         # The control group is not contacted, so it costs nothing: the budget buys the sends.
         sends = int(spec.budget // spec.cost_per_contact)
         limit = min(limit, int(np.floor(sends / max(1 - spec.control_pct / 100, 1e-9))))
-    if limit < len(idx):
-        excluded[t("below the cut-off (top N / % / budget)")] = len(idx) - limit
-    idx = idx[:limit]
-    table = df.iloc[idx].copy()
-    group = assign_control(
-        table[score_col].to_numpy() if has_score else np.zeros(len(table)), spec.control_pct, spec.seed
-    )
-    table["group"] = group
-    if spec.budget is not None:
-        # Rounding the control group per decile can leave a few sends over budget: drop the lowest.
-        max_sends = int(spec.budget // spec.cost_per_contact)
-        targets = np.flatnonzero(group == "target")
-        if len(targets) > max_sends:
-            table = table.drop(table.index[targets[max_sends:]])
-    table = table.reset_index(drop=True)
-    sends = table[table["group"] == "target"]
-    expected = float(sends[score_col].sum()) if has_score else float("nan")
-    cost = len(sends) * spec.cost_per_contact
-    if has_score and spec.value_col is not None:
+    return limit
+
+
+def _expected_profit(sends: pd.DataFrame, spec: ListSpec, score_col: str, expected: float, cost: float) -> float | None:
+    if spec.value_col is not None:
         if spec.value_col not in sends.columns:
             raise DataValidationError(t("Value column '{value_col}' is not in the data: predict customer value first.", value_col=spec.value_col))
         # Expected profit = P(respond) × that customer's value − cost, customer by customer.
-        profit = float((sends[score_col] * sends[spec.value_col].fillna(0.0)).sum()) - cost
-    else:
-        profit = expected * spec.value_per_conversion - cost if has_score and spec.value_per_conversion else None
-    return TargetList(
-        table=table, selected=len(sends), control=int((group == "control").sum()), excluded_counts=excluded,
-        expected_responders=expected, cost=cost, expected_profit=profit, spec=spec,
-    )
+        return float((sends[score_col] * sends[spec.value_col].fillna(0.0)).sum()) - cost
+    return expected * spec.value_per_conversion - cost if spec.value_per_conversion else None
 
 
 def assign_control(scores: np.ndarray, control_pct: float, seed: int) -> np.ndarray:

@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--treatment", metavar="COL",
                      help="who got the campaign (sent/control): learn the uplift and target by it")
     run.add_argument("--treated-value", metavar="V", help="the treatment column's value for those who got it")
+    run.add_argument("--learn-from", metavar="CAMPAIGN",
+                     help="learn who a recorded campaign changed (its list, control group and --results) and "
+                          "target by it, as the app's Campaigns page does")
+    run.add_argument("--results", metavar="FILE", help="with --learn-from: the campaign's results file")
+    run.add_argument("--results-outcome", metavar="COL",
+                     help="with --learn-from: the results' responded column (default: detected)")
     _privacy_options(run)
 
     sc = sub.add_parser("score", help="score a new file with a saved model: customers.csv, targets.csv, report.json")
@@ -359,6 +365,22 @@ def _uplift_settings(args: argparse.Namespace):
     return UpliftSettings(treatment=args.treatment, treated_value=args.treated_value, seed=args.seed)
 
 
+def _campaign_outcomes(args: argparse.Namespace) -> pd.DataFrame | None:
+    """--learn-from CAMPAIGN --results FILE: who the recorded campaign reached, and what each did."""
+    if args.learn_from is None:
+        if args.results is not None:
+            raise DataValidationError(t("--results goes with --learn-from CAMPAIGN (the recorded campaign they belong to)."))
+        return None
+    if args.results is None or args.treatment is not None:
+        raise DataValidationError(t("--learn-from needs --results FILE (what the campaign's customers did), and "
+                                    "no --treatment (the uplift is learnt from the campaign, not from a column)."))
+    from lib.act.campaigns import campaign_outcomes
+    from lib.data.io import load_table
+
+    results = load_table(args.results).frame
+    return campaign_outcomes(args.learn_from, results, outcome_col=args.results_outcome, data_dir=args.data_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, run_report
@@ -389,7 +411,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     no_model = t("--save-model needs a model: give --target (or --transactions with --horizon).")
     if args.save_model and not args.target and not (args.transactions and args.horizon):
         raise DataValidationError(no_model)
-    result = p.run(loaded, settings, progress=lambda m: logging.getLogger("bullseye").info(m))
+    result = p.run(loaded, settings, progress=lambda m: logging.getLogger("bullseye").info(m),
+                   outcomes=_campaign_outcomes(args))
     if args.save_model and result.model is None:
         raise DataValidationError(no_model)
     t_write = time.perf_counter()

@@ -56,6 +56,9 @@ def test_the_four_orders_rank_by_what_they_say():
     assert np.allclose(both.table["expected_profit"], both.table["uplift"] * both.table["predicted_value"] - 1)
     assert both.table["expected_profit"].is_monotonic_decreasing
     # With customer values, the list's expected profit counts each customer's own value.
+    # Without scores (no model yet) the list is made by filters only, in file order.
+    unscored = make_list(base.drop(columns=["score", "uplift"]), spec, choose_ranking("auto"))
+    assert list(unscored.table["id"]) == list(base["id"][:20])
     assert profit.expected_profit == pytest.approx((profit.send["score"] * profit.send["predicted_value"]).sum() - 20)
 
 
@@ -102,3 +105,32 @@ def test_run_and_score_with_a_weak_uplift_model_send_the_same_list(tmp_path):
                "--top", "400", "--rank-by", "uplift")
     assert proc.returncode == 0, proc.stderr
     assert pd.read_csv(tmp_path / "u" / "targets.csv")["uplift"].is_monotonic_decreasing
+
+
+def test_the_cli_learns_from_a_recorded_campaign_and_targets_who_it_changed(tmp_path):
+    """As the app's Campaigns page does: a recorded list with its control group, plus the results, teach
+    who the campaign changes; the next list goes to them (the young here)."""
+    rng = np.random.default_rng(1)
+    n = 6000
+    people = pd.DataFrame({"customer_id": np.arange(1, n + 1), "age": rng.integers(18, 80, n),
+                           "visits": rng.poisson(3, n), "region": rng.choice(["N", "S", "E"], n)})
+    people.to_csv(tmp_path / "people.csv", index=False)
+    data = ["--data-dir", str(tmp_path / "data")]
+    proc = cli("run", "--input", str(tmp_path / "people.csv"), "--out", str(tmp_path / "sent"), "--top-pct", "100",
+               "--control-pct", "50", "--campaign", "spring", *data)
+    assert proc.returncode == 0, proc.stderr
+    sent = pd.read_csv(tmp_path / "sent" / "targets.csv").merge(people, left_on="id", right_on="customer_id")
+    effect = np.where(sent["age"] < 35, 0.15, 0.0) * (sent["group"] == "target")
+    bought = rng.random(len(sent)) < 0.05 + effect
+    pd.DataFrame({"customer_id": sent["id"], "converted": np.where(bought, "yes", "no")}).to_csv(
+        tmp_path / "results.csv", index=False)
+    proc = cli("run", "--input", str(tmp_path / "people.csv"), "--out", str(tmp_path / "next"), "--top", "600",
+               "--learn-from", "spring", "--results", str(tmp_path / "results.csv"), *data)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "next" / "report.json").read_text())
+    assert report["uplift"]["beats_random"] and report["targeting"]["ranked_by"] == "uplift"
+    chosen = people.set_index("customer_id").loc[pd.read_csv(tmp_path / "next" / "targets.csv")["id"]]
+    assert (chosen["age"] < 35).mean() > 0.8
+    bad = cli("run", "--input", str(tmp_path / "people.csv"), "--out", str(tmp_path / "x"), "--learn-from", "spring",
+              *data)
+    assert bad.returncode == 2 and "--results" in bad.stderr

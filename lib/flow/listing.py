@@ -97,6 +97,8 @@ def with_value_by_id(base: pd.DataFrame, value_table: pd.DataFrame) -> pd.DataFr
 def ranked_base(base: pd.DataFrame, ranking: Ranking, cost_per_contact: float = 0.0) -> pd.DataFrame:
     """The columns the ranking orders by: expected profit = (score or uplift) × predicted value − cost."""
     if ranking.score_col not in base.columns:
+        if ranking.by == "score":
+            return base  # no model: a list by segments and columns only, in file order
         raise DataValidationError(t("The customers have no '{col}' to rank the list by.", col=ranking.score_col))
     if not ranking.needs_value:
         return base

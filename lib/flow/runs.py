@@ -15,7 +15,15 @@ import pandas as pd
 from lib.act.targeting import ListSpec, TargetList
 from lib.data.io import LoadResult
 from lib.errors import DataValidationError
-from lib.flow.learn_more import recommend, uplift, value, with_offers_on_list, with_uplift, with_value
+from lib.flow.learn_more import (
+    learn_from_campaign,
+    recommend,
+    uplift,
+    value,
+    with_offers_on_list,
+    with_uplift,
+    with_value,
+)
 from lib.flow.listing import AUTO, Ranking, choose_ranking, make_list
 from lib.flow.model_file import ModelBundle
 from lib.flow.reuse import NewFile, prepare_new, saved_uplift
@@ -110,12 +118,14 @@ def _understood(cust: Customers, settings: RunSettings) -> Understanding:
 
 
 def _learn_more(loaded: LoadResult, cust: Customers, und: Understanding, settings: RunSettings, say: Progress,
-                lap: Laps, warnings: list[str]) -> tuple[object, object, object]:
-    """(uplift, value, recommendations), each when asked for."""
+                lap: Laps, warnings: list[str], outcomes: pd.DataFrame | None) -> tuple[object, object, object]:
+    """(uplift, value, recommendations), each when asked for. The uplift is learnt from the file's own
+    treatment column, or from a recorded campaign's ``outcomes`` (``lib.act.campaigns.campaign_outcomes``)."""
     worth = offers = persuaded = None
-    if settings.uplift is not None:
+    if settings.uplift is not None or outcomes is not None:
         say(t("Learning who the campaign changes (uplift)"))
-        persuaded = uplift(cust, und, settings.uplift)
+        persuaded = uplift(cust, und, settings.uplift) if settings.uplift is not None else \
+            learn_from_campaign(cust, und, outcomes, seed=settings.segment.seed)
         warnings += list(persuaded.warnings)
         lap("uplift")
     if settings.value is not None:
@@ -133,8 +143,10 @@ def _learn_more(loaded: LoadResult, cust: Customers, und: Understanding, setting
     return persuaded, worth, offers
 
 
-def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = None) -> RunResult:
-    """Every step in order on one file: what ``python -m lib.cli run`` does."""
+def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = None,
+        outcomes: pd.DataFrame | None = None) -> RunResult:
+    """Every step in order on one file: what ``python -m lib.cli run`` does. ``outcomes``: a recorded
+    campaign's customers, groups and responses, to learn who it changed (the uplift) and rank by it."""
     say = progress or (lambda m: log.info(m))
     lap = Laps()
     say(t("Reading customers"))
@@ -160,7 +172,7 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
         expl = explain_scores(result.model, cust.frame, settings.explain_method)
         reason_table = reasons(expl, cust.frame)
         lap("explain")
-    persuaded, worth, offers = _learn_more(loaded, cust, und, settings, say, lap, warnings)
+    persuaded, worth, offers = _learn_more(loaded, cust, und, settings, say, lap, warnings, outcomes)
     table = with_uplift(with_value(customer_table(und.ids, seg, scores, reason_table), worth), persuaded)
     targets = ranking = None
     if settings.target_list is not None:

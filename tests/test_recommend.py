@@ -331,3 +331,25 @@ def test_a_customer_name_column_is_not_taken_for_the_product_description(planted
     assert repeat.apply(lambda r: r["reason"].startswith(f"bought {r['item']} "), axis=1).all()
     renamed = recommend(planted.rename(columns={"Description": "blurb"}), RecommendSettings(k=3, test_days=30))
     assert renamed.columns.description == "blurb"
+
+
+def test_new_mode_never_offers_an_item_the_customer_got_free_returned_or_cancelled(planted):
+    # Each customer gets two of their own taste's never-bought items free (price 0), returns a third
+    # (negative quantity) and cancels a fourth (a credit note): all four are in their history, so "new"
+    # mode, whose best guesses are exactly those items, must find others.
+    rng = np.random.default_rng(5)
+    bought = planted.groupby("CustomerID")["StockCode"].apply(set)
+    extra = []
+    for n, (cust, mine) in enumerate(bought.items()):
+        taste = _taste(next(iter(mine)))
+        never = [f"{20000 + taste * 10 + i}" for i in range(10) if f"{20000 + taste * 10 + i}" not in mine]
+        day = START + pd.Timedelta(days=int(rng.integers(0, 170)))
+        for code, qty, price, invoice in zip(never, [1, 1, -1, -1], [0.0, 0.0, 2.5, 2.5], ["9", "9", "8", "C7"]):
+            extra.append({"InvoiceNo": f"{invoice}{n:05d}", "StockCode": code, "Description": _desc(int(code) - 20000),
+                          "Quantity": qty, "InvoiceDate": day, "UnitPrice": price, "CustomerID": cust})
+    log = pd.concat([planted, pd.DataFrame(extra)], ignore_index=True)
+    had = set(zip(log["CustomerID"].astype(str), log["StockCode"].astype(str)))
+    rec = recommend(log, RecommendSettings(k=3, mode="new", test_days=30))
+    offered = set(zip(rec.table["id"], rec.table["item"]))
+    assert offered and not (offered & had)
+    assert rec.lines_left_out["zero quantity or price"] == 2 * len(bought)

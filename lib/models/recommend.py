@@ -1,7 +1,8 @@
 """Recommendations: what to offer each customer, learned from the order-line log (issue #14).
 
-A customer x product matrix is built from the log with cancellations, returns and non-product lines
-(postage, fees, manual adjustments) left out. Five methods score every product for every customer:
+A customer x product matrix is built from the log's sales: cancellations, returns, free lines and
+non-product lines (postage, fees, manual adjustments) are left out, as ``lib.data.orders`` classifies
+them for every step. Five methods score every product for every customer:
 
 - ``popularity``: what most customers bought in the last ``test_days`` (the cold-start answer);
 - ``repeat``: the customer's own items, most bought and most recent first (replenishment);
@@ -10,7 +11,8 @@ A customer x product matrix is built from the log with cancellations, returns an
 - ``blend``: the customer's own items first, then ALS for the remaining slots.
 
 Two modes: ``"all"`` (what they will buy next, their own items included: repeat purchases dominate
-retail, so hiding them loses to a trivial baseline) and ``"new"`` (discovery: never an owned item).
+retail, so hiding them loses to a trivial baseline) and ``"new"`` (discovery: never an item of the
+customer's history, whether bought, received free, returned or cancelled).
 
 Evaluation is honest and built in: the log is cut in time (T = the day after its last line, N =
 ``test_days``). Hit rate, recall and NDCG at K are measured on customers who bought in a window and
@@ -37,7 +39,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from lib.data.features import NON_PRODUCT_CODES, _order_dates, infer_transaction_columns
+from lib.data.orders import (
+    PRODUCT_PATTERNS,
+    TransactionColumns,
+    classify_lines,
+    codes_text,
+    description_column,
+    infer_transaction_columns,
+)
 from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
 from lib.text.i18n import t
@@ -48,30 +57,16 @@ METHODS = ("popularity", "repeat", "neighbours", "als", "blend")
 MODES = ("all", "new")
 DAY = 86400.0
 
-# Column-name patterns, in order of preference. A product code wins over a category: a category is a
-# coarse item, used only when the log has nothing finer (the shipped shop sample).
-_PRODUCT_PATTERNS = [r"stock_?code", r"product_?id", r"product_?code", r"^sku", r"item_?id", r"item_?code",
-                     r"article", r"^product$", r"^item$", r"product", r"商品", r"categor", r"类别"]
-_DESCRIPTION_PATTERNS = [r"desc", r"product_?name", r"item_?name", r"article_?name", r"^title$", r"^name$",
-                         r"描述", r"名称"]
-# A description that names a fee rather than a product: the fee word is its head (last word, English
-# noun phrases end with the noun) or it opens a bookkeeping line ("Adjust bad debt", "Manual").
-# "FRENCH CARRIAGE LANTERN" or "PIGGY BANK" are products: there the fee-like word is not the head.
-_FEE_HEADS = {"postage", "carriage", "shipping", "delivery", "freight", "fee", "fees", "charge", "charges",
-              "commission", "adjustment", "adjustments", "manual", "discount", "discounts", "voucher",
-              "vouchers", "samples", "surcharge", "handling", "debt", "tax", "vat", "deposit"}
-_FEE_OPENERS = {"adjust", "adjustment", "manual", "discount", "postage", "carriage", "shipping", "delivery"}
-# Codes typed by hand per order (postage by weight, manual corrections) carry a different unit price on
-# almost every line; a real product keeps a handful of price points (list, tier, retail, sale).
-_TYPED_PRICE_MIN_PRICES = 25
-_TYPED_PRICE_SHARE = 0.2
+# Column-name patterns, in order of preference: the log's product code (lib.data.orders), else a
+# category, a coarse item used only when the log has nothing finer (the shipped shop sample).
+_PRODUCT_PATTERNS = [*PRODUCT_PATTERNS, r"categor", r"类别"]
 
 
 @dataclass(frozen=True)
 class RecommendSettings:
     """What to recommend: ``k`` items per customer in ``mode`` "all" (own items allowed) or "new"
-    (never an owned item); ``test_days`` is the evaluation window and the popularity window; ``method``
-    is "auto" (chosen by the time-split evaluation) or one of ``METHODS``."""
+    (never an item of the customer's history); ``test_days`` is the evaluation window and the
+    popularity window; ``method`` is "auto" (chosen by the time-split evaluation) or one of ``METHODS``."""
 
     k: int = 10
     mode: str = "all"  # or "new"
@@ -104,6 +99,7 @@ class LogColumns:
     unit_price: str | None
     amount: str | None
     product_is_category: bool
+    transaction: TransactionColumns | None = None  # the columns lib.data.orders classifies the lines by
 
 
 @dataclass(frozen=True)
@@ -120,6 +116,11 @@ class _Events:
     end: float  # the day after the log's last line (days since the epoch)
     lines_left_out: dict
     non_product_items: pd.DataFrame  # item, description, reason
+    # Free, returned and cancelled lines (customer, item, time): not purchases, but the customer has had
+    # the item, so "new" mode never offers it.
+    seen_user: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    seen_item: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    seen_time: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass(frozen=True)
@@ -242,142 +243,58 @@ def log_columns(
             t("Recommendations need a transaction log with a product column (one row per order line): every customer in '{customer}' appears on exactly one row, so this looks like a customer table. Upload the order-line export (one row per product bought).", customer=cols.customer)
         )
     used = {cols.customer, cols.date, cols.order, cols.quantity, cols.unit_price, cols.amount, product}
-    description = _description_column(frame, product, used)
+    description = cols.description if product == cols.product else description_column(frame, product, used)
     category = bool(re.search(r"categor|类别", str(product), re.I))
     return LogColumns(cols.customer, cols.date, cols.order, product, description, cols.quantity,
-                      cols.unit_price, cols.amount, category)
-
-
-def _description_column(frame: pd.DataFrame, product: str, used: set) -> str | None:
-    """A text column naming the product: by name ("Description", "product_name", ...) first, else by
-    content (free text with spaces, about as many distinct values as products: not a country or a
-    channel). Either way it must describe the product: one text per product code on at least 80% of
-    the codes, so a customer-name column is never taken for one."""
-    sample = frame.head(50_000)
-
-    def describes(c) -> bool:
-        if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_datetime64_any_dtype(frame[c]):
-            return False
-        pairs = sample[[product, c]].dropna()
-        return len(pairs) > 0 and bool((pairs.groupby(product)[c].nunique() == 1).mean() >= 0.8)
-
-    by_name = _match(frame, _DESCRIPTION_PATTERNS, used)
-    if by_name is not None and describes(by_name):
-        return by_name
-    n_products = max(1, sample[product].nunique())
-    for c in frame.columns:
-        if c in used or c == by_name or pd.api.types.is_numeric_dtype(frame[c]):
-            continue
-        s = sample[c].dropna().astype("str")
-        if s.empty or s.nunique() < 0.5 * n_products:
-            continue
-        if s.str.len().mean() >= 8 and s.str.contains(" ").mean() >= 0.5 and describes(c):
-            return c
-    return None
-
-
-def _codes_text(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes (-1 = missing or blank) and the distinct texts, the way every export writes ids.
-
-    Factorising first and converting only the distinct values keeps this fast on millions of lines."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = ids_as_text(pd.Series(uniques, dtype=values.dtype if len(uniques) else "object")).fillna("")
-    text_codes, text_uniques = pd.factorize(text)
-    mapped = np.where(codes >= 0, text_codes[np.maximum(codes, 0)], -1)
-    blank = np.asarray(pd.Series(text_uniques).astype("str").str.strip().eq("").to_numpy())
-    if blank.any():
-        # A blank id is no id: drop it from the uniques and renumber.
-        keep = ~blank
-        remap = np.full(len(text_uniques), -1, dtype=np.int64)
-        remap[keep] = np.arange(int(keep.sum()))
-        mapped = np.where(mapped >= 0, remap[np.maximum(mapped, 0)], -1)
-        text_uniques = np.asarray(text_uniques)[keep]
-    return mapped.astype(np.int64), np.asarray(text_uniques, dtype=object).astype(str)
-
-
-def _fee_description(desc: str) -> bool:
-    words = [w for w in re.findall(r"[^\W\d_]+", str(desc).lower())]
-    if not words or len(words) > 4:
-        return False
-    return words[-1] in _FEE_HEADS or words[0] in _FEE_OPENERS
+                      cols.unit_price, cols.amount, category, cols)
 
 
 def _read_log(frame: pd.DataFrame, cols: LogColumns) -> _Events:
     """The log as purchase events, with the lines that are not purchases of a product left out.
 
-    Left out, and counted by reason: lines without a customer id or a readable date; cancellations
-    (order number starting with "C", as credit notes are written in most shop exports, unless most
-    orders start with C); returns (negative quantity or amount); lines with no quantity or a zero price
-    (free samples, write-offs); and non-product lines, recognised per item by any of four signals,
-    because no single one works for every shop:
-
-    1. the code is one of ``lib.data.features.NON_PRODUCT_CODES`` (POST, DOT, M, BANK CHARGES, ...);
-    2. the code does not look like the shop's product codes: it has no digit while at least 80% of the
-       shop's codes do (POST, M, CRUK, AMAZONFEE against SKUs like 85123A);
-    3. its description names a fee, postage, carriage, discount, voucher or adjustment as its head
-       word ("DOTCOM POSTAGE", "Next Day Carriage", "PACKING CHARGE", "Adjust bad debt");
-    4. its unit price is typed per order: at least 25 different prices on at least 20% of its lines
-       (postage by weight, manual corrections), where a real product keeps a few price points.
+    What each line is comes from ``lib.data.orders``, the one rule of every step: cancellations
+    (negative lines undoing a sale), returns (other negative lines), non-product lines (postage, fees,
+    adjustments: ``lib.data.orders.LineTally`` lists the four signals that find them) and free lines
+    (nothing paid) are left out and counted by reason, as are lines without a customer id, a product
+    code or a readable date. Free, returned and cancelled items stay in the customer's history
+    (``_Events.seen_*``): "new" mode never offers them.
     """
-    n = len(frame)
-    user, customers = _codes_text(frame[cols.customer])
-    item, items = _codes_text(frame[cols.product])
-    dates = _order_dates(frame, cols.date)
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
+    ol = classify_lines(frame, cols.transaction or infer_transaction_columns(frame, cols.customer, cols.date,
+                                                                             cols.amount))
+    kind = ol.lines["kind"].to_numpy(dtype=object)
+    user, customers = codes_text(frame[cols.customer])
+    item, items = codes_text(frame[cols.product])
+    dates = ol.lines["date"]
     date_ok = dates.notna().to_numpy()
     if not date_ok.any():
         example = frame[cols.date].dropna().iloc[0] if frame[cols.date].notna().any() else ""
         raise DataValidationError(
             t("Column '{col}' has no readable dates (e.g. '{example}'). Choose the column that holds the order date.", col=cols.date, example=example)
         )
-    seconds = np.zeros(n, dtype=np.float64)
+    seconds = np.zeros(len(frame), dtype=np.float64)
     seconds[date_ok] = dates[date_ok].astype("datetime64[s]").astype("int64").to_numpy(dtype=np.float64)
     time = seconds / DAY
-
-    if cols.order is not None:
-        order, order_text = _codes_text(frame[cols.order])
-        starts_c = pd.Series(order_text).str.upper().str.startswith("C").to_numpy()
-        # Credit notes are a minority; if most orders start with "C" it is the shop's numbering.
-        cancelled_order = starts_c if starts_c.mean() < 0.5 else np.zeros(len(order_text), dtype=bool)
-        cancelled = np.where(order >= 0, cancelled_order[np.maximum(order, 0)], False)
-    else:
-        # Without an order number, one customer's lines at one moment are one order.
-        order = pd.factorize(pd.Series(user * 0x100000000 + seconds.astype(np.int64)))[0]
-        cancelled = np.zeros(n, dtype=bool)
-
-    qty = pd.to_numeric(frame[cols.quantity], errors="coerce").to_numpy(dtype=np.float64) if cols.quantity else None
-    price = pd.to_numeric(frame[cols.unit_price], errors="coerce").to_numpy(dtype=np.float64) if cols.unit_price else None
-    amount = pd.to_numeric(frame[cols.amount], errors="coerce").to_numpy(dtype=np.float64) if cols.amount else None
-    negative = np.zeros(n, dtype=bool)
-    zero = np.zeros(n, dtype=bool)
-    for values in (qty, price, amount):
-        if values is not None:
-            negative |= values < 0
-            zero |= (values == 0) | np.isnan(values)
-
+    order, _ = codes_text(ol.lines["order"])
     descriptions = _item_descriptions(frame, cols, item, len(items))
-    non_product, non_product_items = _non_product_items(cols, item, items, descriptions, price)
-    line_non_product = np.where(item >= 0, non_product[np.maximum(item, 0)], False)
-
-    no_customer = user < 0
-    no_item = item < 0
+    non_product_items = ol.rules.non_product_items if cols.product == ol.columns.product \
+        else pd.DataFrame(columns=["item", "description", "reason"])
     reasons = [
-        ("no customer id", no_customer),
-        ("no product code", no_item),
+        ("no customer id", user < 0),
+        ("no product code", item < 0),
         ("unreadable date", ~date_ok),
-        ("cancellation", cancelled),
-        ("return (negative quantity or amount)", negative),
-        ("non-product line (postage, fee, adjustment)", line_non_product),
-        ("zero quantity or price", zero),
+        ("cancellation", kind == "cancellation"),
+        ("return (negative quantity or amount)", kind == "return"),
+        ("non-product line (postage, fee, adjustment)", kind == "non_product"),
+        ("zero quantity or price", kind == "free"),
     ]
     left_out: dict[str, int] = {}
-    dropped = np.zeros(n, dtype=bool)
+    dropped = np.zeros(len(frame), dtype=bool)
     for label, mask in reasons:
         new = mask & ~dropped
         left_out[label] = int(new.sum())
         dropped |= new
     keep = ~dropped
+    seen = np.isin(kind, ("free", "return", "cancellation")) & (user >= 0) & (item >= 0) & date_ok
 
     # One event per (customer, item, order): an item on three lines of one order was bought once.
     u, i, o, when = user[keep], item[keep], order[keep], time[keep]
@@ -400,37 +317,10 @@ def _read_log(frame: pd.DataFrame, cols: LogColumns) -> _Events:
         end=end,
         lines_left_out={k: v for k, v in left_out.items() if v},
         non_product_items=non_product_items,
+        seen_user=user[seen].astype(np.int32),
+        seen_item=item[seen].astype(np.int32),
+        seen_time=time[seen],
     )
-
-
-def _non_product_items(
-    cols: LogColumns, item: np.ndarray, items: np.ndarray, descriptions: np.ndarray, price: np.ndarray | None
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Per item: is it a fee/postage/adjustment rather than a product (see ``_read_log``) and why."""
-    codes = pd.Series(items)
-    upper = codes.str.upper().str.strip()
-    reason = pd.Series("", index=codes.index, dtype=object)
-    if cols.product_is_category:
-        return np.zeros(len(items), dtype=bool), pd.DataFrame(columns=["item", "description", "reason"])
-    listed = upper.isin({c.upper() for c in NON_PRODUCT_CODES})
-    reason[listed] = "a known fee or postage code"
-    has_digit = codes.str.contains(r"\d", regex=True)
-    if has_digit.mean() >= 0.8:
-        odd = ~has_digit & reason.eq("")
-        reason[odd] = "code unlike the product codes (no digit)"
-    fee = pd.Series([_fee_description(d) for d in descriptions]) & reason.eq("")
-    reason[fee.to_numpy()] = "description names a fee, postage or adjustment"
-    if price is not None:
-        ok = (item >= 0) & np.isfinite(price) & (price > 0)
-        pairs = pd.DataFrame({"i": item[ok], "p": price[ok]})
-        lines = np.bincount(pairs["i"], minlength=len(items))
-        n_prices = np.bincount(pairs.drop_duplicates()["i"], minlength=len(items))
-        typed = (n_prices >= _TYPED_PRICE_MIN_PRICES) & (n_prices >= _TYPED_PRICE_SHARE * np.maximum(lines, 1))
-        typed &= reason.eq("").to_numpy()
-        reason[typed] = "price typed per order (a different price on most lines)"
-    flag = reason.ne("").to_numpy()
-    table = pd.DataFrame({"item": items[flag], "description": descriptions[flag], "reason": reason[flag].to_numpy()})
-    return flag, table.reset_index(drop=True)
 
 
 def _item_descriptions(frame, cols: LogColumns, item: np.ndarray, n_items: int) -> np.ndarray:
@@ -464,6 +354,7 @@ class _Train:
     last: sp.csr_matrix | None  # days between the last order with the item and the cutoff, plus one
     popularity: np.ndarray  # customers who bought the item in the last window before the cutoff
     candidates: np.ndarray  # bool per item: bought at least once before the cutoff
+    had: sp.csr_matrix | None = None  # customer x item, 1 = in their history: bought, free, returned or cancelled
 
 
 def _train_matrix(ev: _Events, cutoff: float, window: float, half_life: float, with_last: bool = False) -> _Train:
@@ -490,7 +381,18 @@ def _train_matrix(ev: _Events, cutoff: float, window: float, half_life: float, w
     recent_matrix.sum_duplicates()
     popularity = recent_matrix.getnnz(axis=0).astype(np.float64)  # distinct customers per item
     candidates = counts.getnnz(axis=0) > 0
-    return _Train(cutoff, counts, _weighted(ev, cutoff, half_life), last, popularity, candidates)
+    return _Train(cutoff, counts, _weighted(ev, cutoff, half_life), last, popularity, candidates, _had(ev, u, i, cutoff))
+
+
+def _had(ev: _Events, u: np.ndarray, i: np.ndarray, cutoff: float) -> sp.csr_matrix:
+    """Customer x item, 1 where the customer had the item before ``cutoff``: bought (``u``, ``i``), or got
+    it free, returned or cancelled it. What "new" mode leaves out."""
+    m = ev.seen_time < cutoff
+    rows, cols = np.concatenate([u, ev.seen_user[m]]), np.concatenate([i, ev.seen_item[m]])
+    had = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(ev.customers), len(ev.items)))
+    had.sum_duplicates()
+    had.data[:] = 1.0
+    return had
 
 
 def _weighted(ev: _Events, cutoff: float, half_life: float) -> sp.csr_matrix:
@@ -736,8 +638,8 @@ def _top_k(model, train: _Train, users: np.ndarray, k: int, modes: tuple[str, ..
     """Per mode, the top-``k`` items of ``users``: (items, method scores, valid), each (users, k).
 
     Only items bought before the cut-off are candidates (so an item first sold in a test window cannot
-    be recommended in its evaluation); in "new" mode an owned item never is. A score of 0 (or an ALS
-    score below 0) means the method has nothing to say: such slots, and ties, go to the most popular
+    be recommended in its evaluation); in "new" mode an item of the customer's history never is. A
+    score of 0 (or an ALS score below 0) means the method has nothing to say: such slots, and ties, go to the most popular
     items, because the candidates are laid out most popular first and the first column wins a tie.
     The model is scored once for all modes."""
     cand = np.flatnonzero(train.candidates)
@@ -756,8 +658,12 @@ def _top_k(model, train: _Train, users: np.ndarray, k: int, modes: tuple[str, ..
         for n, mode in enumerate(modes):
             y = x if n == len(modes) - 1 else x.copy()
             if mode == "new":
-                owned = train.counts[b]
-                y[np.repeat(np.arange(len(b)), np.diff(owned.indptr)), position[owned.indices]] = -np.inf
+                # Everything in the customer's history, not only what they bought (an item never sold to
+                # anyone before the cut-off is not laid out at all).
+                had = train.had[b]
+                at = position[had.indices]
+                row = np.repeat(np.arange(len(b)), np.diff(had.indptr))
+                y[row[at >= 0], at[at >= 0]] = -np.inf
             top, val = _largest_inplace(y, k)
             items, scores, valid = out[mode]
             items[s:s + _BATCH] = layout[top]
@@ -786,9 +692,7 @@ def _holdout(ev: _Events, start: float, days: float, half_life: float, seed: int
     if len(users) > _MAX_EVAL_CUSTOMERS:
         users = np.sort(np.random.default_rng(seed).choice(users, _MAX_EVAL_CUSTOMERS, replace=False))
     bought = test[users]
-    owned = train.counts[users].copy()
-    owned.data[:] = 1.0
-    new = (bought - bought.multiply(owned)).tocsr()
+    new = (bought - bought.multiply(train.had[users])).tocsr()
     new.eliminate_zeros()
     return _Holdout(train, users, {"all": bought.tocsr(), "new": new})
 

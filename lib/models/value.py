@@ -44,7 +44,7 @@ from scipy.stats import beta as beta_dist
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from lib.data.features import NON_PRODUCT_CODES, _order_dates, infer_transaction_columns
+from lib.data.orders import RETURNED, classify_lines, infer_transaction_columns
 from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
 from lib.text.i18n import t
@@ -148,61 +148,53 @@ def activity_from_log(
 ) -> tuple[Activity, tuple[str, ...]]:
     """Reduce an order-line log to purchase days per customer (``frame`` is not modified).
 
-    Lines are classified as ``lib.data.features.customers_from_transactions`` does: credit notes ("C"
-    orders), negative quantities or amounts are returns; postage and fees are not products; lines
+    What each line is comes from ``lib.data.orders`` (as for ``lib.data.features.customers_from_transactions``):
+    sales are purchases, cancellations and returns give money back, fees are not products; lines
     without a customer, a readable date or an amount are left out.
     """
     cols = infer_transaction_columns(frame, customer_col, date_col, amount_col)
+    ol = classify_lines(frame, cols)
     warnings: list[str] = []
-    dates = _order_dates(frame, cols.date)
+    dates = ol.lines["date"]
     if dates.notna().sum() == 0:
         example = frame[cols.date].dropna().iloc[0] if frame[cols.date].notna().any() else ""
         raise DataValidationError(
             t("Column '{col}' has no readable dates (e.g. '{example}'). Customer value needs the date of every order: choose the column that holds the order date (the Date box on the Upload page, --date-col on the command line).", col=cols.date, example=example)
         )
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-    if cols.amount is not None:
-        value = pd.to_numeric(frame[cols.amount], errors="coerce")
-    else:
-        value = pd.to_numeric(frame[cols.quantity], errors="coerce") * pd.to_numeric(
-            frame[cols.unit_price], errors="coerce")
-    cust = ids_as_text(frame[cols.customer])
-    no_customer = frame[cols.customer].isna() | cust.eq("") | cust.eq("<NA>")
-    order = frame[cols.order].astype("str") if cols.order else None
-    cancelled = order.str.upper().str.startswith("C") if order is not None else pd.Series(False, index=frame.index)
-    qty = pd.to_numeric(frame[cols.quantity], errors="coerce") if cols.quantity else pd.Series(1.0, index=frame.index)
-    is_return = (cancelled | (qty < 0) | (value < 0)).to_numpy()
-    non_product = np.zeros(len(frame), dtype=bool)
-    if cols.product:
-        non_product = frame[cols.product].astype("str").str.upper().str.strip().isin(NON_PRODUCT_CODES).to_numpy()
-    keep = (~no_customer & dates.notna() & value.notna()).to_numpy()
-    bad_dates = int((dates.isna() & frame[cols.date].notna()).sum())
+    keep = ol.usable.to_numpy()
+    bad_dates = ol.counts["unreadable date"]
     if bad_dates:
         warnings.append(t("{bad:,} lines have an unreadable date in '{col}' and were left out.", bad=bad_dates, col=cols.date))
     if not keep.any():
         raise DataValidationError(
             t("No usable lines: every line lacks a customer id ('{customer}'), a date ('{date}') or an amount. Check that these columns are the right ones.", customer=cols.customer, date=cols.date)
         )
-    day_ts = dates[keep].dt.normalize()
+    kept = ol.lines[keep]
+    return _activity(kept, has_orders=cols.order is not None, has_products=cols.product is not None), tuple(warnings)
+
+
+def _activity(kept: pd.DataFrame, has_orders: bool, has_products: bool) -> Activity:
+    """Purchase days from classified lines (``OrderLines.lines``, usable ones only)."""
+    dates = kept["date"]
+    day_ts = dates.dt.normalize()
     start = day_ts.min()
     day = ((day_ts - start) // pd.Timedelta(days=1)).to_numpy(dtype="int64")
-    codes, ids = pd.factorize(cust[keep], sort=True)
+    codes, ids = pd.factorize(kept["customer"], sort=True)
     ids = np.asarray(ids, dtype=object)
-    v = value[keep].to_numpy(dtype="float64")
-    ret = is_return[keep]
-    prod = ~non_product[keep]
+    v = kept["value"].to_numpy(dtype="float64")
+    kind = kept["kind"]
+    prod = (kind != "non_product").to_numpy()
+    sale = (kind == "sale").to_numpy()
     first_seen = np.full(len(ids), np.iinfo(np.int64).max, dtype="int64")
     np.minimum.at(first_seen, codes, day)
-    sale = prod & ~ret & (v > 0)
     lines = pd.DataFrame({
         "cust": codes, "day": day,
         "sales": np.where(sale, v, 0.0),
-        "returns": np.where(prod & ret, np.abs(v), 0.0),
+        "returns": np.where(kind.isin(RETURNED).to_numpy(), np.abs(v), 0.0),
     })
-    if order is not None:
+    if has_orders:
         # An order counts once on its day however many lines it has.
-        okeys = pd.DataFrame({"cust": codes[sale], "day": day[sale], "o": order[keep].to_numpy()[sale]})
+        okeys = pd.DataFrame({"cust": codes[sale], "day": day[sale], "o": kept["order"].to_numpy()[sale]})
         n_orders = okeys.drop_duplicates().groupby(["cust", "day"]).size()
     else:
         # Without an order id, each customer-day with a purchase is one order.
@@ -210,15 +202,14 @@ def activity_from_log(
     daily = lines[prod].groupby(["cust", "day"], sort=True)[["sales", "returns"]].sum()
     daily["orders"] = n_orders.reindex(daily.index).fillna(0).astype("int64")
     daily = daily.reset_index()
-    if cols.product:
-        pk = pd.DataFrame({"cust": codes[sale], "product": frame.loc[keep, cols.product].astype("str").to_numpy()[sale],
-                           "day": day[sale]})
+    if has_products:
+        pk = pd.DataFrame({"cust": codes[sale], "product": kept["product"].to_numpy()[sale], "day": day[sale]})
         products = pk.groupby(["cust", "product"], sort=False)["day"].min().reset_index()[["cust", "day"]]
     else:
         products = pd.DataFrame({"cust": np.zeros(0, dtype="int64"), "day": np.zeros(0, dtype="int64")})
     end_day = int(day.max()) + 1
     return Activity(daily=daily, products=products, first_seen=first_seen, ids=ids, start=start,
-                    end_day=end_day, has_products=cols.product is not None), tuple(warnings)
+                    end_day=end_day, has_products=has_products)
 
 
 def actual_spend(act: Activity, cutoff: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:

@@ -439,6 +439,7 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
     import tempfile
 
     from lib.data.features import CustomerTable, customers_from_transactions, infer_transaction_columns
+    from lib.data.orders import LineTally, order_dates
 
     say = say or (lambda m: log.info(m))
     folder = Path(tempfile.mkdtemp(prefix="bullseye-log-"))
@@ -451,16 +452,18 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
             frame, _ = clean(raw, source.decimal)
             if cols is None:
                 cols = infer_transaction_columns(frame, customer_col, date_col, amount_col)
+                tally = LineTally(cols)  # what a line is follows from the whole log, not from one partition
                 keep = [c for c in dict.fromkeys([cols.customer, cols.date, cols.order, cols.amount, cols.quantity,
                                                   cols.unit_price, cols.product, *cols.categorical]) if c]
                 # Ids and codes are text whatever they look like: the roll-up reads them as text anyway.
                 codes = {cols.customer, cols.order, cols.product}
                 kinds = {c: ("text" if c in codes else "date" if pd.api.types.is_datetime64_any_dtype(frame[c]) else
                              "number" if pd.api.types.is_numeric_dtype(frame[c]) else "text") for c in keep}
+            tally.add(frame)
             part = frame[keep].copy()
             for c, kind in kinds.items():  # one type per column in every batch, as the partition files need
                 if kind == "date":
-                    part[c] = pd.to_datetime(part[c], errors="coerce", format="mixed")
+                    part[c] = order_dates(part[c])
                     top = part[c].max()
                     latest = top if latest is None or (pd.notna(top) and top > latest) else latest
                 elif kind == "number":
@@ -488,12 +491,13 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
             raise DataValidationError(t("{file} has a header but no data rows.", file=Path(source.path).name))
         # The day after the log's last line, as for a log read whole (each partition alone would differ).
         as_of = pd.Timestamp(latest).normalize() + pd.Timedelta(days=1) if latest is not None else None
+        rules = tally.rules()
         tables = []
         for path in sorted(folder.glob("p*.parquet")):
             lines_part = pq.read_table(path).to_pandas()
             try:
                 tables.append(customers_from_transactions(lines_part, cols.customer, cols.date, cols.amount,
-                                                          as_of=as_of))
+                                                          as_of=as_of, rules=rules))
             except DataValidationError:
                 continue  # a partition with no usable line; the whole log is checked below
         if not tables:

@@ -13,6 +13,8 @@ _DATE_FORMATS = (
     "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y年%m月%d日",
     "%d-%b-%Y", "%d %b %Y", "%b %d, %Y", "%d/%m/%y", "%m/%d/%y",
 )
+_ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$")
+_ISO_ZONE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 _DATE_HINT = re.compile(r"^\s*(\d{4}[-/.年]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}[ -][A-Za-z]{3}|[A-Za-z]{3} \d)")
 
 
@@ -35,6 +37,15 @@ def parse_dates(s: pd.Series) -> pd.Series | None:
             full = pd.to_datetime(s.astype("str").str.strip().replace("", None), format=fmt, errors="coerce")
             if full.notna().sum() == len(values):
                 return full
+    if sample.str.match(_ISO_TIMESTAMP).all():
+        # ISO 8601 ("2024-01-02T10:00:00+02:00", "2024-01-02 10:00Z"): read as ISO, never day first, with
+        # time zones by the order dates' rule (lib.data.orders.naive_utc: to UTC, then the zone dropped).
+        from lib.data.orders import naive_utc
+
+        full = pd.to_datetime(s.astype("str").str.strip().replace("", None), format="ISO8601", errors="coerce",
+                              utc=bool(values.str.contains(_ISO_ZONE).any()))
+        if full.notna().sum() == len(values):
+            return naive_utc(full)
     # Several formats in one column: parse each value on its own, but only if all of them parse.
     full = pd.to_datetime(values, format="mixed", dayfirst=True, errors="coerce")
     if full.notna().all():

@@ -80,6 +80,12 @@ def _finish_frame(
                 )
         elif (nan_cells or {}).get(col):
             fixes.append(CellFix(col, "missing_token", "nan", nan_cells[col]))
+        elif isinstance(s.dtype, pd.DatetimeTZDtype):
+            # Dates with a time zone (ISO 8601 with offsets, zoned Parquet): one rule for every date read,
+            # lib.data.orders.naive_utc (to UTC, then the zone dropped).
+            from lib.data.orders import naive_utc
+
+            s = naive_utc(s)
         s, impossible = _impossible_numbers(col, s)
         fixes += impossible
         out[col] = s

@@ -1,0 +1,27 @@
+"""Segmentation (RFM groups and clusters); see the modules of this package."""
+
+from lib.models.segment.naming import (  # noqa: F401  (the names other code imports)
+    _NUMBER_WORDS,
+    _UNITS,
+    RFM_RULES,
+    SegmentationResult,
+    _assemble,
+    _Phrase,
+    _phrase,
+    _said,
+    _word,
+    assign_segments,
+    column_words,
+    default_cluster_features,
+    distinguishing_facts,
+    feature_kind,
+    guess_rfm_columns,
+    human_number,
+    profile_for_people,
+    rename_segments,
+    rfm_group,
+    rfm_scores,
+    segment_clusters,
+    segment_rfm,
+    segmentation_state,
+)

@@ -116,3 +116,8 @@ def test_a_shi_fou_column_is_a_yes_no_flag_in_segments_and_weighs_like_a_two_lev
     assert any("with coupon" in s.name or "with coupon" in s.description for s in as_flag.segments)
     assert not any("coupon 是" in s.name or "coupon 否" in s.description for s in as_flag.segments)
 
+
+def test_a_true_false_column_that_is_false_throughout_does_not_stop_the_clustering():
+    frame = pd.DataFrame({"spend": np.arange(60.0), "returned": [False] * 60})
+    seg = segment_clusters(frame, ["spend", "returned"], k=2, stability_runs=0)
+    assert seg.feature_kinds["returned"] == "flag" and sorted(s.size for s in seg.segments) == [30, 30]

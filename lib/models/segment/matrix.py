@@ -49,9 +49,10 @@ def _read_column(s: pd.Series, name: str) -> Column:
     codes, uniques = pd.factorize(s)
     texts = [_level_text(v) for v in uniques]
     if kind == "flag":
-        yes = next(i for i, text in enumerate(texts) if means_yes(text))
+        # A true/false column that is false throughout has no "yes" among its values: every row is a no.
+        yes = next((i for i, text in enumerate(texts) if means_yes(text)), -1)
         flag = np.where(codes < 0, -1, (codes == yes).astype("int8")).astype("int8")
-        return Column(name, "flag", flag, (texts[yes],))
+        return Column(name, "flag", flag, (texts[yes] if yes >= 0 else "True",))
     return _read_category(name, codes, texts)
 
 

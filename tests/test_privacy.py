@@ -149,6 +149,17 @@ def test_small_segments_that_reach_ten_together_are_shown_merged():
     assert table.loc["Customers", privacy.OTHER_SMALL] == "15"
 
 
+def test_the_segments_of_a_report_under_ten_customers_keep_only_their_size():
+    rows = [{"id": 0, "name": "Big", "size": 120, "share": 0.923077, "description": "Most.", "target_rate": 0.123456},
+            {"id": 1, "name": "Tiny", "size": 9, "share": 0.069231, "description": "Nine people.", "target_rate": 1.0},
+            {"id": 2, "name": "Gone", "size": 0, "share": 0.0, "description": "Nobody in this file."}]
+    assert privacy.segments_report(rows) == [
+        {"id": 0, "name": "Big", "size": 120, "share": 0.9231, "description": "Most.", "target_rate": 0.1235},
+        {"id": 1, "name": "Tiny", "size": 9, "share": 0.0692, "hidden": True},
+        {"id": 2, "name": "Gone", "size": 0, "share": 0.0, "hidden": True}]
+    assert privacy.segments_report(rows, min_size=5)[1]["description"] == "Nine people."
+
+
 def test_merge_small_merges_or_hides_groups_under_the_threshold():
     merged = privacy.merge_small(["a"] * 12 + ["b"] * 5 + ["c"] * 6)
     assert merged.value_counts().to_dict() == {"a": 12, privacy.OTHER_SMALL: 11}

@@ -177,6 +177,28 @@ def report_redactions(ids: pd.Series | np.ndarray, pseudonyms: np.ndarray,
 # --- small groups ---------------------------------------------------------------------------------
 
 
+def segments_report(rows: list[dict], min_size: int = SMALL_GROUP) -> list[dict]:
+    """The ``segments`` list of a report (report.json), with the small-group rule applied: a segment
+    under ``min_size`` customers keeps only its id, name, size and share, plus ``"hidden": true``; its
+    description and target rate would describe a handful of people.
+
+    ``rows``: one dict per segment with ``id``, ``name``, ``size``, ``share`` (0-1), ``description`` and
+    optionally ``target_rate`` (None or absent: not reported). Shares and rates are rounded to 4 places;
+    other keys are not reported. The one place the rule lives, for the whole-file and streaming reports.
+    """
+    out = []
+    for row in rows:
+        entry = {"id": row["id"], "name": row["name"], "size": int(row["size"]), "share": round(float(row["share"]), 4)}
+        if entry["size"] < min_size:
+            entry["hidden"] = True
+        else:
+            entry["description"] = row["description"]
+            if row.get("target_rate") is not None:
+                entry["target_rate"] = round(float(row["target_rate"]), 4)
+        out.append(entry)
+    return out
+
+
 def merge_small(labels: pd.Series | np.ndarray, threshold: int = SMALL_GROUP,
                 other: str | None = None) -> pd.Series:
     """Labels with every group under ``threshold`` customers merged into ``other``; when the merged

@@ -30,6 +30,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder
 from xgboost import XGBClassifier
 
+from lib.models.columns import column_kind
+
 MAX_CATEGORIES = 20
 MISSING_LEVEL = "(missing)"
 XGB_PARAMS = dict(
@@ -41,12 +43,15 @@ XGB_PARAMS = dict(
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """How one of the user's columns becomes a model input. ``kind``: number, flag, date or category."""
+    """How one of the user's columns becomes a model input. ``kind``: number, flag, date or category
+    (``lib.models.columns.column_kind``); a column with ``levels`` is one-hot encoded on them, any other
+    passes through as a number (dates as days). Model files written before the kinds were decided in one
+    place call yes/no text "category" and 0/1 numbers "number": read the same way, they score the same."""
 
     name: str
     kind: str
-    levels: tuple[str, ...] = ()  # category: kept levels, most frequent first
-    has_other: bool = False  # category: rarer levels were seen in training and share one "other" slot
+    levels: tuple[str, ...] = ()  # text (categories, yes/no text): kept levels, most frequent first
+    has_other: bool = False  # text: rarer levels were seen in training and share one "other" slot
     reference: str | None = None  # date: ISO timestamp the days are counted back from
 
     def to_dict(self) -> dict:
@@ -59,8 +64,13 @@ class ColumnSpec:
                           bool(d.get("has_other", False)), d.get("reference"))
 
     @property
+    def one_hot(self) -> bool:
+        """Read as one-hot levels (text: categories and yes/no text alike), not as a number."""
+        return bool(self.levels) or self.has_other
+
+    @property
     def slots(self) -> int:
-        """One-hot columns of a category (its levels, plus "other" when there is one)."""
+        """One-hot columns of a text column (its levels, plus "other" when there is one)."""
         return len(self.levels) + int(self.has_other)
 
 
@@ -77,22 +87,20 @@ def as_level_text(s: pd.Series) -> pd.Series:
     return s.astype("str").str.strip().where(s.notna(), MISSING_LEVEL)
 
 
-def column_kind(s: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(s):
-        return "flag"
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return "date"
-    if pd.api.types.is_numeric_dtype(s):
-        return "number"
-    return "category"
-
-
 def fit_column_spec(name: str, s: pd.Series) -> ColumnSpec:
+    """How the model reads one column: its kind (``column_kind``, the one rule segments use too) and,
+    for text, its levels.
+
+    Text is read as one-hot levels: categories, and yes/no text too ("email_consent = yes"), as every
+    model file has read it, so the trees and the reason codes stay what they were. Whatever is stored as
+    numbers or true/false passes through as a number: a 0/1 flag, and a two-valued code (1/2) whose
+    kind is "category", so a value training never saw still falls on one side of a split.
+    """
     kind = column_kind(s)
     if kind == "date":
         latest = _as_dates(s).max()
         return ColumnSpec(name, kind, reference=None if pd.isna(latest) else pd.Timestamp(latest).isoformat())
-    if kind != "category":
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         return ColumnSpec(name, kind)
     counts = as_level_text(s).value_counts(sort=True)
     # Ties in frequency are broken by the text itself, so the same data always gives the same levels.
@@ -121,7 +129,7 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
         out = {}
         for spec in self.specs_:
             s = X[spec.name]
-            if spec.kind == "category":
+            if spec.one_hot:
                 codes = pd.Categorical(as_level_text(s), categories=list(spec.levels)).codes.astype(np.int32)
                 if spec.has_other:
                     codes = np.where(codes < 0, len(spec.levels), codes).astype(np.int32)
@@ -140,8 +148,8 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
 
 def one_hot_encoder(specs: tuple[ColumnSpec, ...]) -> ColumnTransformer:
     """Numbers pass through; categories one-hot with explicit categories (0..slots-1), unknown -> zeros."""
-    numeric = [s.name for s in specs if s.kind != "category"]
-    categorical = [s for s in specs if s.kind == "category"]
+    numeric = [s.name for s in specs if not s.one_hot]
+    categorical = [s for s in specs if s.one_hot]
     parts: list = []
     if numeric:
         parts.append(("num", "passthrough", numeric))
@@ -156,11 +164,11 @@ def encoded_names(specs: tuple[ColumnSpec, ...]) -> tuple[list[str], list[str]]:
     """Names of the encoded columns in the encoder's output order, and the user column of each."""
     names, owners = [], []
     for s in specs:
-        if s.kind != "category":
+        if not s.one_hot:
             names.append(s.name)
             owners.append(s.name)
     for s in specs:
-        if s.kind == "category":
+        if s.one_hot:
             labels = [*s.levels, "(other)"] if s.has_other else list(s.levels)
             names += [f"{s.name} = {lv}" for lv in labels]
             owners += [s.name] * len(labels)
@@ -297,7 +305,7 @@ def _rebased(specs: tuple[ColumnSpec, ...], frame: pd.DataFrame) -> tuple[Column
 def _fitted_one_hot(specs: tuple[ColumnSpec, ...]) -> ColumnTransformer:
     """The one-hot step, fitted. Its categories are explicit, so fitting it on one made-up row gives
     exactly the encoder training had: the same code rebuilds it when a model file is loaded."""
-    row = pd.DataFrame({s.name: [0 if s.kind == "category" else 0.0] for s in specs})
+    row = pd.DataFrame({s.name: [0 if s.one_hot else 0.0] for s in specs})
     return one_hot_encoder(specs).fit(row)
 
 

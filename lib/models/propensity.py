@@ -421,8 +421,8 @@ def scale_pos_weight(y: np.ndarray) -> float:
 def logistic_baseline(specs: tuple[ColumnSpec, ...]) -> Pipeline:
     """The simple model every propensity model must beat: the same encoding, median-imputed and
     standardised numbers, and a class-balanced logistic regression."""
-    numeric = [s.name for s in specs if s.kind != "category"]
-    categorical = [s for s in specs if s.kind == "category"]
+    numeric = [s.name for s in specs if not s.one_hot]
+    categorical = [s for s in specs if s.one_hot]
     parts: list = []
     if numeric:
         parts.append(("num", Pipeline([

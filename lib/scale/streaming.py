@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from lib.act.privacy import segments_report
 from lib.act.targeting import ListSpec, TargetList, neutralise_formulas
 from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
@@ -40,7 +41,6 @@ from lib.flow.model_file import ModelBundle
 from lib.flow.reuse import check_model_columns, model_columns
 from lib.flow.runs import Laps, saved_ranking
 from lib.models.explain import Explanation, explain, reason_codes
-from lib.models.segment import segments_report
 from lib.scale.parts import (  # noqa: F401 (the readers are part of the engine's public face)
     BATCH_ROWS,
     STREAM_ABOVE_BYTES,

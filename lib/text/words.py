@@ -13,8 +13,9 @@ import re
 # Compared stripped and lower-cased. In order of preference: when a column holds two yes words, the first
 # one here is its "yes" (lib.data.schema.guess_positive_class). "1.0"/"0.0": a 0/1 column read as floats
 # because of blanks; True/False read as text are "true"/"false".
-YES_WORDS: tuple[str, ...] = ("yes", "y", "true", "t", "1", "1.0", "是")
-NO_WORDS: tuple[str, ...] = ("no", "n", "false", "f", "0", "0.0", "否")
+# Chinese exports write 是/否 (is / is not) and 有/无 (has / has not) where English ones write Yes/No.
+YES_WORDS: tuple[str, ...] = ("yes", "y", "true", "t", "1", "1.0", "是", "有")
+NO_WORDS: tuple[str, ...] = ("no", "n", "false", "f", "0", "0.0", "否", "无", "無")
 _YES, _NO = frozenset(YES_WORDS), frozenset(NO_WORDS)
 
 

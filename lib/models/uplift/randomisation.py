@@ -24,7 +24,7 @@ def balance_table(frame: pd.DataFrame, features: list[str], treated: np.ndarray,
     rows = []
     for spec in enc.specs_:
         v = x[spec.name].to_numpy()
-        if spec.kind == "category":
+        if spec.one_hot:  # text: the level whose share differs most
             labels = [*spec.levels, "(other)"] if spec.has_other else list(spec.levels)
             codes = v.astype(int)
             k = len(labels)

@@ -241,8 +241,8 @@ class _Outputs:
     data_dir: str | None
 
     def table(self, path: Path, frame: pd.DataFrame, id_cols: tuple[str, ...] = ("id",)) -> None:
-        from lib.act.privacy import protect
         from lib.act.targeting import to_csv_bytes
+        from lib.data.privacy import protect
 
         safe = protect(frame, id_cols, self.roles, self.key)
         self.file(path, to_csv_bytes(safe.frame), list(safe.frame.columns), len(safe.frame))
@@ -255,7 +255,7 @@ class _Outputs:
         import sqlite3
 
         from lib.act.campaigns import record_export
-        from lib.act.privacy import LOCAL_USER
+        from lib.data.privacy import LOCAL_USER
 
         try:
             record_export(name, data, columns, rows, self.key is not None, owner=LOCAL_USER, via="cli",
@@ -268,7 +268,7 @@ class _Outputs:
                                         why=exc, where=where)) from None
 
     def ids(self, ids: pd.Series) -> np.ndarray | pd.Series:
-        from lib.act.privacy import pseudonymise
+        from lib.data.privacy import pseudonymise
 
         return ids if self.key is None else pseudonymise(ids, self.key)
 
@@ -276,7 +276,7 @@ class _Outputs:
 def _outputs(args: argparse.Namespace, frame: pd.DataFrame, ids: np.ndarray, digest: str) -> _Outputs:
     """The output rules of this command: with --pseudonymise, the key and what report.json must not quote.
     ``frame``: the input (or its first rows, for a file read in parts)."""
-    from lib.act import privacy
+    from lib.data import privacy
     from lib.data.schema import infer_schema
 
     # Roles from the first rows are enough to know the personal-data columns, and cost no time on a big file.
@@ -313,7 +313,7 @@ def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argp
 
 
 def _write_report(out_dir: Path, report: dict, outputs: _Outputs) -> None:
-    from lib.act.privacy import key_id, redact
+    from lib.data.privacy import key_id, redact
 
     report = {**redact(report, outputs.redactions), "pseudonymised": outputs.key is not None}
     if outputs.key is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit import config as st_config  # where Streamlit looks for secrets files
 
-from lib.act.privacy import LOCAL_USER, is_allowed
+from lib.data.privacy import LOCAL_USER, is_allowed
 from lib.text.i18n import t
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from lib.act import plots
-from lib.act.privacy import SMALL_GROUP
+from lib.data.privacy import SMALL_GROUP
 from lib.models.explain import pretty_name, reasons_in_words, segment_importance, strongest_interaction
 from lib.text.i18n import number, percent, t
 from pages import headers, state, ui

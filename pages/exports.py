@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from lib.act.campaigns import record_export
-from lib.act.privacy import Protected, load_key, protect
 from lib.act.targeting import to_csv_bytes, to_xlsx_bytes
+from lib.data.privacy import Protected, load_key, protect
 from lib.text.i18n import t
 from pages import auth, headers, state, ui
 
@@ -44,7 +44,7 @@ def key() -> bytes | None:
 
 def protected(frame: pd.DataFrame, id_cols: tuple[str, ...], roles: dict | None = None,
               keep_personal: tuple[str, ...] = ()) -> Protected:
-    """``frame`` as a download may hold it (see ``lib.act.privacy.protect``), under the current switch."""
+    """``frame`` as a download may hold it (see ``lib.data.privacy.protect``), under the current switch."""
     return protect(frame, id_cols, roles or {}, key(), keep_personal)
 
 

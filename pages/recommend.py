@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lib.act import plots
-from lib.act.privacy import merge_small
+from lib.data.privacy import merge_small
 from lib.models.recommend import RecommendSettings, top_items_by_segment
 from lib.text.i18n import number, percent, t
 from pages import exports, headers, log_steps, state, steps, ui

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.act import plots
-from lib.act.privacy import SMALL_GROUP
+from lib.data.privacy import SMALL_GROUP
 from lib.errors import DataValidationError
 from lib.flow.pipeline import SegmentSettings
 from lib.models.segment import default_cluster_features, distinguishing_facts, guess_rfm_columns, profile_for_people

@@ -6,8 +6,8 @@ from datetime import date
 import streamlit as st
 
 from lib.act.campaigns import record_campaign
-from lib.act.privacy import pseudonymise
 from lib.act.targeting import ListSpec, export_columns
+from lib.data.privacy import pseudonymise
 from lib.errors import DataValidationError
 from lib.flow.pipeline import choose_ranking, make_list, with_offers, with_uplift_by_id, with_value_by_id
 from lib.text.i18n import number, t

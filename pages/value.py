@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lib.act import plots
-from lib.act.privacy import merge_small
+from lib.data.privacy import merge_small
 from lib.models.value import ValueSettings, forecast_by_segment, forecast_chart_frame, value_importance
 from lib.text.i18n import number, percent, t
 from pages import exports, headers, log_steps, state, steps, ui

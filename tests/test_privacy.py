@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.act import privacy
 from lib.act.campaigns import (
     campaign_members,
     db_path,
@@ -25,6 +24,7 @@ from lib.act.campaigns import (
     record_campaign,
     record_export,
 )
+from lib.data import privacy
 from lib.errors import DataValidationError
 
 from .conftest import SAMPLES

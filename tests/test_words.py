@@ -10,6 +10,7 @@ from lib.act.targeting import ListSpec, build_list
 from lib.data.schema import binary_target, guess_positive_class, infer_schema
 from lib.models import segment
 from lib.models.explain import pretty_name
+from lib.models.segment.matrix import _read_column
 from lib.models.uplift import resolve_arms
 from lib.text.i18n import using
 from lib.text.words import column_words, is_yes
@@ -35,7 +36,7 @@ def test_every_step_reads_a_yes_no_column_the_same_way(yes, no):
     assert (binary_target(s, column="answer").dropna() == said_yes.dropna().astype(float)).all()
     # Segmentation: a flag whose 1 is the yes.
     assert segment.feature_kind(s) == "flag"
-    flag = segment._read_column(s, "answer").values
+    flag = _read_column(s, "answer").values
     assert ((flag == 1) == said_yes.eq(True).to_numpy()).all()
     # Targeting: a consent column drops exactly the customers who said no (a blank is not a no).
     customers = pd.DataFrame({"id": range(len(s)), "consent": s})

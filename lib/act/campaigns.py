@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lib.act.privacy import LOCAL_USER
-from lib.act.privacy import data_dir as privacy_data_dir
+from lib.data.privacy import LOCAL_USER
+from lib.data.privacy import data_dir as privacy_data_dir
 from lib.data.schema import binary_target, ids_as_text
 from lib.errors import DataValidationError
 from lib.text.i18n import t
@@ -255,7 +255,7 @@ def _members_and_results(name: str, results: pd.DataFrame, id_col: str | None, o
     with _connect(data_dir) as con:
         pseudo = con.execute("SELECT pseudonymised FROM campaigns WHERE name = ?", (name,)).fetchone()[0]
     if pseudo and len(res):
-        from lib.act.privacy import load_key, pseudonymise
+        from lib.data.privacy import load_key, pseudonymise
 
         mapped = res.set_axis(pseudonymise(pd.Series(res.index), load_key(data_dir)))
         known = set(members["customer_id"])

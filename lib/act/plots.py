@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from lib.act.privacy import SMALL_GROUP, merge_small
+from lib.data.privacy import SMALL_GROUP, merge_small
 from lib.models.explain import Explanation, pretty_name
 from lib.models.propensity import ProfitPlan, PropensityResult
 from lib.models.segment import SegmentationResult

@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lib.act.privacy import segments_report
 from lib.act.targeting import ListSpec, TargetList, neutralise_formulas
+from lib.data.privacy import segments_report
 from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
 from lib.flow.drift import DriftTally, drift_from_tally, tally

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from lib.act.privacy import OTHER_SMALL, SMALL_GROUP
+from lib.data.privacy import OTHER_SMALL, SMALL_GROUP
 from lib.errors import DataValidationError
 from lib.models.segment.matrix import MISSING, OTHER
 from lib.models.segment.naming import NAME_MIN_Z, column_words, flag_fact, level_phrase

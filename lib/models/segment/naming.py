@@ -18,14 +18,7 @@ from lib.models.columns import means_no, means_yes
 from lib.models.segment.matrix import MISSING, OTHER
 from lib.models.segment.profiles import profile_sources
 from lib.text.i18n import language, t
-
-
-def column_words(column: str) -> str:
-    """A column name as lower-case words: 'SeniorCitizen' -> 'senior citizen', 'days_between_orders'
-    -> 'days between orders'."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", str(column))
-    return re.sub(r"[\s_\-.]+", " ", spaced).strip().lower()
-
+from lib.text.words import column_words
 
 # Number columns with a known meaning: (words pattern, phrase when high, phrase when low). First match
 # wins, so the specific patterns come before the general ones ("days between orders" before "orders").

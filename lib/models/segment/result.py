@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from lib.act.privacy import SMALL_GROUP, segments_report
+from lib.data.privacy import SMALL_GROUP, segments_report
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class SegmentationResult:
 
     def to_report(self, min_size: int = SMALL_GROUP) -> list[dict]:
         """Each segment's id, name, size, share and description (``segments`` of report.json), with
-        the small-group rule of ``lib.act.privacy.segments_report`` applied."""
+        the small-group rule of ``lib.data.privacy.segments_report`` applied."""
         return segments_report([{"id": s.id, "name": s.name, "size": s.size, "share": s.share,
                                  "description": s.description, "target_rate": s.target_rate}
                                 for s in self.segments], min_size)

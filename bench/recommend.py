@@ -1,4 +1,4 @@
-"""Benchmark: recommendations (lib/models/recommend.py) end to end, including the time-split evaluation and
+"""Benchmark: recommendations (lib/models/recommend/) end to end, including the time-split evaluation and
 the tuning, on the UCI Online Retail log and on a 5M-line synthetic shop. Prints a markdown table.
 
     python -m bench.recommend [--lines 5000000] [--skip-synthetic] [--skip-online-retail]

@@ -1,4 +1,4 @@
-"""Recommendations (lib/models/recommend.py): planted logs whose right answers are known, the cleaning of
+"""Recommendations (lib/models/recommend/): planted logs whose right answers are known, the cleaning of
 non-purchase lines, the honesty of the time-split evaluation, and the real Online Retail log."""
 
 from __future__ import annotations

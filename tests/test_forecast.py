@@ -169,3 +169,25 @@ def test_online_retail_cut_in_september():
     total = result.forecast
     inside = (real.to_numpy() >= total["lower_95"].to_numpy()) & (real.to_numpy() <= total["upper_95"].to_numpy())
     assert inside.sum() >= 2
+
+
+def test_market_forecast_page_shows_the_sentence_chart_backtest_and_breakdowns():
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.run()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    at.switch_page("pages/forecast.py").run()
+    assert not at.exception and "Forecast sales" in at.info[0].value
+    [b for b in at.button if b.label == "Forecast sales"][0].click().run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert at.success[0].value.startswith("Next 3 months (2026-10 to 2026-12):")
+    assert {m.label for m in at.metric} >= {"Method", "Backtest error (MASE)", "95% band held"}
+    assert len(at.get("plotly_chart")) == 1
+    backtest, breakdowns = at.dataframe[0].value, at.dataframe[1].value
+    assert {"seasonal_naive", "holt_winters"} <= set(backtest["method"])
+    assert any(str(lv).startswith("category=") for lv in breakdowns["level"])
+    at.switch_page("pages/value.py").run()
+    assert any(link.proto.page == "forecast" for link in at.get("page_link"))

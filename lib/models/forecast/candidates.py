@@ -124,3 +124,4 @@ DRIFT = Candidate("drift", "the last period plus the trend so far", lambda m: 3,
 HOLT_WINTERS = Candidate("holt_winters", "seasonal exponential smoothing (Holt-Winters, damped trend)",
                          lambda m: 2 * m + 2, holt_winters)
 CANDIDATES = (SEASONAL_NAIVE, SEASONAL_NAIVE_TREND, NAIVE, DRIFT, HOLT_WINTERS)
+METHOD_LABELS = {c.name: c.label for c in CANDIDATES}  # what a page says for each method (through t())

@@ -191,3 +191,9 @@ def test_market_forecast_page_shows_the_sentence_chart_backtest_and_breakdowns()
     assert any(str(lv).startswith("category=") for lv in breakdowns["level"])
     at.switch_page("pages/value.py").run()
     assert any(link.proto.page == "forecast" for link in at.get("page_link"))
+
+
+def test_a_band_never_goes_below_zero_for_sales_that_never_did():
+    result = forecast_sales(log_of(monthly_truth(12)), ForecastSettings("M", 6))
+    assert (result.forecast["lower_95"] >= 0).all()
+    assert (result.forecast["upper_95"] > result.forecast["forecast"]).all()

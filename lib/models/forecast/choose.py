@@ -187,6 +187,17 @@ def forecast_series(y: pd.Series, settings: ForecastSettings, level: str = "tota
     return frame, bt.table, method, why, warnings, (None if sn is None else float(sn))
 
 
+def _no_negative_lows(fc: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """A band's low end stops at 0 for a level that never sold below 0 (net returns are possible, but
+    a shop or country that never had a negative period will not start now)."""
+    never_negative = history.groupby("level")["sales"].min() >= 0
+    keep = fc["level"].map(never_negative).fillna(False).astype(bool).to_numpy()
+    out = fc.copy()
+    for col in ("lower_80", "lower_95"):
+        out[col] = np.where(keep, out[col].clip(lower=0), out[col])
+    return out
+
+
 def forecast_sales(frame: pd.DataFrame, settings: ForecastSettings, customer_col: str | None = None,
                    date_col: str | None = None, amount_col: str | None = None,
                    segments: pd.Series | None = None) -> ForecastResult:
@@ -214,6 +225,7 @@ def forecast_sales(frame: pd.DataFrame, settings: ForecastSettings, customer_col
         parts_fc, parts_hist = breakdowns(frame, lines, freq, fc, method, segments)
         fc = pd.concat([fc, parts_fc], ignore_index=True)
         history = pd.concat([history, parts_hist], ignore_index=True)
+    fc = _no_negative_lows(fc, history)
     label = next(c.label for c in cands.CANDIDATES if c.name == method)
     return ForecastResult(
         forecast=fc[list(FORECAST_COLUMNS)], history=history, backtest=table, method=method,

@@ -17,8 +17,9 @@ st.write(t("Where the shop's net sales are going: every line of the log (returns
            "earlier points and comparing with what really happened — next to 'same period last year'; the one that "
            "missed least is used, and its bands are never narrower than its misses."))
 c = st.columns(2)
-freq = state.setting(c[0].radio, t("Forecast by"), "cfg_forecast_freq", default="M", options=["M", "W"],
-                     format_func=lambda f: t("months") if f == "M" else t("weeks"), horizontal=True)
+units = {"M": t("months"), "W": t("weeks")}  # words made now, in the page's language (AppTest formats later)
+freq = state.setting(c[0].radio, t("Forecast by"), "cfg_forecast_freq", default="M", options=list(units),
+                     format_func=units.get, horizontal=True)
 horizon = int(state.setting(c[1].number_input, t("Periods ahead"), "cfg_forecast_horizon", default=3,
                             min_value=1, max_value=24 if freq == "M" else 104, step=1))
 settings = ForecastSettings(freq=freq, horizon=horizon)
@@ -34,7 +35,7 @@ st.success(result.sentence)
 report = result.to_report()["backtest"]
 m = st.columns(4)
 m[0].metric(t("Method"), t(METHOD_LABELS[result.method]))
-m[1].metric(t("History"), t("{n} {unit}", n=result.history_periods, unit=t("months") if freq == "M" else t("weeks")))
+m[1].metric(t("History"), t("{n} {unit}", n=result.history_periods, unit=units[freq]))
 m[2].metric(t("Backtest error (MASE)"), number(report["mase"], 2),
             help=t("Average miss on the history, relative to the typical change from one year (or period) to the "
                    "next; 'same period last year' scored {snaive}.", snaive=number(report["seasonal_naive_mase"], 2)))
@@ -45,9 +46,8 @@ st.caption(result.reason)
 for note in result.warnings:
     st.warning(note)
 
-levels = list(dict.fromkeys(result.forecast["level"]))
-level = st.selectbox(t("Show"), levels, key="forecast_level",
-                     format_func=lambda lv: t("the whole shop") if lv == "total" else lv)
+levels = {lv: t("the whole shop") if lv == "total" else lv for lv in result.forecast["level"]}
+level = st.selectbox(t("Show"), list(levels), key="forecast_level", format_func=levels.get)
 st.plotly_chart(plots.market_forecast(result.history, result.forecast, level), width="stretch")
 
 st.subheader(t("How each method did on the history"))

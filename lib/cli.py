@@ -355,18 +355,6 @@ def _value_settings(args: argparse.Namespace):
     return ValueSettings(horizon_days=args.horizon or 90, seed=args.seed)
 
 
-def _forecast_settings(args: argparse.Namespace):
-    """--forecast 3M / 8W: the market forecast's horizon and period (transaction logs only)."""
-    if args.forecast is None:
-        return None
-    if not args.transactions:
-        raise DataValidationError(t("--forecast needs a transaction log: add --transactions (one row per order line, "
-                                    "with date and amount columns)."))
-    from lib.models.forecast import parse_horizon
-
-    return parse_horizon(args.forecast)
-
-
 def _uplift_settings(args: argparse.Namespace):
     if args.treatment is None:
         if args.treated_value is not None:
@@ -399,18 +387,16 @@ def _write_forecast(out_dir: Path, market, outputs: _Outputs) -> None:
     """forecast.csv (shop-level sales, no customer rows), or no stale one from an earlier run."""
     from lib.act.targeting import to_csv_bytes
 
-    path = out_dir / "forecast.csv"
-    if market is None:
-        if path.exists():
-            path.unlink()
-        return
-    frame = market.forecast.round({c: 2 for c in market.forecast.columns if c not in ("period", "level")})
-    outputs.file(path, to_csv_bytes(frame), list(frame.columns), len(frame))
+    if market is not None:
+        return outputs.file(out_dir / "forecast.csv", to_csv_bytes(market.forecast.round(2)),
+                            list(market.forecast.columns), len(market.forecast))
+    (out_dir / "forecast.csv").unlink(missing_ok=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, run_report
+    from lib.models.forecast import parse_horizon
 
     t0 = time.perf_counter()
     spec = _list_spec(args)
@@ -434,7 +420,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         recommend=_recommend_settings(args),
         value=_value_settings(args),
         uplift=_uplift_settings(args),
-        forecast=_forecast_settings(args),
+        forecast=None if args.forecast is None else parse_horizon(args.forecast),  # a log's: see learn_more
     )
     no_model = t("--save-model needs a model: give --target (or --transactions with --horizon).")
     if args.save_model and not args.target and not (args.transactions and args.horizon):

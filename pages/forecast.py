@@ -11,7 +11,7 @@ from pages import exports, headers, log_steps, state, ui
 
 st.title(t("Market forecast"))
 cust, und = ui.require_data()
-ui.require_log(t("The market forecast"))
+ui.require_log(t("Market forecasts"))
 st.write(t("Where the shop's net sales are going: every line of the log (returns as negatives, with or without a "
            "customer id) summed by month or week. Each method is first tried on the history — forecasting from "
            "earlier points and comparing with what really happened — next to 'same period last year'; the one that "

@@ -197,3 +197,8 @@ def test_a_band_never_goes_below_zero_for_sales_that_never_did():
     result = forecast_sales(log_of(monthly_truth(12)), ForecastSettings("M", 6))
     assert (result.forecast["lower_95"] >= 0).all()
     assert (result.forecast["upper_95"] > result.forecast["forecast"]).all()
+
+
+def test_cli_forecast_of_a_customer_table_asks_for_the_log(tmp_path):
+    assert_bad_input(cli("run", "--input", str(SAMPLES / "shop_customers.csv"), "--forecast", "3M",
+                         "--out", str(tmp_path), "--data-dir", str(tmp_path / "d")), "transaction log")

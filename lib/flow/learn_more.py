@@ -50,7 +50,7 @@ def forecast(loaded: LoadResult, cust: Customers, settings, segments: pd.Series 
     ``segments``: segment name per customer id, for the by-segment breakdown."""
     from lib.models.forecast import forecast_sales
 
-    _log_only(cust, t("The market forecast"))
+    _log_only(cust, t("Market forecasts"))
     c = cust.settings
     return forecast_sales(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col, segments)
 

@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--recommend", type=int, metavar="K", help="transactions: K product recommendations per customer")
     run.add_argument("--recommend-mode", choices=["all", "new"], default="all",
                      help="all: what they will buy next, own items included; new: only items never bought")
+    run.add_argument("--forecast", metavar="NM|NW",
+                     help="transactions: forecast the shop's net sales N months (3M) or weeks (8W) ahead: forecast.csv")
     run.add_argument("--no-value", action="store_true",
                      help="transactions: skip the customer value and churn-risk predictions")
     run.add_argument("--treatment", metavar="COL",
@@ -381,9 +383,20 @@ def _campaign_outcomes(args: argparse.Namespace) -> pd.DataFrame | None:
     return campaign_outcomes(args.learn_from, results, outcome_col=args.results_outcome, data_dir=args.data_dir)
 
 
+def _write_forecast(out_dir: Path, market, outputs: _Outputs) -> None:
+    """forecast.csv (shop-level sales, no customer rows), or no stale one from an earlier run."""
+    from lib.act.targeting import to_csv_bytes
+
+    if market is not None:
+        return outputs.file(out_dir / "forecast.csv", to_csv_bytes(market.forecast.round(2)),
+                            list(market.forecast.columns), len(market.forecast))
+    (out_dir / "forecast.csv").unlink(missing_ok=True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, run_report
+    from lib.models.forecast import parse_horizon
 
     t0 = time.perf_counter()
     spec = _list_spec(args)
@@ -407,6 +420,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         recommend=_recommend_settings(args),
         value=_value_settings(args),
         uplift=_uplift_settings(args),
+        forecast=None if args.forecast is None else parse_horizon(args.forecast),  # a log's: see learn_more
     )
     no_model = t("--save-model needs a model: give --target (or --transactions with --horizon).")
     if args.save_model and not args.target and not (args.transactions and args.horizon):
@@ -439,6 +453,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         outputs.table(rec_path, result.recommendations.table)
     elif rec_path.exists():
         rec_path.unlink()  # never leave another run's recommendations beside this run's report
+    _write_forecast(out_dir, result.forecast, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
     report = run_report(result, timings, model_id)

@@ -42,6 +42,24 @@ def customer_value():
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
+def _forecast(k: str, settings, _loaded: LoadResult, _cust: p.Customers, _segments):
+    from lib.flow.learn_more import forecast
+
+    return forecast(_loaded, _cust, settings, _segments)
+
+
+def run_forecast(settings):
+    """The market forecast, with a by-segment breakdown when the user has made segments."""
+    from lib.flow.learn_more import segment_of
+    from pages.steps import segmentation, segmentation_key, understanding
+
+    seg = segmentation()
+    segments = segment_of(understanding(), seg) if seg is not None else None
+    by = (segmentation_key(), state.segment_names()) if seg is not None else None
+    return _forecast(words_key(key(customers_key(), settings, by)), settings, loaded(), customers(), segments)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _uplift(k: str, settings, _cust: p.Customers, _und: p.Understanding):
     return p.uplift(_cust, _und, settings)
 

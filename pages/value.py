@@ -14,6 +14,8 @@ ui.require_log(t("Customer value predictions"))
 st.write(t("Who will spend how much in the coming weeks, who is slipping away, and what the base will bring in. "
            "Every method is first checked on the latest window the log allows (fitted before it, judged on what "
            "customers really spent in it) next to a naive ranking by past spend; the best is refitted and applied."))
+st.page_link("pages/forecast.py", label=t("The shop's sales by month, with the season: Market forecast"),
+             icon=":material/show_chart:")
 horizon = int(state.setting(st.number_input, t("Days ahead"), "cfg_value_horizon", default=state.horizon() or 90,
                             min_value=14, max_value=365, step=15))
 settings = ValueSettings(horizon_days=horizon)

@@ -205,7 +205,8 @@ def _log_walk(tmp) -> dict[str, list[str]]:
     at.radio(key="w_cfg_seg_method").set_value("RFM").run()
     _press(at, "划分客群")
     found["segments"] = english_runs(_page_text(at), allowed)
-    for page, press in [("value", "预测价值"), ("recommend", "生成推荐"), ("propensity", "训练模型"), ("targets", None)]:
+    for page, press in [("value", "预测价值"), ("forecast", "预测销售额"), ("recommend", "生成推荐"), ("propensity", "训练模型"),
+                        ("targets", None)]:
         _visit(at, found, allowed, page, press)
     return found
 

@@ -312,3 +312,22 @@ def value_drivers(importance: pd.DataFrame, n: int = 12) -> go.Figure:
                            orientation="h"))
     fig.update_layout(title=t("What drives predicted spend"), xaxis_title=t("mean effect on predicted spend"))
     return fig
+
+
+def market_forecast(history: pd.DataFrame, forecast: pd.DataFrame, level: str = "total") -> go.Figure:
+    """Net sales so far, the forecast, and its 80% and 95% bands, for one level of a market forecast
+    (``lib.models.forecast.ForecastResult``: ``history`` and ``forecast``)."""
+    past = history[history["level"] == level]
+    ahead = forecast[forecast["level"] == level]
+    x = pd.to_datetime(ahead["period"])
+    fig = go.Figure(go.Scatter(x=past["period"], y=past["sales"], name=t("Net sales"), mode="lines+markers"))
+    for lv, shade in ((95, "rgba(214,40,40,0.12)"), (80, "rgba(214,40,40,0.25)")):
+        fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]),
+                                 y=list(ahead[f"upper_{lv}"]) + list(ahead[f"lower_{lv}"][::-1]),
+                                 fill="toself", fillcolor=shade, line=dict(width=0), hoverinfo="skip",
+                                 name=t("{lv}% band", lv=lv)))
+    fig.add_trace(go.Scatter(x=x, y=ahead["forecast"], name=t("Forecast"), mode="lines+markers",
+                             line=dict(color="#d62828", dash="dash")))
+    fig.update_layout(title=t("Net sales, and the forecast with its bands"), yaxis_title=t("net sales"),
+                      xaxis_title="")
+    return fig

@@ -44,6 +44,24 @@ def value(loaded: LoadResult, cust: Customers, settings):
     return customer_value(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
 
 
+def forecast(loaded: LoadResult, cust: Customers, settings, segments: pd.Series | None = None):
+    """The shop's net sales by month or week, forecast by the method a backtest chooses, with breakdowns
+    that add up to it (``lib.models.forecast``). ``settings``: ``lib.models.forecast.ForecastSettings``;
+    ``segments``: segment name per customer id, for the by-segment breakdown."""
+    from lib.models.forecast import forecast_sales
+
+    _log_only(cust, t("Market forecasts"))
+    c = cust.settings
+    return forecast_sales(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col, segments)
+
+
+def segment_of(und: Understanding, seg) -> pd.Series | None:
+    """Each customer's segment name by customer id (None without segments): the forecast's by-segment part."""
+    if seg is None:
+        return None
+    return pd.Series(seg.names().to_numpy(), index=pd.Index(und.ids, dtype="str"))
+
+
 def uplift(cust: Customers, und: Understanding, settings):
     """Who the campaign changes: an uplift model learned from a randomised control group
     (``lib.models.uplift``). ``settings``: ``lib.models.uplift.UpliftSettings``; the treatment column is never a

@@ -57,7 +57,8 @@ def run_report(result: RunResult, timings: Mapping[str, float], model_id: str | 
         rep["explain"] = result.explanation.to_report()
     if result.targets is not None:
         rep["targeting"] = listing_report(result.targets, result.ranking)
-    for key, part in (("recommend", result.recommendations), ("value", result.value), ("uplift", result.uplift)):
+    for key, part in (("recommend", result.recommendations), ("value", result.value), ("uplift", result.uplift),
+                      ("forecast", result.forecast)):
         if part is not None:
             rep[key] = part.to_report()
     return rep

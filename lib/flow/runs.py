@@ -16,8 +16,10 @@ from lib.act.targeting import ListSpec, TargetList
 from lib.data.io import LoadResult
 from lib.errors import DataValidationError
 from lib.flow.learn_more import (
+    forecast,
     learn_from_campaign,
     recommend,
+    segment_of,
     uplift,
     value,
     with_offers_on_list,
@@ -66,6 +68,7 @@ class RunSettings:
     recommend: object | None = None  # lib.models.recommend.RecommendSettings, or None: no recommendations
     value: object | None = None  # lib.models.value.ValueSettings, or None: no value predictions
     uplift: object | None = None  # lib.models.uplift.UpliftSettings, or None: no uplift model
+    forecast: object | None = None  # lib.models.forecast.ForecastSettings, or None: no market forecast
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class RunResult:
     value: object | None = None  # lib.models.value.ValueResult
     uplift: object | None = None  # lib.models.uplift.UpliftResult
     ranking: Ranking | None = None  # how the list was ordered (None: no list)
+    forecast: object | None = None  # lib.models.forecast.ForecastResult
 
 
 class Laps:
@@ -173,6 +177,12 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
         reason_table = reasons(expl, cust.frame)
         lap("explain")
     persuaded, worth, offers = _learn_more(loaded, cust, und, settings, say, lap, warnings, outcomes)
+    market = None
+    if settings.forecast is not None:
+        say(t("Forecasting the shop's sales"))
+        market = forecast(loaded, cust, settings.forecast, segment_of(und, seg))
+        warnings += list(market.warnings)
+        lap("forecast")
     table = with_uplift(with_value(customer_table(und.ids, seg, scores, reason_table), worth), persuaded)
     targets = ranking = None
     if settings.target_list is not None:
@@ -185,7 +195,7 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
         lap("target")
     return RunResult(customers=cust, understanding=und, segmentation=seg, model=result, explanation=expl,
                      table=table, targets=targets, warnings=tuple(warnings), timings=lap.timings,
-                     recommendations=offers, value=worth, uplift=persuaded, ranking=ranking)
+                     recommendations=offers, value=worth, uplift=persuaded, ranking=ranking, forecast=market)
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,11 @@ FREQS = {"M": 12, "W": 52}  # freq -> periods in a season (a year)
 
 
 def order_dates(frame: pd.DataFrame, column: str) -> pd.Series:
-    """The log's dates as datetimes, read the one way the customer table reads them.
+    """The log's dates as datetimes, by the one rule every step reads order dates with
+    (``lib.data.orders.order_dates``)."""
+    from lib.data.orders import order_dates as read_order_dates
 
-    Kept in one small function so it can switch to ``lib.data.orders.order_dates`` once that lands.
-    """
-    from lib.data.features import _order_dates
-
-    return _order_dates(frame, column)
+    return read_order_dates(frame[column])
 
 
 def period_start(dates: pd.Series, freq: str) -> pd.Series:

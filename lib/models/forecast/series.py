@@ -72,10 +72,8 @@ def sales_lines(frame: pd.DataFrame, freq: str, date_col: str | None = None,
         value = pd.to_numeric(frame[cols.amount], errors="coerce")
     else:
         value = frame[cols.quantity].astype("float64") * frame[cols.unit_price].astype("float64")
-    if cols.order is not None and cols.amount is None:
-        # A cancelled invoice ("C…") with a positive quantity is still money going back.
-        cancelled = frame[cols.order].astype("str").str.upper().str.startswith("C")
-        value = value.where(~cancelled, -value.abs())
+    # Cancellations and returns are negative lines (lib.data.orders: a letter on the invoice alone never
+    # makes a sale a cancellation), so net sales are the plain sum.
     ok = dates.notna() & value.notna()
     if not ok.any():
         raise DataValidationError(t("No line has both a readable date in '{col}' and an amount: nothing to forecast.",

@@ -17,6 +17,7 @@ from lib.models.value.boosted import BoostedFit, fit_boosted, hurdle_scale, pred
 from lib.models.value.features import Prediction, _run_rate, predict_naive
 from lib.models.value.forecast import _caveat, _clv_from_horizon, _monthly, _new_customer_share
 from lib.models.value.result import ValueResult, _Explainer
+from lib.models.value.season import season_index
 from lib.models.value.settings import METHOD_LABELS, METHODS, MIN_HISTORY_DAYS, ValueSettings, _check_settings
 from lib.models.value.validation import _band_factor, _choose, _total_source, metrics
 from lib.text.i18n import t
@@ -68,6 +69,10 @@ def customer_value(
     check = _check_held_out(act, settings)
     final = _predict_final(act, settings, check)
     ratio = float(check.validation.set_index("method").loc[check.source, "total_ratio"])
+    index, season_note = season_index(frame, H, float(final.table["predicted_value"].sum()), customer_col,
+                                      date_col, amount_col)
+    if season_note:
+        final = replace(final, table=final.table.assign(predicted_value=final.table["predicted_value"] * index))
     total = float(final.table["predicted_value"].sum())
     factor = _band_factor(check.checked, check.actual, ratio, settings.seed)
     new_share = _new_customer_share(act, cut)
@@ -89,7 +94,7 @@ def customer_value(
         monthly=_monthly(act),
         caveat=_caveat(H, ratio, factor, new_share),
         selection=check.selection,
-        notes=tuple(warnings) + check.notes + final.notes,
+        notes=tuple(warnings) + check.notes + final.notes + ((season_note,) if season_note else ()),
         bgnbd=final.bg.params if final.bg else None,
         gamma_gamma=final.bg.gamma_gamma if final.bg else None,
         new_customer_share=new_share,

@@ -273,6 +273,28 @@ def with_contacts(targets: pd.DataFrame, contacts: pd.DataFrame, ids: Sequence, 
     return keyed.merge(people, on="__id", how="left").drop(columns="__id")
 
 
+def list_audiences(targets: pd.DataFrame, contacts: pd.DataFrame, ids: Sequence, channels: Sequence[str], *,
+                   roles: dict[str, str] | None = None, phone_region: str | None = None,
+                   overrides: dict[str, str] | Sequence[str] = ()) -> tuple[Audience, ...]:
+    """The audiences of a list (``targets``: ``id`` and ``group``) whose contacts are in another frame
+    (``contacts``, row i being customer ``ids[i]``, e.g. the input file); ``overrides`` as {kind: column}
+    or ["kind=column", ...]."""
+    columns = find_contact_columns(contacts, roles, _overrides(overrides))
+    return build_audiences(with_contacts(targets, contacts[columns.used()], ids), channels, columns, phone_region)
+
+
+def _overrides(items: dict[str, str] | Sequence[str]) -> dict[str, str]:
+    if isinstance(items, dict):
+        return dict(items)
+    out = {}
+    for item in items:
+        kind, sep, col = str(item).partition("=")
+        if not sep or not kind.strip() or not col.strip():
+            raise DataValidationError(t("--contact-col takes KIND=COLUMN (e.g. email=mail); got '{item}'.", item=item))
+        out[kind.strip()] = col.strip()
+    return out
+
+
 def build_audiences(members: pd.DataFrame, channels: Sequence[str], columns: ContactColumns,
                     phone_region: str | None = None) -> tuple[Audience, ...]:
     """One audience per channel from a list's ``members`` (holding ``group`` and the contact columns):

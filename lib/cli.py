@@ -97,7 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="who got the campaign (sent/control): learn the uplift and target by it")
     run.add_argument("--treated-value", metavar="V", help="the treatment column's value for those who got it")
     _privacy_options(run)
-    _audience_options(run)
 
     sc = sub.add_parser("score", help="score a new file with a saved model: customers.csv, targets.csv, report.json")
     sc.add_argument("--model", required=True, help="a model file written by run --save-model or the app")
@@ -118,7 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--output-format", choices=["csv", "parquet"], default="csv",
                     help="stream/dask: customers.csv (default), or a customers.parquet folder of parts")
     _privacy_options(sc)
-    _audience_options(sc)
 
     res = sub.add_parser("results", help="measure a recorded campaign's lift from a results file")
     res.add_argument("--campaign", required=True)
@@ -138,18 +136,6 @@ def _privacy_options(p: argparse.ArgumentParser) -> None:
                         "else kept in the data folder) and write no personal data")
 
 
-def _audience_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--audience", metavar="CHANNELS",
-                   help="also write audience_<channel>.csv for the list's target group: google, meta (contacts "
-                        "normalised and SHA-256 hashed by each platform's rules), mailchimp, klaviyo, brevo (e-mail "
-                        "lists in clear, consent respected); comma-separated")
-    p.add_argument("--phone-region", metavar="CC",
-                   help="country (ISO code, e.g. US, GB, CN) of phone numbers written without a country code")
-    p.add_argument("--contact-col", nargs="+", default=[], metavar="KIND=COL",
-                   help="contact columns when not detected, e.g. email=mail phone=mobile first_name=given "
-                        "last_name=family country=cc zip=postcode consent=newsletter_ok")
-
-
 def _list_options(p: argparse.ArgumentParser) -> None:
     from lib.flow.listing import AUTO, RANK_BY
 
@@ -166,6 +152,10 @@ def _list_options(p: argparse.ArgumentParser) -> None:
                    help="value of one response, for the list's expected profit (default: each customer's predicted "
                         "value where there is one)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--audience", metavar="CHANNELS", help="also write audience_<channel>.csv of the target group for "
+                   "google, meta (hashed by their rules), mailchimp, klaviyo, brevo (consent respected); comma-separated")
+    p.add_argument("--phone-region", metavar="CC", help="country (US, GB, CN...) of phones without a country code")
+    p.add_argument("--contact-col", nargs="+", default=[], metavar="KIND=COL", help="e.g. email=mail phone=mobile")
 
 
 def _load(args: argparse.Namespace):
@@ -316,52 +306,19 @@ def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argp
 
         # A pseudonymised campaign keeps pseudonyms: results come back by them (or are pseudonymised to match).
         members = targets.table.assign(id=outputs.ids(targets.table["id"]))
-        channels = _channels(args)
-        filters = {**targets.spec.describe(), **({"audiences": list(channels)} if channels else {})}
+        asked = [c.strip().lower() for c in (args.audience or "").split(",") if c.strip()]
+        filters = {**targets.spec.describe(), **({"audiences": asked} if asked else {})}
         record_campaign(args.campaign, members, "id", digest, filters, model_report,
                         args.data_dir, pseudonymised=outputs.key is not None)
 
 
-def _channels(args: argparse.Namespace) -> tuple[str, ...]:
-    """The --audience channels, refused where they cannot be written: without a list, or with pseudonyms
-    (every audience is made of raw e-mails and phones, and a hash of one is still personal data)."""
-    from lib.act.audiences import needs_raw_contacts, parse_channels
+def _audiences(args: argparse.Namespace, targets=None, contacts=None, ids=None, roles=None) -> tuple:
+    """--audience: checked (no list, or --pseudonymise, refuse it), then built when ``targets`` are given."""
+    from lib.act import audiences as aud
 
-    channels = parse_channels(getattr(args, "audience", None))
-    raw = [c for c in channels if needs_raw_contacts(c)]
-    if raw and getattr(args, "pseudonymise", False):
-        raise DataValidationError(t("--audience {channels} needs the customers' e-mails and phones, and "
-                                    "--pseudonymise writes no personal data: run without --pseudonymise to write "
-                                    "audiences, or drop --audience.", channels=",".join(raw)))
-    if channels and args.top_n is None and args.top_pct is None and args.budget is None and not args.control_pct:
-        raise DataValidationError(t("--audience needs a target list: add --top N, --top-pct P or --budget B."))
-    return channels
-
-
-def _audiences(args: argparse.Namespace, targets, contacts: pd.DataFrame, ids, roles: dict) -> tuple:
-    """The audiences asked for with --audience, from the list's target group and the input's contacts."""
-    from lib.act.audiences import list_audiences
-
-    channels = _channels(args)
-    if not channels or targets is None:
-        return ()
-    return list_audiences(targets.table, contacts, ids, channels, roles=roles, phone_region=args.phone_region,
-                          overrides=args.contact_col)
-
-
-def _write_audiences(out_dir: Path, audiences: tuple, outputs: _Outputs) -> dict:
-    """Each audience_<channel>.csv through the audit trail; stale ones of an earlier run removed.
-    Returns report.json's ``audiences``."""
-    from lib.act.audiences import CHANNELS, audience_csv_bytes, audience_file_name
-
-    written = {a.channel for a in audiences}
-    for channel in CHANNELS:
-        path = out_dir / audience_file_name(channel)
-        if channel not in written and path.exists():
-            path.unlink()  # another run's audience must not pass for this list's
-    for a in audiences:
-        outputs.file(out_dir / audience_file_name(a.channel), audience_csv_bytes(a), list(a.frame.columns), a.rows)
-    return {a.channel: a.to_report() for a in audiences}
+    channels = aud.requested(args.audience, pseudonymised=args.pseudonymise, has_list=_list_spec(args) is not None)
+    return aud.list_audiences(targets.table, contacts, ids, channels, roles=roles, phone_region=args.phone_region,
+                              overrides=args.contact_col) if channels and targets is not None else ()
 
 
 def _write_report(out_dir: Path, report: dict, outputs: _Outputs) -> None:
@@ -418,12 +375,13 @@ def _uplift_settings(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from lib.act.audiences import write_audiences
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, run_report
 
     t0 = time.perf_counter()
     spec = _list_spec(args)
-    _channels(args)  # refused before hours of training, not after
+    _audiences(args)  # refused before hours of training, not after
     if args.train_rows is not None and args.train_rows < 0:
         raise DataValidationError(t("--train-rows must be 0 (every row) or more."))
     out_dir = _out_dir(args)
@@ -484,7 +442,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report["model_file"] = str(args.save_model)
     report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
                                    loaded.file_format)
-    if written := _write_audiences(out_dir, audiences, outputs):
+    if written := write_audiences(out_dir, audiences, outputs.file):
         report["audiences"] = written
     _write_report(out_dir, report, outputs)
     return EXIT_OK
@@ -517,7 +475,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
 
     if args.batch_rows < 1000:
         raise DataValidationError(t("--batch-rows must be at least 1000."))
-    if _channels(args):
+    if _audiences(args) or args.audience:
         raise DataValidationError(t("--audience reads the contacts of the whole file: use --engine memory."))
     out_dir = _out_dir(args)
     spec = _list_spec(args)
@@ -567,6 +525,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from lib.act.audiences import write_audiences
     from lib.flow import model_file
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, score_report
@@ -577,8 +536,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     log_in_parts = engine == "stream" and bool(bundle.data.get("transactions"))
     if engine != "memory" and not log_in_parts:
         return _score_in_parts(args, engine, bundle, t0)
-    spec = _list_spec(args)
-    _channels(args)
+    spec, _ = _list_spec(args), _audiences(args)
     out_dir = _out_dir(args)
     t_load = time.perf_counter()
     cust = None
@@ -607,7 +565,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     report = score_report(bundle, result, timings, engine_facts)
     report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
                                    loaded.file_format)
-    if written := _write_audiences(out_dir, audiences, outputs):
+    if written := write_audiences(out_dir, audiences, outputs.file):
         report["audiences"] = written
     _write_report(out_dir, report, outputs)
     return EXIT_OK

@@ -26,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -72,6 +73,20 @@ def needs_raw_contacts(channel: str) -> bool:
     """Every channel is built from e-mails and phones as they are: a hash of an e-mail is still personal
     data (anyone can hash a guess), so a pseudonymised run writes none of them."""
     return channel in PLATFORMS
+
+
+def requested(text: str | None, *, pseudonymised: bool, has_list: bool) -> tuple[str, ...]:
+    """The channels asked for, refused where they cannot be written: with pseudonyms (every audience is
+    made of raw e-mails and phones, and a hash of one is still personal data), or without a list."""
+    channels = parse_channels(text)
+    raw = [c for c in channels if needs_raw_contacts(c)]
+    if raw and pseudonymised:
+        raise DataValidationError(t("--audience {channels} needs the customers' e-mails and phones, and "
+                                    "--pseudonymise writes no personal data: run without --pseudonymise to write "
+                                    "audiences, or drop --audience.", channels=",".join(raw)))
+    if channels and not has_list:
+        raise DataValidationError(t("--audience needs a target list: add --top N, --top-pct P or --budget B."))
+    return channels
 
 
 def parse_channels(text: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -264,6 +279,21 @@ def audience_csv_bytes(audience: Audience) -> bytes:
     return to_csv_bytes(audience.frame)
 
 
+def write_audiences(out_dir: Path, audiences: Sequence[Audience],
+                    write: Callable[[Path, bytes, list[str], int], None]) -> dict:
+    """Each audience_<channel>.csv in ``out_dir`` through ``write`` (path, bytes, columns, rows: the caller's
+    protect-and-audit path); another run's audience files removed. Returns report.json's ``audiences``."""
+    written = {a.channel for a in audiences}
+    for channel in CHANNELS:
+        stale = Path(out_dir) / audience_file_name(channel)
+        if channel not in written and stale.exists():
+            stale.unlink()  # another run's audience must not pass for this list's
+    for a in audiences:
+        write(Path(out_dir) / audience_file_name(a.channel), audience_csv_bytes(a), [str(c) for c in a.frame.columns],
+              a.rows)
+    return {a.channel: a.to_report() for a in audiences}
+
+
 def with_contacts(targets: pd.DataFrame, contacts: pd.DataFrame, ids: Sequence, id_col: str = "id") -> pd.DataFrame:
     """``targets`` (a list with ``id_col`` and ``group``) with the contact columns of ``contacts``, whose
     row i belongs to ``ids[i]``; ids matched as text, the first row of a repeated id kept."""
@@ -279,6 +309,8 @@ def list_audiences(targets: pd.DataFrame, contacts: pd.DataFrame, ids: Sequence,
     """The audiences of a list (``targets``: ``id`` and ``group``) whose contacts are in another frame
     (``contacts``, row i being customer ``ids[i]``, e.g. the input file); ``overrides`` as {kind: column}
     or ["kind=column", ...]."""
+    if not channels:
+        return ()
     columns = find_contact_columns(contacts, roles, _overrides(overrides))
     return build_audiences(with_contacts(targets, contacts[columns.used()], ids), channels, columns, phone_region)
 

@@ -270,3 +270,31 @@ def test_cli_pseudonymised_run_refuses_audiences(tmp_path):
     proc = cli("run", "--input", str(src), "--out", str(tmp_path / "out"), "--target", "responded",
                "--audience", "google", "--data-dir", str(tmp_path / "d"), data_dir=tmp_path / "d")
     assert proc.returncode == 2 and "--audience needs a target list" in proc.stderr
+
+
+# --- the Target list page --------------------------------------------------------------------------
+
+
+def test_target_list_page_offers_each_channel_audience_with_what_it_left_out():
+    from .test_pages import new_app, no_errors
+
+    at = new_app()
+    at.button(key="sample_shop_customers.csv").click().run()
+    at.switch_page("pages/propensity.py").run()
+    at.button[0].click().run()
+    at.switch_page("pages/targets.py").run()
+    no_errors(at)
+    assert any(h.value == "Channel audiences" for h in at.subheader)
+    at.multiselect(key="w_cfg_aud_channels").set_value(["google", "mailchimp"]).run()
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["google"].replace(",", "")) == 900  # the target group, every one with an e-mail
+    assert int(metrics["mailchimp"].replace(",", "")) == 900  # the list already left out who said no
+    assert any("fewer than the 1000" in w.value for w in at.warning)
+    labels = [d.label for d in at.get("download_button")]
+    assert "Download audience_google.csv" in labels and "Download audience_mailchimp.csv" in labels
+    # With pseudonyms on, no audience is offered: every one is made of raw contacts.
+    at.toggle(key="w_privacy_pseudonymise").set_value(True).run()
+    no_errors(at)
+    assert not any("audience_" in d.label for d in at.get("download_button"))
+    assert any("turn pseudonymising off" in i.value for i in at.info)

@@ -223,7 +223,7 @@ def test_cli_audience_writes_the_target_group_hashed_by_the_platforms_rules(tmp_
     out, data = tmp_path / "out", tmp_path / "data"
     proc = cli("run", "--input", str(src), "--out", str(out), "--target", "responded", "--top", "200",
                "--control-pct", "20", "--audience", "google,meta", "--phone-region", "US", "--campaign", "spring",
-               "--data-dir", str(data), data_dir=data)
+               "--save-model", str(tmp_path / "m.bullseye"), "--data-dir", str(data), data_dir=data)
     assert proc.returncode == 0, proc.stderr
     targets = pd.read_csv(out / "targets.csv")
     google, meta = pd.read_csv(out / "audience_google.csv", dtype=str).fillna(""), \
@@ -251,12 +251,17 @@ def test_cli_audience_writes_the_target_group_hashed_by_the_platforms_rules(tmp_
     logged = set(list_exports(data)["file_name"])
     assert {"audience_google.csv", "audience_meta.csv"} <= logged
     assert json.loads(list_campaigns(data)["filters"].iloc[0])["audiences"] == ["google", "meta"]
-    # A later run without --audience leaves no stale audience file behind.
-    proc = cli("run", "--input", str(src), "--out", str(out), "--target", "responded", "--top", "200",
-               "--data-dir", str(data), data_dir=data)
+    # score writes audiences too, and another run's audience files do not stay behind.
+    proc = cli("score", "--model", str(tmp_path / "m.bullseye"), "--input", str(src), "--out", str(out), "--top",
+               "50", "--audience", "klaviyo", "--phone-region", "US", "--data-dir", str(data), data_dir=data)
     assert proc.returncode == 0, proc.stderr
-    assert not (out / "audience_google.csv").exists() and "audiences" not in json.loads(
-        (out / "report.json").read_text())
+    assert not (out / "audience_google.csv").exists() and not (out / "audience_meta.csv").exists()
+    klaviyo = pd.read_csv(out / "audience_klaviyo.csv", dtype=str)
+    listed = people[people["customer_id"].isin(pd.read_csv(out / "targets.csv")["id"])]
+    assert set(klaviyo["Email"]) == {e.strip().lower() for e in listed.loc[listed["email_consent"] == "yes", "email"]}
+    assert klaviyo["Phone Number"].dropna().str.fullmatch(r"\+1\d{10}").all()
+    report = json.loads((out / "report.json").read_text())["audiences"]
+    assert report["klaviyo"]["left_out"] == {"no consent": int((listed["email_consent"] == "no").sum())}
 
 
 def test_cli_pseudonymised_run_refuses_audiences(tmp_path):

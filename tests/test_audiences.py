@@ -101,9 +101,16 @@ def test_meta_keeps_non_latin_names_in_utf8_and_google_trims_and_lowercases():
     assert meta["country"].tolist() == [sha("cn"), sha("fr"), sha("us")]
     assert meta["zip"].tolist() == [sha("100000"), sha("42000"), sha("94043")]  # US: first five digits
     assert google["First Name"].tolist() == [sha("小明"), sha("émilie"), sha("john")]
-    assert google["Last Name"].tolist() == [sha("王"), sha("o'brien-smith"), sha("doe")]
+    # Google (Data Manager AddressInfo): lower case, no punctuation, no title before or after.
+    assert google["Last Name"].tolist() == [sha("王"), sha("obriensmith"), sha("doe")]
     assert google["Country"].tolist() == ["CN", "FR", "US"] and google["Zip"].tolist() == ["100000", "42000",
                                                                                           "94043-1234"]
+
+
+def test_google_names_lose_titles_punctuation_and_extra_spaces():
+    frame = members([{"email": "a@b.com", "first_name": "Mrs.  Mary   Ann ", "last_name": "King Jr."}])
+    google = audiences_of(frame)["google"].frame
+    assert google["First Name"].iloc[0] == sha("mary ann") and google["Last Name"].iloc[0] == sha("king")
 
 
 def test_a_full_name_is_split_into_first_and_last():

@@ -11,7 +11,8 @@ The rules, as the platforms document them (checked December 2026):
 - Google (Data Manager API "Format user data", Google Ads API Customer Match / OfflineUserAddressInfo):
   e-mail lower-cased with every space removed; for gmail.com and googlemail.com the dots and any
   "+suffix" of the part before the @ are removed, other domains keep both. Phone in E.164 with "+" and
-  the country code. First and last names lower-cased, spaces before, after and doubled in between removed.
+  the country code. First and last names lower-cased without punctuation, spaces before, after and
+  doubled in between removed, no title before a first name (Mrs.) or after a last name (Jr.).
   Those four SHA-256 (lower-case hex); Country (ISO-3166-1 alpha-2) and Zip in clear. File headers of
   Google Ads' upload template: Email, Phone, First Name, Last Name, Country, Zip.
 - Meta (Marketing API "Customer File Custom Audiences", hashing and normalising table; Business Help
@@ -207,8 +208,21 @@ def phone_e164(value: object, region: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def name_google(value: object) -> str:
-    return re.sub(r"\s+", " ", _text(value).lower())
+_PREFIXES = ("mr", "mrs", "ms", "miss", "dr", "prof")
+_SUFFIXES = ("jr", "sr", "ii", "iii", "iv")
+
+
+def name_google(value: object, part: str = "first") -> str:
+    """Google's form of a first (``part="first"``) or last name: lower case, no punctuation, no spaces
+    before, after or doubled in between, without a title before a first name (Mrs.) or after a last
+    name (Jr.), as the Data Manager API's AddressInfo asks."""
+    text = "".join(ch for ch in _text(value).lower() if not unicodedata.category(ch).startswith(("P", "S")))
+    words = text.split()
+    if part == "first" and len(words) > 1 and words[0] in _PREFIXES:
+        words = words[1:]
+    if part == "last" and len(words) > 1 and words[-1] in _SUFFIXES:
+        words = words[:-1]
+    return " ".join(words)
 
 
 def name_meta(value: object) -> str:
@@ -432,8 +446,8 @@ def _google(c: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Email": _hash(c["email"].map(lambda e: google_email(e) if e else "")),
         "Phone": _hash(c["phone"].fillna("")),
-        "First Name": _hash(c["first"].map(name_google)),
-        "Last Name": _hash(c["last"].map(name_google)),
+        "First Name": _hash(c["first"].map(lambda v: name_google(v, "first"))),
+        "Last Name": _hash(c["last"].map(lambda v: name_google(v, "last"))),
         "Country": c["country"].fillna(""),
         "Zip": c["zip"].fillna(""),
     })

@@ -176,6 +176,7 @@ def test_behaviour_columns_are_not_taken_for_contacts():
     cols = find_contact_columns(frame, {"email_opens_90d": "numeric", "mail": "pii"}, {"email": "mail"})
     assert cols.email == "mail"
     assert find_contact_columns(frame, {"email_opens_90d": "numeric"}).email is None
+    assert find_contact_columns(frame.drop(columns="mail")).email is None  # no roles given: judged by values
 
 
 def test_unknown_channel_and_bad_region_are_refused():

@@ -149,7 +149,8 @@ def find_contact_columns(frame: pd.DataFrame, roles: dict[str, str] | None = Non
     found: dict[str, str | None] = {}
     for kind, (pattern, personal) in _NAMES.items():
         found[kind] = next((c for c in frame.columns if re.search(pattern, str(c), re.I)
-                            and (not personal or roles.get(c, "pii") == "pii")), None)
+                            and (not personal or roles.get(c, "pii") == "pii")
+                            and (kind != "email" or _mostly_emails(frame[c]))), None)
     for kind, col in (overrides or {}).items():
         if kind not in _NAMES:
             raise DataValidationError(t("'{kind}' is not a kind of contact; use one of: {items}.", kind=kind,
@@ -158,6 +159,13 @@ def find_contact_columns(frame: pd.DataFrame, roles: dict[str, str] | None = Non
             raise DataValidationError(t("Contact column '{col}' is not in the data.", col=col))
         found[kind] = col
     return ContactColumns(**found)
+
+
+def _mostly_emails(values: pd.Series) -> bool:
+    """An e-mail column by its values too (email_opens_90d has a fitting name and no @)."""
+    text = values.dropna().astype(str).str.strip().head(2000)
+    text = text[text != ""]
+    return len(text) > 0 and float(text.str.contains("@", regex=False).mean()) >= 0.5
 
 
 # --- normalising, one rule per kind and platform ---------------------------------------------------

@@ -247,6 +247,7 @@ def test_cli_audience_writes_the_target_group_hashed_by_the_platforms_rules(tmp_
     assert set(google["Email"]) == {sha(google_email(e)) for e in sent["email"]}
     assert set(meta["email"]) == {sha(e.strip().lower()) for e in sent["email"]}
     assert not {sha(e.strip().lower()) for e in held["email"]} & set(meta["email"])
+    assert set(meta["fn"]) == {sha("ann"), sha("zoë")} and set(google["Last Name"]) == {sha("nowak")}
     digits = {p: "1" + "".join(ch for ch in p if ch.isdigit())[-10:] for p in sent["phone"] if p != "tel 12"}
     assert set(google["Phone"]) - {""} == {sha("+" + d) for d in digits.values()}
     assert set(meta["phone"]) - {""} == {sha(d) for d in digits.values()}

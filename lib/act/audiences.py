@@ -129,8 +129,9 @@ class ContactColumns:
 _NAMES = {
     "email": (r"e-?mail|邮箱", True),
     "phone": (r"phone|mobile|cell|^tel|电话|手机", True),
-    "first_name": (r"first_?\s?name|given_?\s?name|fore_?name|^fname$|^名$", True),
-    "last_name": (r"last_?\s?name|surname|family_?\s?name|^lname$|^姓$", True),
+    # "first_name" says what it holds whatever its role (a small list's names may repeat: no "pii" role).
+    "first_name": (r"first_?\s?name|given_?\s?name|fore_?name|^fname$|^名$", False),
+    "last_name": (r"last_?\s?name|surname|family_?\s?name|^lname$|^姓$", False),
     "full_name": (r"^name$|full_?\s?name|customer_?\s?name|contact_?\s?name|姓名", True),
     "country": (r"country|国家", False),
     "zip": (r"zip|post_?\s?code|postal|邮编", False),

@@ -160,6 +160,10 @@ def _list_options(p: argparse.ArgumentParser) -> None:
                    help="value of one response, for the list's expected profit (default: each customer's predicted "
                         "value where there is one)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--audience", metavar="CHANNELS", help="also write audience_<channel>.csv of the target group for "
+                   "google, meta (hashed by their rules), mailchimp, klaviyo, brevo (consent respected); comma-separated")
+    p.add_argument("--phone-region", metavar="CC", help="country (US, GB, CN...) of phones without a country code")
+    p.add_argument("--contact-col", nargs="+", default=[], metavar="KIND=COL", help="e.g. email=mail phone=mobile")
 
 
 def _load(args: argparse.Namespace):
@@ -310,8 +314,19 @@ def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argp
 
         # A pseudonymised campaign keeps pseudonyms: results come back by them (or are pseudonymised to match).
         members = targets.table.assign(id=outputs.ids(targets.table["id"]))
-        record_campaign(args.campaign, members, "id", digest, targets.spec.describe(), model_report,
+        asked = [c.strip().lower() for c in (args.audience or "").split(",") if c.strip()]
+        filters = {**targets.spec.describe(), **({"audiences": asked} if asked else {})}
+        record_campaign(args.campaign, members, "id", digest, filters, model_report,
                         args.data_dir, pseudonymised=outputs.key is not None)
+
+
+def _audiences(args: argparse.Namespace, targets=None, contacts=None, ids=None, roles=None) -> tuple:
+    """--audience: checked (no list, or --pseudonymise, refuse it), then built when ``targets`` are given."""
+    from lib.act import audiences as aud
+
+    channels = aud.requested(args.audience, pseudonymised=args.pseudonymise, has_list=_list_spec(args) is not None)
+    return aud.list_audiences(targets.table, contacts, ids, channels, roles=roles, phone_region=args.phone_region,
+                              overrides=args.contact_col) if channels and targets is not None else ()
 
 
 def _write_report(out_dir: Path, report: dict, outputs: _Outputs) -> None:
@@ -394,12 +409,14 @@ def _write_forecast(out_dir: Path, market, outputs: _Outputs) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from lib.act.audiences import write_audiences
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, run_report
     from lib.models.forecast import parse_horizon
 
     t0 = time.perf_counter()
     spec = _list_spec(args)
+    _audiences(args)  # refused before hours of training, not after
     if args.train_rows is not None and args.train_rows < 0:
         raise DataValidationError(t("--train-rows must be 0 (every row) or more."))
     out_dir = _out_dir(args)
@@ -444,6 +461,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         bundle = p.model_bundle(result.customers, result.understanding, result.model, result.segmentation,
                                 result.explanation, source, result.uplift)
         save(bundle, args.save_model)
+    audiences = _audiences(args, result.targets, result.customers.frame, result.understanding.ids,
+                           dict(result.understanding.schema.roles))
     outputs = _outputs(args, loaded.frame, result.understanding.ids, loaded.digest)
     if args.save_model:  # the model file holds no customer rows, but it leaves Bullseye too
         outputs.audit(Path(args.save_model).name, Path(args.save_model).read_bytes(), [], 0)
@@ -461,6 +480,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         report["model_file"] = str(args.save_model)
     report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
                                    loaded.file_format)
+    if written := write_audiences(out_dir, audiences, outputs.file):
+        report["audiences"] = written
     _write_report(out_dir, report, outputs)
     return EXIT_OK
 
@@ -492,6 +513,8 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
 
     if args.batch_rows < 1000:
         raise DataValidationError(t("--batch-rows must be at least 1000."))
+    if _audiences(args) or args.audience:
+        raise DataValidationError(t("--audience reads the contacts of the whole file: use --engine memory."))
     out_dir = _out_dir(args)
     spec = _list_spec(args)
     source = streaming.open_source(args.input, args.sep, args.encoding)
@@ -540,6 +563,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from lib.act.audiences import write_audiences
     from lib.flow import model_file
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, score_report
@@ -550,7 +574,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     log_in_parts = engine == "stream" and bool(bundle.data.get("transactions"))
     if engine != "memory" and not log_in_parts:
         return _score_in_parts(args, engine, bundle, t0)
-    spec = _list_spec(args)
+    spec, _ = _list_spec(args), _audiences(args)
     out_dir = _out_dir(args)
     t_load = time.perf_counter()
     cust = None
@@ -570,6 +594,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     card = model_file.model_card(bundle)
     outputs = _outputs(args, result.new.customers.frame if log_in_parts else loaded.frame, result.new.ids,
                        loaded.digest)
+    audiences = _audiences(args, result.targets, result.new.customers.frame, result.new.ids, outputs.roles)
     _write_tables(out_dir, result.table, result.targets, args, loaded.digest, card, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
@@ -578,6 +603,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     report = score_report(bundle, result, timings, engine_facts)
     report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
                                    loaded.file_format)
+    if written := write_audiences(out_dir, audiences, outputs.file):
+        report["audiences"] = written
     _write_report(out_dir, report, outputs)
     return EXIT_OK
 

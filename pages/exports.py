@@ -12,9 +12,11 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from lib.act.audiences import CHANNELS, audience_csv_bytes, audience_file_name, build_audiences, find_contact_columns
 from lib.act.campaigns import record_export
 from lib.act.targeting import to_csv_bytes, to_xlsx_bytes
 from lib.data.privacy import Protected, load_key, protect
+from lib.errors import DataValidationError
 from lib.text.i18n import t
 from pages import auth, headers, state, ui
 
@@ -115,3 +117,42 @@ def send_list(columns, frame: pd.DataFrame, name: str, about: dict, chinese: boo
              to_bytes=lambda f: to_csv_bytes(headers.for_file(f, chinese), excel_friendly=True), **sent)
     download(d3, t("Excel (.xlsx)"), frame, f"{name}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
              to_bytes=lambda f: to_xlsx_bytes(headers.for_file(f, chinese), headers.for_file(about, chinese)), **sent)
+
+
+def audiences(table: pd.DataFrame, roles: dict, consent: str | None, campaign: str | None) -> None:
+    """"Channel audiences": pick channels and the phone region, see what each file leaves out, and
+    download each (target group only; protected by being refused under pseudonyms, and logged)."""
+
+    st.subheader(t("Channel audiences"))
+    if pseudonymising():
+        st.info(t("Audience files are made of customers' e-mails and phones (hashed for Google and Meta, which "
+                  "is still personal data): turn pseudonymising off to make them."))
+        return
+    c1, c2 = st.columns([3, 1])
+    channels = state.setting(c1.multiselect, t("Channels"), "cfg_aud_channels", default=[], options=list(CHANNELS))
+    region = state.setting(c2.text_input, t("Phone region (e.g. US, GB, CN)"), "cfg_aud_region", default="",
+                           help=t("The country of phone numbers written without a country code."))
+    if not channels:
+        return
+    try:
+        columns = find_contact_columns(table, roles, {"consent": consent} if consent else None)
+        made = build_audiences(table, channels, columns, region.strip() or None)
+    except DataValidationError as exc:
+        st.warning(str(exc))
+        return
+    for col, aud in zip(st.columns(len(made)), made):
+        col.metric(aud.channel, aud.rows)
+        left = {**aud.left_out, **aud.blanked}
+        if left:
+            col.caption(t("Left out:") + " " + "; ".join(f"{n} {why}" for why, n in left.items()))
+        for warning in aud.warnings:
+            col.warning(warning)
+
+        def make(a=aud) -> tuple[bytes, list[str], int, bool]:
+            return audience_csv_bytes(a), [str(c) for c in a.frame.columns], a.rows, False
+
+        download_file(col, t("Download {file}", file=audience_file_name(aud.channel)), make,
+                      audience_file_name(aud.channel), "text/csv", campaign=campaign, key=f"aud_{aud.channel}")
+    st.caption(t("Target group only: the control group is never in an audience. Google and Meta files are "
+                 "normalised and SHA-256 hashed by each platform's rules; e-mail platforms get the addresses in "
+                 "clear, only for customers whose consent says yes."))

@@ -149,4 +149,5 @@ st.caption(t("The send file holds the target group only; the control group is ke
                                   "matched back.") if pseudo else ""))
 if recorded := st.session_state.pop("tgt_recorded", None):
     (st.success if recorded[0] else st.warning)(recorded[1])
+exports.audiences(tl.table, roles, consent, name)
 ui.next_step("pages/campaigns.py", t("measure results when they come back"))

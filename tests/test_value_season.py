@@ -37,6 +37,21 @@ def test_a_december_cut_off_does_not_carry_christmas_into_the_new_year():
     assert any("season" in n for n in result.notes)
 
 
+def test_a_total_carrying_the_autumn_rate_is_brought_to_the_season_ahead():
+    """The failure seen on a real gift-shop log: a value model whose total carries the last 90 days' rate
+    (the Christmas run-up) into January and February. The season index brings it to the market's
+    expectation for those days."""
+    log = _seasonal_log()
+    cut = pd.Timestamp("2023-12-10")
+    before = log[log["order_date"] < cut]
+    after = log[(log["order_date"] >= cut) & (log["order_date"] < cut + pd.Timedelta(days=90))]
+    carried = before.loc[before["order_date"] >= cut - pd.Timedelta(days=90), "amount"].sum()
+    real = after["amount"].sum()
+    assert carried > 1.5 * real  # what the page would have said without the season
+    index, note = season_index(before, 90, carried)
+    assert real / 1.5 <= carried * index <= real * 1.5 and "season" in note
+
+
 def test_a_log_too_short_to_see_a_season_is_left_as_it_is():
     log = _seasonal_log(customers=300)
     short = log[log["order_date"] < "2021-09-01"]  # eight months: no year to learn a season from

@@ -82,7 +82,9 @@ class TransactionColumns:
     description: str | None = None  # the product's name, when the log has one (fee lines are found by it)
 
 
-def _find(frame: pd.DataFrame, patterns: list[str], numeric: bool | None = None, exclude: set | None = None) -> str | None:
+def find_column(frame: pd.DataFrame, patterns: list[str], numeric: bool | None = None,
+                exclude: set | None = None) -> str | None:
+    """The first column whose name matches a pattern (in the patterns' order), optionally numeric only."""
     for pat in patterns:
         rx = re.compile(pat, re.I)
         for col in frame.columns:
@@ -106,17 +108,17 @@ def infer_transaction_columns(
         if given is not None and given not in frame.columns:
             raise DataValidationError(t("Column '{col}' is not in the file. Its columns are: {columns}.", col=given,
                                         columns=", ".join(map(str, frame.columns))))
-    customer = customer_col or _find(frame, [r"^customer_?id$", r"cust.*id", r"client.*id", r"user.*id",
+    customer = customer_col or find_column(frame, [r"^customer_?id$", r"cust.*id", r"client.*id", r"user.*id",
                                              r"member.*id", r"^customer$", r"客户"])
     date = date_col or next((c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])), None) \
-        or _find(frame, [r"date", r"time", r"日期"])
-    order = _find(frame, [r"invoice_?no", r"order_?id", r"order_?no", r"invoice", r"^order", r"transaction_?id",
+        or find_column(frame, [r"date", r"time", r"日期"])
+    order = find_column(frame, [r"invoice_?no", r"order_?id", r"order_?no", r"invoice", r"^order", r"transaction_?id",
                           r"receipt", r"订单"])
-    quantity = _find(frame, [r"quantity", r"^qty", r"units", r"数量"], numeric=True)
-    unit_price = _find(frame, [r"unit_?price", r"^price", r"单价"], numeric=True)
-    amount = amount_col or _find(frame, [r"amount", r"revenue", r"sales", r"total", r"spend", r"value", r"金额"],
+    quantity = find_column(frame, [r"quantity", r"^qty", r"units", r"数量"], numeric=True)
+    unit_price = find_column(frame, [r"unit_?price", r"^price", r"单价"], numeric=True)
+    amount = amount_col or find_column(frame, [r"amount", r"revenue", r"sales", r"total", r"spend", r"value", r"金额"],
                                  numeric=True)
-    product = _find(frame, PRODUCT_PATTERNS)
+    product = find_column(frame, PRODUCT_PATTERNS)
     missing = []
     if customer is None:
         missing.append(t("a customer id column (choose it with --customer-col / the Customer column box)"))
@@ -154,7 +156,7 @@ def description_column(frame: pd.DataFrame, product: str, used: set) -> str | No
         pairs = sample[[product, c]].dropna()
         return len(pairs) > 0 and bool((pairs.groupby(product)[c].nunique() == 1).mean() >= 0.8)
 
-    by_name = _find(frame, _DESCRIPTION_PATTERNS, exclude=used)
+    by_name = find_column(frame, _DESCRIPTION_PATTERNS, exclude=used)
     if by_name is not None and describes(by_name):
         return by_name
     n_products = max(1, sample[product].nunique())

@@ -15,6 +15,7 @@ from lib.data.orders import (
     classify_lines,
     codes_text,
     description_column,
+    find_column,
     infer_transaction_columns,
 )
 from lib.errors import DataValidationError
@@ -61,15 +62,6 @@ class _Events:
     seen_time: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def _match(frame: pd.DataFrame, patterns: list[str], exclude: set) -> str | None:
-    for pat in patterns:
-        rx = re.compile(pat, re.I)
-        for col in frame.columns:
-            if col not in exclude and rx.search(str(col)):
-                return col
-    return None
-
-
 def log_columns(
     frame: pd.DataFrame,
     customer_col: str | None = None,
@@ -82,7 +74,7 @@ def log_columns(
     """
     # The product column is looked for first, so a customer table gets the message about products
     # rather than one about a missing amount.
-    product = _match(frame, _PRODUCT_PATTERNS, set())
+    product = find_column(frame, _PRODUCT_PATTERNS)
     if product is None:
         raise DataValidationError(
             t("Recommendations need a transaction log with a product column (one row per order line): no column is named like a product code, SKU, item, article or category (looked for StockCode, product_id, product_code, sku, item_id, article, product, item, category). This file's columns are: {items}. Upload the order-line export of the shop (customer, date, product, quantity, price), not the customer table.", items=', '.join(map(str, frame.columns)))

@@ -174,6 +174,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     the scores; without them 15% of ``X`` is set aside for that.
     """
 
+    algorithm = "xgboost"  # the learner's name in reports and the learner comparison
+
     def __init__(self, features: tuple[str, ...] = (), seed: int = 42, scale_pos_weight: float = 1.0):
         self.features = features
         self.seed = seed

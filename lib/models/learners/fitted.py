@@ -3,7 +3,7 @@ column specs, ``decision_function`` in log-odds, ``calibrate``, ``predict_proba`
 ``to_state``/``from_state``), so scoring, explaining, the drift check and the model file treat every
 learner alike.
 
-Saved with skops, never pickle: skops stores the estimator as a JSON schema plus numpy arrays and, on
+Saved with skops, never as a serialised Python object: skops stores the estimator as a JSON schema plus numpy arrays and, on
 loading, builds only the types on ``TRUSTED_TYPES`` (scikit-learn's own are trusted by skops itself).
 A file that names any other type is refused before anything is built.
 

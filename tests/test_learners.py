@@ -173,3 +173,15 @@ def test_run_learners_mlp_saves_a_model_that_score_scores_identically(tmp_path):
     np.testing.assert_allclose(a["score"], b["score"], atol=1e-6)
     card = json.loads((scored / "report.json").read_text())["model"]
     assert card["algorithm"] == "mlp" and card["refit_on_all_rows"] is True  # the model card says both facts
+
+
+def test_the_comparison_table_marks_the_chosen_learner_and_leaves_a_failure_blank():
+    from lib.models.learners.compare import Comparison, comparison_table
+
+    failed = LearnerScore("svm", (), float("nan"), float("nan"), float("nan"), 0.2, "failed: no memory")
+    c = Comparison((_score("logistic", (0.8, 0.81, 0.82), True), failed), "logistic", "", "stratified k-fold", 100,
+                   True)
+    table = comparison_table(c).set_index("Learner")
+    assert table.loc["logistic ✓", "AUC (mean ± sd over folds)"] == "0.810 ± 0.010"
+    assert table.loc["svm", "AUC (mean ± sd over folds)"] == "" and table.loc["svm", "PR AUC"] == ""
+    assert table.loc["svm", "Status"] == "failed: no memory"

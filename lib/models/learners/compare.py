@@ -239,3 +239,32 @@ def choose(scores: Sequence[LearnerScore], useful_auc: float = 0.6) -> tuple[str
     return chosen.name, t("{name} chosen: its validation AUC {auc:.3f} is within noise of the best, {best} at "
                           "{best_auc:.3f} (corrected resampled t-test), and it is the simpler model.",
                           name=chosen.name, auc=chosen.cv_auc_mean, best=best.name, best_auc=best.cv_auc_mean), True
+
+
+def status_words(status: str) -> str:
+    """A learner's status ("ok", "stopped at the time limit", "failed: <reason>") in the current language."""
+    if status.startswith("failed: "):
+        return t("failed: {reason}", reason=status.removeprefix("failed: "))
+    return t("stopped at the time limit") if status == STOPPED else t("ok")
+
+
+def comparison_table(c: Comparison) -> pd.DataFrame:
+    """The comparison as a person reads it (the Propensity page): one row per learner, the chosen one
+    marked, blanks (never 0) where a learner reached no fold."""
+    def fmt(v: float, spec: str) -> str:
+        return "" if not math.isfinite(v) else format(v, spec)
+
+    rows = []
+    for s in c.scores:
+        rows.append({
+            t("Learner"): s.name + (" ✓" if s.name == c.chosen else ""),
+            t("AUC (mean ± sd over folds)"): "" if not s.fold_auc else
+            f"{s.cv_auc_mean:.3f} ± {fmt(s.cv_auc_sd, '.3f') or '–'}",
+            t("PR AUC"): fmt(s.pr_auc, ".3f"),
+            t("Brier score"): fmt(s.brier, ".3f"),
+            t("Top-decile lift"): fmt(s.lift_top_decile, ".2f"),
+            t("Seconds"): f"{s.seconds:.1f}",
+            t("Tied with the best"): t("yes") if s.tied_with_best else t("no"),
+            t("Status"): status_words(s.status),
+        })
+    return pd.DataFrame(rows)

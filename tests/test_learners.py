@@ -185,3 +185,9 @@ def test_the_comparison_table_marks_the_chosen_learner_and_leaves_a_failure_blan
     assert table.loc["logistic ✓", "AUC (mean ± sd over folds)"] == "0.810 ± 0.010"
     assert table.loc["svm", "AUC (mean ± sd over folds)"] == "" and table.loc["svm", "PR AUC"] == ""
     assert table.loc["svm", "Status"] == "failed: no memory"
+
+
+def test_xgboost_is_refitted_on_every_labelled_row_with_the_trees_early_stopping_found(shop_model):
+    assert shop_model.algorithm == "xgboost" and shop_model.refit
+    assert shop_model.model.booster_.get_booster().num_boosted_rounds() == shop_model.best_iteration + 1
+    assert shop_model.to_report()["refit_on_all_rows"] is True

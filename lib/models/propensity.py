@@ -317,10 +317,17 @@ def train_propensity(
         # (``lib.flow.pipeline.prepare_new``) gives these same scores.
         model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
                                                              eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
+        p_te = model.predict_proba(x.iloc[te_idx])[:, 1]
+        # Refitted on every labelled row, except when the trees already learnt from a sample of a big
+        # file: there more rows barely move the model (see TRAIN_MAX_ROWS) and a refit would double the
+        # slowest step of `auto` at 1M rows.
+        refit = not sampled
+        if refit:
+            say(t("Refitting XGBoost on every labelled row ({rows:,}, {trees} trees)", rows=len(y),
+                  trees=model.best_iteration_ + 1))
+            model = model.refit(x, y, reference=x_all)
         margins = model.decision_function(x_all)
         scores = model.calibrate(margins)
-        p_te = scores[labelled][te_idx]
-        refit = False
     else:
         model, p_te = _fit_and_refit(chosen, x, y, tr_idx, te_idx, tuple(feats), seed, max_rows, x_all, say)
         margins = model.decision_function(x_all)

@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--train-rows", type=int, default=None, metavar="N",
                      help="train the trees on a stratified sample of N rows when there are more (default 300000; "
                           "0 = every row). The holdout is never sampled.")
+    run.add_argument("--learners", default="auto", metavar="auto|all|NAME[,NAME...]",
+                     help="learners to compare on the same folds: auto (XGBoost and logistic, plus the rest on small "
+                          "files), all, or names from logistic, tree, forest, svm, mlp, xgboost")
     run.add_argument("--campaign", help="record the target list as a campaign under this name")
     run.add_argument("--data-dir", help="where campaign history is kept (default ~/.bullseye)")
     run.add_argument("--save-model", metavar="PATH", help="write the trained model file (.bullseye) here")
@@ -429,7 +432,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         understand=p.UnderstandSettings(target=args.target, positive=args.positive, id_col=args.id_col,
                                         exclude=tuple(args.exclude)),
         segment=p.SegmentSettings(method=args.segment_method, k=_segments_setting(args.segments), seed=args.seed),
-        train=p.TrainSettings(allow=tuple(args.allow), seed=args.seed,
+        train=p.TrainSettings(allow=tuple(args.allow), seed=args.seed, learners=args.learners,
                               max_rows=p.TrainSettings.max_rows if args.train_rows is None else (args.train_rows or None)),
         explain_method=args.explain_method,
         target_list=spec,

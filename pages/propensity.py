@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib.act import plots
 from lib.flow.pipeline import TrainSettings
+from lib.models.learners import LEARNERS
 from lib.models.propensity import confusion_at, profit_curve
 from lib.text.i18n import number, percent, t
 from pages import exports, state, steps, ui
@@ -36,7 +37,10 @@ features = st.multiselect(t("Features"), candidates, key=f"model_features_{steps
                           default=[f for f in (previous.features if previous and previous.features else candidates)
                                    if f in candidates])  # keyed: a language switch keeps the choice
 seed = int(state.setting(st.number_input, t("Random seed"), "cfg_model_seed", default=42, step=1))
-settings = TrainSettings(features=tuple(features), allow=previous.allow if previous else (), seed=seed)
+learners = state.setting(st.selectbox, t("Learners to compare"), "cfg_model_learners", default="auto",
+                         options=["auto", "all", *LEARNERS])
+settings = TrainSettings(features=tuple(features), allow=previous.allow if previous else (), seed=seed,
+                         learners=learners)
 if not features:
     st.info(t("Choose at least one feature."))
     st.stop()
@@ -66,7 +70,7 @@ if leaks:
     keep = st.multiselect(t("Allow back in (only columns known before the campaign)"), [e["column"] for e in leaks],
                           key="model_allow_pick")
     if st.button(t("Retrain with them")):
-        st.session_state["model_settings"] = TrainSettings(tuple(features), tuple(keep), seed)
+        st.session_state["model_settings"] = TrainSettings(tuple(features), tuple(keep), seed, learners=learners)
         st.rerun()
 elif settings.allow:
     st.info(t("Allowed back in by you: {columns}.", columns=", ".join(settings.allow)))
@@ -84,10 +88,15 @@ cols[1].metric(t("PR AUC"), f"{m.pr_auc:.3f}", t("{delta} vs baseline", delta=f"
 cols[2].metric(t("Top-decile lift"), f"{result.lift.iloc[0]['lift']:.1f}×")
 cols[3].metric(t("Brier score"), f"{m.brier:.3f}", f"{m.brier - b.brier:+.3f}", delta_color="inverse")
 cols[4].metric(t("Positives"), number(result.positives))
-if result.cv_auc:
+if result.cv_auc and result.algorithm == "xgboost":
     st.caption(t("{folds}-fold cross-validation AUC on the training part: {aucs}. {trees} trees (early stopping). "
                  "Scores are probabilities calibrated by Platt scaling on a validation fold.", folds=len(result.cv_auc),
                  aucs=", ".join(f"{a:.3f}" for a in result.cv_auc), trees=result.best_iteration + 1))
+
+if (learner_table := steps.learner_table(result)) is not None:
+    st.subheader(t("Compare learners"))
+    st.write(result.comparison.verdict)
+    st.dataframe(learner_table, hide_index=True)
 
 c1, c2 = st.columns(2)
 c1.plotly_chart(plots.lift_chart(result), width="stretch")

@@ -151,6 +151,18 @@ def model() -> PropensityResult | None:
     return None if settings is None else train(settings)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _learner_table(k: str, _result: PropensityResult) -> pd.DataFrame | None:
+    from lib.models.learners.compare import comparison_table
+
+    return None if _result.comparison is None else comparison_table(_result.comparison)
+
+
+def learner_table(result: PropensityResult) -> pd.DataFrame | None:
+    """The trained model's learner comparison as a table in words (None: no comparison was made)."""
+    return _learner_table(words_key(model_key()), result)
+
+
 def named_segmentation_key() -> str | None:
     return None if state.segment_settings() is None else key(segmentation_key(), state.segment_names())
 

@@ -2,7 +2,10 @@
 model was trained on and how good it was.
 
 A zip with two members and nothing else:
-- ``booster.json``: the trees in XGBoost's own JSON format;
+- ``booster.json``: the trees in XGBoost's own JSON format; or, when another learner was chosen,
+  ``learner.skops``: the scikit-learn pipeline in skops' format (a JSON schema and numpy arrays, loaded
+  only when every type it names is on ``lib.models.learners.TRUSTED_TYPES``; ONNX was the other safe
+  choice, but it cannot carry our own frame encoder, so scores would need a second encoder kept in step);
 - ``manifest.json``: everything else, as plain JSON: the model's columns with their kinds, category
   levels and date references; the calibration; the target and its positive class; the segmentation
   (so new customers get a segment); the training data's profile for the drift check; the holdout
@@ -30,6 +33,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from lib.errors import DataValidationError
+from lib.models.learners import LearnerModel
 from lib.models.model import PropensityModel
 from lib.text.i18n import t
 
@@ -38,7 +42,7 @@ FORMAT_VERSION = 1
 SUFFIX = ".bullseye"
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # a model of 600 depth-4 trees is a few MB; 512 MB is no model
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
-MEMBERS = ("manifest.json", "booster.json")
+MEMBERS = ("manifest.json", "booster.json", "learner.skops")
 UPLIFT_LEARNERS = ("treated", "control", "single")  # uplift learners' trees: uplift_<name>.json
 UPLIFT_MEMBERS = tuple(f"uplift_{n}.json" for n in UPLIFT_LEARNERS)
 _LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "scipy", "woodelf-explainer")
@@ -53,7 +57,7 @@ class ModelBundle:
     ``segmentation``: the state that assigns new customers to the training segments (or None);
     ``drift``: the training profile of every model column."""
 
-    model: PropensityModel
+    model: PropensityModel | LearnerModel
     card: dict
     data: dict
     segmentation: dict | None
@@ -66,7 +70,18 @@ class ModelBundle:
         return self.card["target"]
 
 
-def model_id_of(model: PropensityModel) -> str:
+def model_member(state: dict) -> str:
+    """The zip member holding the model: XGBoost's trees, or a scikit-learn learner in skops format."""
+    return "booster.json" if state.get("algorithm", "xgboost") == "xgboost" else "learner.skops"
+
+
+def _model_from(state: dict, payload: bytes, name: str) -> PropensityModel | LearnerModel:
+    if model_member(state) == "booster.json":
+        return PropensityModel.from_state(state, payload)
+    return LearnerModel.from_state(state, payload, name)
+
+
+def model_id_of(model: PropensityModel | LearnerModel) -> str:
     state, booster = model.to_state()
     return _model_id(state, booster)
 
@@ -109,14 +124,14 @@ def to_bytes(bundle: ModelBundle) -> bytes:
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_id": bundle.model_id,
         "libraries": library_versions(),
-        "files": {"booster.json": hashlib.sha256(booster).hexdigest()},
+        "files": {model_member(state): hashlib.sha256(booster).hexdigest()},
         "model": state,
         "card": bundle.card,
         "data": bundle.data,
         "segmentation": bundle.segmentation,
         "drift": bundle.drift,
     }
-    members = [("booster.json", booster)]
+    members = [(model_member(state), booster)]
     if bundle.uplift is not None:
         learners = {}
         for learner, model in bundle.uplift["learners"].items():
@@ -174,14 +189,15 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
     except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError, EOFError):
         raise DataValidationError(t("{name} is damaged (its zip cannot be read). Save the model again.", name=name)) from None
     changed = (t("{name} has been changed since it was saved (its content does not match its checksum): refused. Use the file as Bullseye saved it.", name=name))
-    if hashlib.sha256(booster).hexdigest() != (manifest.get("files") or {}).get("booster.json"):
+    member = model_member(manifest.get("model") or {}) if isinstance(manifest.get("model"), dict) else "booster.json"
+    if hashlib.sha256(booster).hexdigest() != (manifest.get("files") or {}).get(member):
         raise DataValidationError(changed)
     if manifest.get("content_sha256") != _content_sha256(manifest):
         raise DataValidationError(changed)
     try:
         if _model_id(manifest["model"], booster) != manifest["model_id"]:
             raise DataValidationError(changed)
-        model = PropensityModel.from_state(manifest["model"], booster)
+        model = _model_from(manifest["model"], booster, name)
         uplift = None
         if manifest.get("uplift"):
             uplift = dict(manifest["uplift"])
@@ -228,10 +244,12 @@ def _read_members(data: bytes, name: str) -> tuple[dict, bytes, dict[str, bytes]
         if not isinstance(found, int) or found > FORMAT_VERSION or found < 1:
             raise DataValidationError(
                 t("{name} is a Bullseye model file of format version {found}; this Bullseye reads version {ours}. Update Bullseye, or retrain the model here.", name=name, found=found, ours=FORMAT_VERSION))
-        if "booster.json" not in names:
-            raise DataValidationError(t("{name} has no trees (booster.json is missing); the file is damaged.", name=name))
+        model = manifest.get("model")
+        member = model_member(model) if isinstance(model, dict) else "booster.json"
+        if member not in names:
+            raise DataValidationError(t("{name} has no model ({member} is missing); the file is damaged.", name=name, member=member))
         uplift = {n: z.read(n) for n in names if n in UPLIFT_MEMBERS}
-        return manifest, z.read("booster.json"), uplift
+        return manifest, z.read(member), uplift
 
 def model_card(bundle: ModelBundle) -> dict:
     """What the model is, flat, for report.json and campaign records: target, training data, quality."""
@@ -257,10 +275,22 @@ def flat_card(c: dict, model_id: str) -> dict:
         "pr_auc": metrics.get("pr_auc"),
         "lift_top_decile": metrics.get("lift_top_decile"),
         "quality_gate": metrics.get("quality_gate"),
+        "algorithm": metrics.get("algorithm", "xgboost"),
+        "refit_on_all_rows": bool(metrics.get("refit_on_all_rows", False)),
+        "learner_verdict": metrics.get("learner_verdict"),
         "quality_gate_reasons": metrics.get("quality_gate_reasons", []),
         "top_drivers": c.get("top_drivers", []),
         "features": c.get("features", []),
     }
+
+
+def _learner_line(card: dict) -> str:
+    """Which learner scores, and whether its scores come from the model measured or a refit of it."""
+    name = card.get("algorithm") or "xgboost"
+    if card.get("refit_on_all_rows"):
+        return t("{name}; the metrics above are from validation, then it was refitted on every labelled row "
+                 "to score", name=name)
+    return t("{name}; the metrics above are those of this very model, fitted on the training rows", name=name)
 
 
 def card_lines(card: dict) -> list[tuple[str, str]]:
@@ -280,6 +310,7 @@ def card_lines(card: dict) -> list[tuple[str, str]]:
         (t("How good"), t("holdout AUC {auc} against {baseline} for the simple baseline ({validation})",
                           auc=card.get("holdout_auc"), baseline=card.get("baseline_auc"),
                           validation=t(str(card.get("validation"))))),  # i18n: a validation code ("stratified holdout"/"out-of-time"), both in the catalogue
+        (t("Learner"), _learner_line(card)),
         (t("Quality gate"), t("passed") if card.get("quality_gate") == "passed"
          else t("failed: {reasons}", reasons=" ".join(card.get("quality_gate_reasons") or []))),
         (t("Top drivers"), t(", ").join(pretty_name(f) for f in card.get("top_drivers") or []) or t("not recorded")),

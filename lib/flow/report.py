@@ -49,6 +49,8 @@ def run_report(result: RunResult, timings: Mapping[str, float], model_id: str | 
         rep["segments"] = result.segmentation.to_report()
     if result.model is not None:
         rep["model"] = result.model.to_report()
+        comparison = result.model.comparison
+        rep["learners"] = comparison.to_report() if comparison is not None else []
         if cust.out_of_time:
             rep["model"]["out_of_time"] = cust.out_of_time
         if model_id is not None:  # campaigns record which model scored them: the id a saved model file carries

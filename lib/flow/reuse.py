@@ -41,7 +41,9 @@ def training_card(cust: Customers, result: PropensityResult, explanation: Explan
         "out_of_time": cust.out_of_time,
         "metrics": {k: v for k, v in result.to_report().items()
                     if k in ("holdout_auc", "baseline_auc", "pr_auc", "brier", "lift_top_decile", "cv_auc",
-                             "n_train", "n_holdout", "trees", "quality_gate", "quality_gate_reasons")},
+                             "n_train", "n_holdout", "trees", "quality_gate", "quality_gate_reasons", "algorithm",
+                             "refit_on_all_rows", "learner_verdict")},
+        "learners": result.comparison.to_report() if result.comparison is not None else [],
         "features": list(result.features),
         "excluded_features": list(result.excluded_features),
         "top_drivers": explanation.top_features(5) if explanation is not None else [],

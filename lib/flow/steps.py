@@ -288,6 +288,7 @@ class TrainSettings:
     allow: tuple[str, ...] = ()  # leakage suspects the user allows back in
     seed: int = 42
     max_rows: int | None = TRAIN_MAX_ROWS  # trees learn from a stratified sample above this (None: all rows)
+    learners: str = "auto"  # "auto", "all" or names ("mlp,svm"): compared, the simplest tied with the best kept
 
 
 def train(cust: Customers, und: Understanding, settings: TrainSettings) -> PropensityResult:
@@ -301,7 +302,7 @@ def train(cust: Customers, und: Understanding, settings: TrainSettings) -> Prope
         judged, und.schema, und.target, und.positive, features=features, exclude=list(und.settings.exclude),
         allow=list(settings.allow), seed=settings.seed, split=cust.split,
         validation="out-of-time" if cust.split is not None else "stratified holdout",
-        leakage=list(und.quality.leakage_suspects), max_rows=settings.max_rows,
+        leakage=list(und.quality.leakage_suspects), max_rows=settings.max_rows, learners=settings.learners,
     )
 
 

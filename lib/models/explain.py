@@ -38,6 +38,7 @@ class Explanation:
     method: str  # "woodelf" or "xgboost pred_contribs"
     seconds: float
     points: np.ndarray  # same shape: approximate effect in probability points (×100)
+    additivity_error: float | None = None  # mean |log-odds − base − Σ values| of an approximate method
 
     def importance(self) -> pd.DataFrame:
         """Mean |SHAP| per feature over every row, largest first."""
@@ -67,6 +68,7 @@ class Explanation:
                 zip(imp["feature"].head(10), imp["mean_abs_shap"].head(10))
             ],
             "seconds": round(self.seconds, 3),
+            "additivity_error": None if self.additivity_error is None else round(self.additivity_error, 6),
         }
 
 
@@ -155,6 +157,8 @@ def explain(model: PropensityModel, frame: pd.DataFrame, method: str = "auto", w
         Processes for the WOODELF path (default: one per core on large data, see ``default_workers``).
     """
     t0 = time.perf_counter()
+    if not isinstance(model, PropensityModel):  # another learner: its own attributions (lib.models.learners.fitted)
+        return _learner_explanation(model, frame, t0)
     x_enc = encoded_matrix(model, frame)
     margins = model.booster_.predict(x_enc, output_margin=True).astype("float64")
     encoded_values = None
@@ -180,6 +184,16 @@ def explain(model: PropensityModel, frame: pd.DataFrame, method: str = "auto", w
         values=values, features=tuple(model.features), base_value=base, method=used,
         seconds=time.perf_counter() - t0, points=points,
     )
+
+
+def _learner_explanation(model, frame: pd.DataFrame, t0: float) -> Explanation:
+    """Exact linear attributions for the logistic learner, an approximation with its additivity error
+    for the others (``LearnerModel.attributions``), on the same log-odds scale as TreeSHAP."""
+    values, base, method, error = model.attributions(frame)
+    p = model.calibrate(model.decision_function(frame))
+    points = (values * (p * (1 - p))[:, None] * 100).astype(np.float32)
+    return Explanation(values=values, features=tuple(model.features), base_value=base, method=method,
+                       seconds=time.perf_counter() - t0, points=points, additivity_error=error)
 
 
 def _sum_to_original(encoded_values: np.ndarray, model: PropensityModel) -> np.ndarray:

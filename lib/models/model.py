@@ -182,6 +182,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     the scores; without them 15% of ``X`` is set aside for that.
     """
 
+    algorithm = "xgboost"  # the learner's name in reports and the learner comparison
+
     def __init__(self, features: tuple[str, ...] = (), seed: int = 42, scale_pos_weight: float = 1.0):
         self.features = features
         self.seed = seed
@@ -246,6 +248,19 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     def encoded_owner(self) -> tuple[str, ...]:
         """For each encoded column, the user's column it came from (one-hot columns sum back to it)."""
         return tuple(encoded_names(self.column_specs)[1])
+
+    def refit(self, X: pd.DataFrame, y, reference: pd.DataFrame | None = None) -> PropensityModel:
+        """A copy trained again on ``X`` (every labelled row, once validation is over) with the number of
+        trees early stopping found and the calibration fitted on the validation fold: no rows are left
+        to stop or calibrate on, and both depend on the trees' count and scale, which stay the same."""
+        model = copy.copy(self)
+        model.frame_encoder_ = FrameEncoder(tuple(self.features)).fit(X, reference=reference)
+        model.one_hot_ = _fitted_one_hot(model.frame_encoder_.specs_)
+        params = {**XGB_PARAMS, "n_estimators": self.best_iteration_ + 1, "early_stopping_rounds": None}
+        booster = XGBClassifier(**params, random_state=self.seed, scale_pos_weight=self.scale_pos_weight)
+        booster.fit(model.encode(X), np.asarray(y).astype(int), verbose=False)
+        model.booster_ = _load_booster(booster.get_booster().save_raw("json"))
+        return model
 
     def rebase_dates(self, frame: pd.DataFrame) -> PropensityModel:
         """A copy whose date columns count days back from ``frame``'s own latest dates, so next month's

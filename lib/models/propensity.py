@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     average_precision_score,
@@ -26,13 +24,15 @@ from sklearn.metrics import (
     log_loss,
     roc_auc_score,
 )
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lib.data.quality import find_leakage
 from lib.data.schema import Schema, binary_target
 from lib.errors import DataValidationError
+from lib.models.learners import Comparison, LearnerModel, compare_learners, comparison_folds, resolve_learners
+from lib.models.learners.catalogue import scaled_encoder
+from lib.models.learners.compare import COMPARE_FOLDS, TIME_LIMIT_SECONDS
 from lib.models.model import ColumnSpec, FrameEncoder, PropensityModel
 from lib.text.i18n import t
 
@@ -42,7 +42,6 @@ MIN_AUC = 0.6
 MIN_POSITIVES = 50
 VALIDATION_MAX_ROWS = 50_000
 BASELINE_MAX_ROWS = 200_000
-CV_MAX_ROWS = 50_000  # above this, k-fold CV is skipped: a 20% holdout of 10k+ rows is already precise
 # Above this, the trees learn from a stratified sample of the training rows: on the 1M benchmark
 # (bench/scale.py learning_curve) holdout AUC moved < 0.001 from 200k to 800k rows while training time
 # tripled. The holdout is never sampled, so the metrics stay honest; 0 or None: use every row.
@@ -63,7 +62,7 @@ class ModelMetrics:
 class PropensityResult:
     """A fitted model, how good it is on data it never saw, and a score for every row."""
 
-    model: PropensityModel  # encoding + XGBoost + calibration, one estimator
+    model: PropensityModel | LearnerModel  # the chosen learner: encoding + learner (+ calibration), one estimator
     baseline: Pipeline  # logistic regression on the same split
     target: str
     positive: str
@@ -87,6 +86,8 @@ class PropensityResult:
     seed: int
     gate_reasons: tuple[str, ...] = field(default=())
     n_fit: int = 0  # rows the trees learnt from (a sample of n_train on big files), early-stopping rows aside
+    comparison: Comparison | None = None  # the learners compared on the same folds (None: no comparison)
+    refit: bool = False  # the scoring model was refitted on every labelled row after validation
 
     @property
     def gate_passed(self) -> bool:
@@ -100,10 +101,19 @@ class PropensityResult:
     def best_iteration(self) -> int:
         return self.model.best_iteration_
 
+    @property
+    def algorithm(self) -> str:
+        return self.model.algorithm
+
     def to_report(self) -> dict:
         top = self.lift.iloc[0]
+        xgb = self.algorithm == "xgboost"
+        c = self.comparison
         return {
-            "algorithm": "xgboost",
+            "algorithm": self.algorithm,
+            "learner_verdict": c.verdict if c is not None else None,
+            "learner_folds": c.folds if c is not None else None,
+            "refit_on_all_rows": self.refit,
             "validation": self.validation,
             "holdout_auc": round(self.metrics.roc_auc, 4),
             "baseline_auc": round(self.baseline_metrics.roc_auc, 4),
@@ -116,8 +126,9 @@ class PropensityResult:
             "n_fit": self.n_fit,
             "n_holdout": self.n_holdout,
             "positives": self.positives,
-            "trees": self.best_iteration + 1,
-            "calibration": t("Platt scaling on the validation fold"),
+            "trees": self.best_iteration + 1 if xgb else None,
+            "calibration": t("Platt scaling on the validation fold") if xgb else
+            t("the learner's own probabilities (sigmoid calibration for the SVM)"),
             "quality_gate": "passed" if self.gate_passed else "failed",
             "quality_gate_reasons": list(self.gate_reasons),
             "target": self.target,
@@ -252,12 +263,14 @@ def train_propensity(
     allow: list[str] | tuple[str, ...] = (),
     seed: int = 42,
     holdout: float = 0.2,
-    cv_folds: int = 3,
+    cv_folds: int = COMPARE_FOLDS,
     progress: Progress | None = None,
     split: np.ndarray | None = None,
     validation: str = "stratified holdout",
     leakage: list[dict] | None = None,
     max_rows: int | None = TRAIN_MAX_ROWS,
+    learners: str | tuple[str, ...] = "auto",
+    time_limit: float = TIME_LIMIT_SECONDS,
 ) -> PropensityResult:
     """Train the model and the logistic baseline on the same split and score every row.
 
@@ -270,6 +283,12 @@ def train_propensity(
         The quality report's leakage suspects for this frame and target, to avoid computing them twice.
     max_rows
         Train the trees on a stratified sample of this many rows when there are more (None/0: all).
+    learners
+        "auto", "all" or learner names (``lib.models.learners.LEARNERS``): compared on the same
+        ``cv_folds`` folds, the simplest one tied with the best is kept (``lib.models.learners.compare``).
+        Without cross-validation (``cv_folds`` < 2) XGBoost is kept when listed, else the first named.
+    time_limit
+        Seconds each learner may spend on the comparison's folds.
     """
     say = progress or (lambda msg: log.info(msg))
     t0 = time.perf_counter()
@@ -286,20 +305,36 @@ def train_propensity(
     if sampled:
         warnings = [*warnings, sampled]
     spw = scale_pos_weight(y)
-    cv_auc = _cross_validate(x, y, tr_idx, tuple(feats), seed, spw, cv_folds, positives, say)
+    names = resolve_learners(learners, len(tr_idx), len(feats))
+    comparison = _compare(x, y, tr_idx, te_idx if split is not None else None, names, seed, spw, cv_folds,
+                          time_limit, say)
+    chosen = comparison.chosen if comparison is not None else ("xgboost" if "xgboost" in names else names[0])
+    cv_auc = list(comparison.score_of(chosen).fold_auc) if comparison is not None else []
 
-    say(t("Training XGBoost on {rows:,} rows (early stopping on {stop_rows:,})", rows=len(fit_idx), stop_rows=len(val_idx)))
-    # Dates count back from the latest date of every row scored here, so scoring this file again
-    # (``lib.flow.pipeline.prepare_new``) gives these same scores.
-    model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
-                                                         eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
+    if chosen == "xgboost":
+        say(t("Training XGBoost on {rows:,} rows (early stopping on {stop_rows:,})", rows=len(fit_idx), stop_rows=len(val_idx)))
+        # Dates count back from the latest date of every row scored here, so scoring this file again
+        # (``lib.flow.pipeline.prepare_new``) gives these same scores.
+        model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
+                                                             eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
+        p_te = model.predict_proba(x.iloc[te_idx])[:, 1]
+        # Refitted on every labelled row, except when the trees already learnt from a sample of a big
+        # file: there more rows barely move the model (see TRAIN_MAX_ROWS) and a refit would double the
+        # slowest step of `auto` at 1M rows.
+        refit = not sampled
+        if refit:
+            say(t("Refitting XGBoost on every labelled row ({rows:,}, {trees} trees)", rows=len(y),
+                  trees=model.best_iteration_ + 1))
+            model = model.refit(x, y, reference=x_all)
+        margins = model.decision_function(x_all)
+        scores = model.calibrate(margins)
+    else:
+        model, p_te = _fit_and_refit(chosen, x, y, tr_idx, te_idx, tuple(feats), seed, max_rows, x_all, say)
+        margins = model.decision_function(x_all)
+        scores = model.calibrate(margins)
+        refit = True
     say(t("Training the logistic baseline"))
     baseline = _fit_baseline(model.column_specs, x, y, tr_idx, seed)
-
-    say(t("Scoring every customer"))
-    margins = model.decision_function(x_all)
-    scores = model.calibrate(margins)
-    p_te = scores[labelled][te_idx]
     y_te = y[te_idx]
     metrics = _metrics(y_te, p_te)
     base_metrics = _metrics(y_te, baseline.predict_proba(x.iloc[te_idx])[:, 1])
@@ -311,7 +346,41 @@ def train_propensity(
         scores=scores, margins=margins, n_train=len(tr_idx), n_holdout=len(te_idx), positives=positives,
         validation=validation, train_seconds=time.perf_counter() - t0, seed=seed,
         gate_reasons=_quality_gate(metrics, base_metrics, positives), n_fit=len(fit_idx),
+        comparison=comparison, refit=refit,
     )
+
+
+def _compare(x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray, later: np.ndarray | None, names: tuple[str, ...],
+             seed: int, spw: float, cv_folds: int, time_limit: float, say: Progress) -> Comparison | None:
+    """The learners compared on the same folds (out-of-time ones when ``later`` holds the later window's
+    rows); None without cross-validation (``cv_folds`` < 2) or too few outcomes to fill the folds."""
+    measured = tr_idx if later is None else later
+    fewest = min(int(y[measured].sum()), int(len(measured) - y[measured].sum()), int(y[tr_idx].sum()))
+    k = min(cv_folds or 0, fewest)
+    if k < 2:
+        return None
+    say(t("Comparing {n} learners on the same {k} folds", n=len(names), k=k))
+    folds, kind = comparison_folds(y, tr_idx, later, k, seed)
+    return compare_learners(x, y, names, folds, seed=seed, spw=spw, time_limit=time_limit, useful_auc=MIN_AUC,
+                            folds_kind=kind, progress=say)
+
+
+def _fit_and_refit(name: str, x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray, te_idx: np.ndarray,
+                   feats: tuple[str, ...], seed: int, max_rows: int | None, x_all: pd.DataFrame,
+                   say: Progress) -> tuple[LearnerModel, np.ndarray]:
+    """A scikit-learn learner fitted on the training rows to measure it on the holdout, then refitted on
+    every labelled row (a stratified sample of ``max_rows`` on big files) to score with: the reported
+    metrics are the first one's, the scores the second's (the model card says both)."""
+    say(t("Training {name} on {rows:,} rows", name=name, rows=len(tr_idx)))
+    measured = LearnerModel(name, feats, seed).fit(x.iloc[tr_idx], y[tr_idx])
+    p_te = measured.predict_proba(x.iloc[te_idx])[:, 1]
+    rows = np.arange(len(y))
+    if max_rows and len(rows) > max_rows:
+        rows, _ = train_test_split(rows, train_size=max_rows, stratify=y, random_state=seed)
+    say(t("Refitting {name} on every labelled row ({rows:,})", name=name, rows=len(rows)))
+    # Dates count back from the latest date of every row scored here (as the XGBoost path does).
+    model = LearnerModel(name, feats, seed).fit(x.iloc[rows], y[rows]).rebase_dates(x_all)
+    return model, p_te
 
 
 def _labels(frame: pd.DataFrame, target: str, positive: str | None) -> tuple[pd.Series, str]:
@@ -369,23 +438,6 @@ def _fit_rows(y: np.ndarray, tr_idx: np.ndarray, n_holdout: int, seed: int,
     return fit_idx, val_idx, note
 
 
-def _cross_validate(x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray, feats: tuple[str, ...], seed: int,
-                    spw: float, cv_folds: int, positives: int, say: Progress) -> list[float]:
-    """Holdout AUC of each of ``cv_folds`` folds of the training rows; none on big files (above
-    ``CV_MAX_ROWS`` the holdout is precise enough) or with too few positives to fill the folds."""
-    cv_auc: list[float] = []
-    if not (cv_folds and cv_folds > 1 and len(tr_idx) <= CV_MAX_ROWS and positives >= 2 * cv_folds):
-        return cv_auc
-    say(t("Cross-validating ({cv_folds} folds)", cv_folds=cv_folds))
-    skf = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
-    for k, (a, b) in enumerate(skf.split(tr_idx, y[tr_idx])):
-        a_idx, b_idx = tr_idx[a], tr_idx[b]
-        fold = PropensityModel(feats, seed + k, spw).fit(
-            x.iloc[a_idx], y[a_idx], eval_set=(x.iloc[b_idx], y[b_idx]))
-        cv_auc.append(float(roc_auc_score(y[b_idx], fold.decision_function(x.iloc[b_idx]))))
-    return cv_auc
-
-
 def _fit_baseline(specs: tuple[ColumnSpec, ...], x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray,
                   seed: int) -> Pipeline:
     """The logistic baseline, fitted on the training rows (a stratified sample of them on big files)."""
@@ -421,20 +473,9 @@ def scale_pos_weight(y: np.ndarray) -> float:
 def logistic_baseline(specs: tuple[ColumnSpec, ...]) -> Pipeline:
     """The simple model every propensity model must beat: the same encoding, median-imputed and
     standardised numbers, and a class-balanced logistic regression."""
-    numeric = [s.name for s in specs if not s.one_hot]
-    categorical = [s for s in specs if s.one_hot]
-    parts: list = []
-    if numeric:
-        parts.append(("num", Pipeline([
-            ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-            ("scale", StandardScaler())]), numeric))
-    if categorical:
-        parts.append(("cat", OneHotEncoder(categories=[list(range(s.slots)) for s in categorical],
-                                           handle_unknown="ignore", sparse_output=False, dtype=np.float32),
-                      [s.name for s in categorical]))
     return Pipeline([
         ("frame", FrameEncoder(tuple(s.name for s in specs))),
-        ("encode", ColumnTransformer(parts, verbose_feature_names_out=False)),
+        ("encode", scaled_encoder(specs)),
         ("model", LogisticRegression(max_iter=1000, class_weight="balanced")),
     ])
 

@@ -10,7 +10,7 @@ month's file by the same standard. An ECOD outlier score (``outlier``) catches w
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,8 @@ from lib.text.i18n import t
 # ten times the usual quantity, half of one's buying at cut prices, five orders in an hour).
 FLOORS = {"returns": 0.5, "bulk": 10.0, "price": 0.5, "burst": 5.0}
 MIN_RETURNS = 2  # one returned order is not a serial returner
+MIN_CUT_LINES = 2  # nor is one line bought at a cut price
+SHARE_CAP = 0.95  # a share's threshold stays reachable even where most customers sit at 100%
 QUANTILE = 0.99
 ROBUST_Z = 3.5
 FEW_CUSTOMERS = 200
@@ -101,6 +103,9 @@ def learn_rules(m: Measures, base: Baselines, share: float = DEFAULT_SHARE) -> R
     """The thresholds of this shop, from its own customers."""
     tab = m.table
     th = {p: threshold(tab[p], FLOORS[p]) for p in PATTERNS if p in tab}
+    for p in ("returns", "price"):
+        if p in th:
+            th[p] = min(th[p], SHARE_CAP)
     score, _ = ecod(_outlier_features(tab))
     s = score.to_numpy()
     med = float(np.median(s)) if len(s) else 0.0
@@ -157,6 +162,8 @@ def judge(m: Measures, rules: RiskRules, product_basis: str | None = None) -> Ri
         hit = tab[p] > th
         if p == "returns":
             hit &= tab["returns_n"] >= MIN_RETURNS
+        if p == "price":
+            hit &= tab["price_lines"] >= MIN_CUT_LINES
         sev[p] = np.where(hit, tab[p] / th, 0.0)
     hits = {p: int((sev[p] > 0).sum()) for p in sev}
     best = sev.max(axis=1) if len(sev.columns) else pd.Series(0.0, index=tab.index)

@@ -129,7 +129,7 @@ def has_times(dates: pd.Series) -> bool:
 def measure(ol: OrderLines, raw: pd.DataFrame, base: Baselines | None = None) -> tuple[Measures, Baselines]:
     """Every pattern's number per customer; ``base``: a saved model's baselines (default: this log's)."""
     lines = ol.lines.loc[ol.usable].copy()
-    product, _ = product_key(ol, raw)
+    product, basis = product_key(ol, raw)
     skipped = {}
     if product is not None:
         lines["product"] = product.loc[lines.index].astype("string").to_numpy()
@@ -156,6 +156,9 @@ def measure(ol: OrderLines, raw: pd.DataFrame, base: Baselines | None = None) ->
             parts.append(_bulk(lines, idx, base))
         if ol.columns.quantity is None or ol.columns.unit_price is None:
             skipped["price"] = t("the log has no unit price (quantity and unit price columns)")
+        elif basis is not None:
+            # One category holds cheap and dear items: a line far below the category's median is no sign.
+            skipped["price"] = t("the log names categories, not products, and items of one category have different prices")
         else:
             parts.append(_price(lines, idx, base))
     if not has_times(lines["date"]):

@@ -76,6 +76,11 @@ class RiskResult:
     def flagged(self) -> pd.DataFrame:
         return self.table[self.table["risk_flag"]]
 
+    def flagged_table(self) -> pd.DataFrame:
+        """risk.csv: the flagged customers, riskiest first, with the pattern and reasons."""
+        cols = ["customer_id", "risk_score", "risk_pattern", "risk_reason_1", "risk_reason_2", "risk_reason_3"]
+        return self.flagged[cols].sort_values(["risk_score", "customer_id"], ascending=[False, True])
+
     def to_report(self) -> dict:
         flagged = self.flagged
         return {

@@ -148,3 +148,38 @@ def test_reasons_in_chinese():
     with using("zh"):
         tab = customer_risk(log).table.set_index("customer_id")
     assert "通常价格" in tab.loc[abusers[0], "risk_reason_1"]
+
+
+def test_cli_run_risk_writes_columns_risk_csv_and_leaves_risky_off_the_list(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    log, abusers = product_log(n_customers=400, price_abusers=4)
+    src = tmp_path / "log.csv"
+    log.to_csv(src, index=False)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "lib.cli", "run", "--input", str(src), "--transactions", "--risk",
+                           "--no-value", "--top", "1000", "--exclude-risky", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    customers = pd.read_csv(out / "customers.csv", dtype={"id": str})
+    assert {"risk_score", "risk_flag", "risk_reason_1", "risk_reason_2", "risk_reason_3"} <= set(customers.columns)
+    flagged = set(customers.loc[customers["risk_flag"], "id"])
+    assert set(abusers) <= flagged
+    risk = pd.read_csv(out / "risk.csv", dtype={"customer_id": str})
+    assert set(risk["customer_id"]) == flagged and risk["risk_reason_1"].str.len().gt(0).all()
+    targets = pd.read_csv(out / "targets.csv", dtype={"id": str})
+    assert not set(targets["id"]) & flagged
+    report = json.loads((out / "report.json").read_text())
+    assert report["risk"]["flagged_by_pattern"]["price"] == 4
+    assert report["targeting"]["excluded"]["flagged as risky"] == len(flagged)
+
+
+def test_list_leaves_flagged_customers_out_only_when_asked():
+    from lib.act.targeting import ListSpec, build_list
+
+    table = pd.DataFrame({"id": ["a", "b", "c"], "score": [0.9, 0.5, 0.1], "risk_flag": [True, False, False]})
+    assert build_list(table, ListSpec()).selected == 3
+    kept = build_list(table, ListSpec(exclude_risky=True))
+    assert list(kept.table["id"]) == ["b", "c"] and kept.excluded_counts["flagged as risky"] == 1

@@ -33,6 +33,8 @@ FEW_CUSTOMERS = 200
 # The outlier score alone flags a customer only far out in its own distribution (no pattern needed).
 ECOD_QUANTILE, ECOD_Z = 0.995, 5.0
 DEFAULT_SHARE = 0.02
+# An outlier term is a reason only where the customer sits in that feature's outer 5% (-log 0.05 = 3.0).
+NOTABLE_TERM = -math.log(0.05)
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def _num(v: float) -> str:
 
 
 def _pct(v: float) -> str:
-    return f"{100 * v:.0f}%" if v >= 0.01 else f"{100 * v:.1f}%"
+    return f"{100 * v:.0f}%" if v >= 0.01 or v == 0 else f"{100 * v:.1f}%"
 
 
 def pattern_reason(pattern: str, row: pd.Series, rules: RiskRules) -> str:
@@ -206,11 +208,15 @@ def _reasons(tab, sev, contrib, feats, rules, explain) -> tuple[list[list[str]],
         fired = [p for p in sev.columns if sev.iat[i, sev.columns.get_loc(p)] > 0]
         fired.sort(key=lambda p: -sev.at[cid, p])
         words = [pattern_reason(p, row, rules) for p in fired]
-        for f in contrib.iloc[i].sort_values(ascending=False).index:
-            if len(words) >= 3 or f in fired:
+        terms = contrib.iloc[i]
+        for f in terms[terms > NOTABLE_TERM].sort_values(ascending=False).index:
+            if len(words) >= 3:
                 break
+            if f in fired:
+                continue
+            fmt = _pct if f in ("returns", "price") else _num
             words.append(t("unusual for the shop: {feature} {value} (typical: {typical})", feature=_feature_word(f),
-                           value=_num(feats.iat[i, feats.columns.get_loc(f)]), typical=_num(typical[f])))
+                           value=fmt(feats.iat[i, feats.columns.get_loc(f)]), typical=fmt(typical[f])))
         reasons.append(words[:3])
         patt.append(fired[0] if fired else "outlier")
     return reasons, patt

@@ -183,3 +183,30 @@ def test_list_leaves_flagged_customers_out_only_when_asked():
     assert build_list(table, ListSpec()).selected == 3
     kept = build_list(table, ListSpec(exclude_risky=True))
     assert list(kept.table["id"]) == ["b", "c"] and kept.excluded_counts["flagged as risky"] == 1
+
+
+def test_risk_page_flags_with_reasons_and_the_target_list_can_leave_them_out():
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    at.switch_page("pages/risk.py").run()
+    [b for b in at.button if b.label == "Check for risk"][0].click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    metrics = {m.label: m.value for m in at.metric}
+    flagged = int(metrics["Flagged"].replace(",", ""))
+    assert metrics["Customers"] == "5,000" and flagged > 0
+    assert any("time of day" in i.value for i in at.info)  # the shop sample's dates have no time: burst skipped
+    reasons = at.dataframe[-1].value
+    assert len(reasons) == flagged and reasons["risk_reason_1"].str.len().gt(0).all()
+    at.switch_page("pages/targets.py").run()
+    switch = at.checkbox(key="tgt_no_risky")
+    assert f"({flagged})" in switch.label and not switch.value
+    switch.check().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert any(f"{flagged} flagged as risky" in c.value for c in at.caption)
+    listed = at.dataframe[-1].value
+    assert not set(listed["customer_id"].astype(str)) & set(reasons["customer_id"].astype(str))

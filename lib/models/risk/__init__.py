@@ -198,13 +198,10 @@ def judge(m: Measures, rules: RiskRules, product_basis: str | None = None) -> Ri
 
 def _reasons(tab, sev, contrib, feats, rules, explain) -> tuple[list[list[str]], list[str]]:
     typical = feats.median()
-    reasons, patt = [], []
-    for i, cid in enumerate(tab.index):
-        if not explain.iloc[i]:
-            reasons.append([])
-            patt.append("")
-            continue
-        row = tab.iloc[i]
+    reasons: list[list[str]] = [[] for _ in range(len(tab))]
+    patt = [""] * len(tab)
+    for i in np.flatnonzero(explain.to_numpy()):  # only the flagged and the over-threshold get words
+        cid, row = tab.index[i], tab.iloc[i]
         fired = [p for p in sev.columns if sev.iat[i, sev.columns.get_loc(p)] > 0]
         fired.sort(key=lambda p: -sev.at[cid, p])
         words = [pattern_reason(p, row, rules) for p in fired]
@@ -217,8 +214,8 @@ def _reasons(tab, sev, contrib, feats, rules, explain) -> tuple[list[list[str]],
             fmt = _pct if f in ("returns", "price") else _num
             words.append(t("unusual for the shop: {feature} {value} (typical: {typical})", feature=_feature_word(f),
                            value=fmt(feats.iat[i, feats.columns.get_loc(f)]), typical=fmt(typical[f])))
-        reasons.append(words[:3])
-        patt.append(fired[0] if fired else "outlier")
+        reasons[i] = words[:3]
+        patt[i] = fired[0] if fired else "outlier"
     return reasons, patt
 
 

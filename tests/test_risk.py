@@ -11,6 +11,8 @@ from lib.data.io import load_table
 from lib.models.risk import RiskRules, RiskSettings, customer_risk
 from lib.text.i18n import using
 
+from .conftest import SHARED, requires_shared
+
 SHOP = "sample_data/shop_transactions.csv.gz"
 
 
@@ -210,3 +212,13 @@ def test_risk_page_flags_with_reasons_and_the_target_list_can_leave_them_out():
     assert any(f"{flagged} flagged as risky" in c.value for c in at.caption)
     listed = at.dataframe[-1].value
     assert not set(listed["customer_id"].astype(str)) & set(reasons["customer_id"].astype(str))
+
+
+@requires_shared
+def test_online_retail_flags_every_pattern_with_the_product_named():
+    path = SHARED / "online_retail" / "online_retail.csv.gz"
+    result = customer_risk(load_table(path).frame)
+    rep = result.to_report()
+    assert rep["skipped"] == {} and all(rep["flagged_by_pattern"][p] > 0 for p in ("returns", "bulk", "price", "burst"))
+    tab = result.table.set_index("customer_id")
+    assert tab.loc["12346", "risk_reason_1"].startswith("bought 74,215 units of MEDIUM CERAMIC TOP STORAGE JAR")

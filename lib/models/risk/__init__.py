@@ -142,6 +142,9 @@ def pattern_reason(pattern: str, row: pd.Series, rules: RiskRules) -> str:
     if pattern == "returns":
         return t("returned {share} of what they bought in {n} returns (shop: {shop})", share=_pct(row["returns"]),
                  n=int(row["returns_n"]), shop=_pct(rules.baselines.return_share))
+    if pattern == "bulk" and int(row["bulk_orders"]) == 1:
+        return t("bought {units} units of {product} in one order (usual: {usual})", units=_num(row["bulk_units"]),
+                 product=row["bulk_product"], usual=_num(row["bulk_usual"]))
     if pattern == "bulk":
         return t("bought {units} units of {product} in {orders} orders (usual: {usual})", units=_num(row["bulk_units"]),
                  product=row["bulk_product"], orders=int(row["bulk_orders"]), usual=_num(row["bulk_usual"]))

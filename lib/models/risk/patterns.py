@@ -153,7 +153,12 @@ def measure(ol: OrderLines, raw: pd.DataFrame, base: Baselines | None = None) ->
         if ol.columns.quantity is None:
             skipped["bulk"] = t("the log has no quantity column")
         else:
-            parts.append(_bulk(lines, idx, base))
+            bulk = _bulk(lines, idx, base)
+            if ol.columns.description and basis is None:  # a reason names the product, not its code
+                desc = raw.loc[lines.index, ol.columns.description].astype("string")
+                names = desc.groupby(lines["product"].to_numpy()).first()
+                bulk["bulk_product"] = bulk["bulk_product"].map(names).fillna(bulk["bulk_product"])
+            parts.append(bulk)
         if ol.columns.quantity is None or ol.columns.unit_price is None:
             skipped["price"] = t("the log has no unit price (quantity and unit price columns)")
         elif basis is not None:

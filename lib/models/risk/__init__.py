@@ -190,7 +190,7 @@ def judge(m: Measures, rules: RiskRules, product_basis: str | None = None) -> Ri
                           "risk_pattern": patt})
     for i in range(3):
         table[f"risk_reason_{i + 1}"] = [r[i] if len(r) > i else "" for r in reasons]
-    table = pd.concat([table.reset_index(drop=True), tab.reset_index(drop=True).drop(columns=[], errors="ignore")],
+    table = pd.concat([table.reset_index(drop=True), tab.reset_index(drop=True)],
                       axis=1)
     warnings = []
     if len(tab) < FEW_CUSTOMERS:

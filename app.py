@@ -26,6 +26,7 @@ pages = {
         st.Page("pages/uplift.py", title=t("Uplift"), icon=":material/call_split:"),
         st.Page("pages/value.py", title=t("Customer value"), icon=":material/payments:"),
         st.Page("pages/forecast.py", title=t("Market forecast"), icon=":material/show_chart:"),
+        st.Page("pages/risk.py", title=t("Risk control"), icon=":material/gpp_maybe:"),
         st.Page("pages/recommend.py", title=t("Recommendations"), icon=":material/shopping_cart:"),
     ],
     t("Reuse a model"): [

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="all: what they will buy next, own items included; new: only items never bought")
     run.add_argument("--forecast", metavar="NM|NW",
                      help="transactions: forecast the shop's net sales N months (3M) or weeks (8W) ahead: forecast.csv")
+    run.add_argument("--risk", action="store_true", help="transactions: risk score, flag and reasons: risk.csv")
+    run.add_argument("--risk-share", type=float, default=0.02, metavar="P", help="with --risk: riskiest share flagged")
+    run.add_argument("--exclude-risky", action="store_true", help="with --risk: leave flagged customers off the list")
     run.add_argument("--no-value", action="store_true",
                      help="transactions: skip the customer value and churn-risk predictions")
     run.add_argument("--treatment", metavar="COL",
@@ -411,6 +414,23 @@ def _write_forecast(out_dir: Path, market, outputs: _Outputs) -> None:
     (out_dir / "forecast.csv").unlink(missing_ok=True)
 
 
+def _risk_settings(args: argparse.Namespace):
+    if args.exclude_risky and not args.risk:
+        raise DataValidationError(t("--exclude-risky goes with --risk (the check that flags risky customers)."))
+    if not args.risk:
+        return None
+    from lib.models.risk import RiskSettings
+
+    return RiskSettings(share=args.risk_share)
+
+
+def _write_risk(out_dir: Path, danger, outputs: _Outputs) -> None:
+    """risk.csv (flagged customers with reasons), or no stale one from an earlier run."""
+    if danger is not None:
+        return outputs.table(out_dir / "risk.csv", danger.flagged_table(), id_cols=("customer_id",))
+    (out_dir / "risk.csv").unlink(missing_ok=True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from lib.act.audiences import write_audiences
     from lib.flow import pipeline as p
@@ -441,7 +461,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         value=_value_settings(args),
         uplift=_uplift_settings(args),
         forecast=None if args.forecast is None else parse_horizon(args.forecast),  # a log's: see learn_more
+        risk=_risk_settings(args),
     )
+    if args.exclude_risky and spec is not None:
+        settings = replace(settings, target_list=replace(spec, exclude_risky=True))
     no_model = t("--save-model needs a model: give --target (or --transactions with --horizon).")
     if args.save_model and not args.target and not (args.transactions and args.horizon):
         raise DataValidationError(no_model)
@@ -476,6 +499,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif rec_path.exists():
         rec_path.unlink()  # never leave another run's recommendations beside this run's report
     _write_forecast(out_dir, result.forecast, outputs)
+    _write_risk(out_dir, result.risk, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
     report = run_report(result, timings, model_id)

@@ -120,3 +120,20 @@ def learn_from_campaign(campaign: str, results_digest: str, outcomes):
     from pages.steps import understanding, understanding_key
 
     return _learn(words_key(key(understanding_key(), campaign, results_digest)), customers(), understanding(), outcomes)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _risk(k: str, settings, _loaded: LoadResult, _cust: p.Customers):
+    from lib.flow.learn_more import risk
+
+    return risk(_loaded, _cust, settings)
+
+
+def run_risk(settings):
+    return _risk(words_key(key(customers_key(), settings)), settings, loaded(), customers())
+
+
+def customer_risk():
+    """The risk check the user ran on the Risk page, or None."""
+    settings = st.session_state.get("risk_settings")
+    return None if settings is None or not state.is_transactions() else run_risk(settings)

@@ -91,8 +91,9 @@ if worth is not None:
     base = with_value_by_id(base, worth.table)
     st.caption(t("Expected profit uses each customer's predicted value (Customer value page), not one flat value:")
                + " " + (t("uplift × value − cost.") if ranking.score_col == "uplift" else t("score × value − cost.")))
+base, no_risky = ui.risk_switch(base)
 with ui.guarded(t("building the list")):
-    tl = make_list(base, spec, ranking)
+    tl = make_list(base, replace(spec, exclude_risky=no_risky), ranking)
 rec = None if state.scoring_new_file() else log_steps.recommendations()
 if rec is not None and st.checkbox(t("Add each customer's top three offers (from Recommendations)"), value=True,
                                    key="tgt_offers"):

@@ -149,3 +149,17 @@ def ranking_choice(uplift: bool, uplift_beats_random: bool, value: bool):
                        horizontal=True, format_func=words.get) if len(ranks) > 1 else "score"
     return choose_ranking(by if by in ranks else default, uplift=uplift, uplift_beats_random=uplift_beats_random,
                           value=value)
+
+
+def risk_switch(base):
+    """The Target list's one switch: leave customers flagged on the Risk page off the list (off by default),
+    showing how many it removes. Returns the base (with risk_flag when the check has run) and the choice."""
+    from lib.flow.learn_more import with_risk
+    from pages import log_steps
+
+    danger = log_steps.customer_risk()
+    if danger is None:
+        return base, False
+    base = with_risk(base, danger)
+    n = int(base["risk_flag"].sum())
+    return base, st.checkbox(t("Leave out customers flagged as risky ({n})", n=n), value=False, key="tgt_no_risky")

@@ -36,6 +36,7 @@ class ListSpec:
     column_filters: dict = field(default_factory=dict)  # {column: [allowed values]} or {column: (lo, hi)}
     control_pct: float = 0.0
     seed: int = 42
+    exclude_risky: bool = False  # leave off customers whose risk_flag is true (lib.models.risk)
 
     def describe(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -128,6 +129,10 @@ def _eligible(df: pd.DataFrame, spec: ListSpec, score_col: str, segment_col: str
             drop(t("{col} outside {low}–{high}", col=col, low=rule[0], high=rule[1]), ((v >= rule[0]) & (v <= rule[1])).to_numpy())
         else:
             drop(t("{col} not in the chosen values", col=col), df[col].astype("str").isin([str(r) for r in rule]).to_numpy())
+    if spec.exclude_risky:
+        if "risk_flag" not in df.columns:
+            raise DataValidationError(t("Leaving risky customers out needs the risk check: run it first (--risk)."))
+        drop(t("flagged as risky"), ~df["risk_flag"].fillna(False).astype(bool).to_numpy())
     if spec.exclude_no_consent:
         col = spec.exclude_no_consent
         if col not in df.columns:

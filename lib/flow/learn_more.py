@@ -55,6 +55,32 @@ def forecast(loaded: LoadResult, cust: Customers, settings, segments: pd.Series 
     return forecast_sales(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col, segments)
 
 
+def risk(loaded: LoadResult, cust: Customers, settings):
+    """Risk score, flag and reasons per customer: serial returns, bulk buying, cut prices, burst ordering
+    and an outlier score (``lib.models.risk``). ``settings``: ``lib.models.risk.RiskSettings``."""
+    from lib.models.risk import customer_risk
+
+    _log_only(cust, t("Risk control"))
+    c = cust.settings
+    return customer_risk(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
+
+
+RISK_COLUMNS = ("risk_score", "risk_flag", "risk_reason_1", "risk_reason_2", "risk_reason_3")
+
+
+def with_risk(table: pd.DataFrame, risk_result) -> pd.DataFrame:
+    """customers.csv with each customer's risk score, flag and reasons (joined by id)."""
+    if risk_result is None:
+        return table
+    r = risk_result.table.set_index("customer_id")
+    out_ids = table["id"].astype("str").to_numpy()
+    out = table.copy()
+    for col in RISK_COLUMNS:
+        out[col] = r[col].reindex(out_ids).to_numpy()
+    out["risk_flag"] = out["risk_flag"].fillna(False).astype(bool)
+    return out
+
+
 def segment_of(und: Understanding, seg) -> pd.Series | None:
     """Each customer's segment name by customer id (None without segments): the forecast's by-segment part."""
     if seg is None:

@@ -60,7 +60,7 @@ def run_report(result: RunResult, timings: Mapping[str, float], model_id: str | 
     if result.targets is not None:
         rep["targeting"] = listing_report(result.targets, result.ranking)
     for key, part in (("recommend", result.recommendations), ("value", result.value), ("uplift", result.uplift),
-                      ("forecast", result.forecast)):
+                      ("forecast", result.forecast), ("risk", result.risk)):
         if part is not None:
             rep[key] = part.to_report()
     return rep

@@ -19,10 +19,12 @@ from lib.flow.learn_more import (
     forecast,
     learn_from_campaign,
     recommend,
+    risk,
     segment_of,
     uplift,
     value,
     with_offers_on_list,
+    with_risk,
     with_uplift,
     with_value,
 )
@@ -69,6 +71,7 @@ class RunSettings:
     value: object | None = None  # lib.models.value.ValueSettings, or None: no value predictions
     uplift: object | None = None  # lib.models.uplift.UpliftSettings, or None: no uplift model
     forecast: object | None = None  # lib.models.forecast.ForecastSettings, or None: no market forecast
+    risk: object | None = None  # lib.models.risk.RiskSettings, or None: no risk control
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class RunResult:
     uplift: object | None = None  # lib.models.uplift.UpliftResult
     ranking: Ranking | None = None  # how the list was ordered (None: no list)
     forecast: object | None = None  # lib.models.forecast.ForecastResult
+    risk: object | None = None  # lib.models.risk.RiskResult
 
 
 class Laps:
@@ -183,7 +187,14 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
         market = forecast(loaded, cust, settings.forecast, segment_of(und, seg))
         warnings += list(market.warnings)
         lap("forecast")
+    danger = None
+    if settings.risk is not None:
+        say(t("Looking for risky customers"))
+        danger = risk(loaded, cust, settings.risk)
+        warnings += list(danger.warnings)
+        lap("risk")
     table = with_uplift(with_value(customer_table(und.ids, seg, scores, reason_table), worth), persuaded)
+    table = with_risk(table, danger)
     targets = ranking = None
     if settings.target_list is not None:
         say(t("Building the target list"))
@@ -195,7 +206,7 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
         lap("target")
     return RunResult(customers=cust, understanding=und, segmentation=seg, model=result, explanation=expl,
                      table=table, targets=targets, warnings=tuple(warnings), timings=lap.timings,
-                     recommendations=offers, value=worth, uplift=persuaded, ranking=ranking, forecast=market)
+                     recommendations=offers, value=worth, uplift=persuaded, ranking=ranking, forecast=market, risk=danger)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,5 @@
+"""``python -m lib.cli``."""
+
+from lib.cli.main import main
+
+raise SystemExit(main())

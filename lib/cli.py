@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="clustering (default) or RFM groups")
     _list_options(run)
     run.add_argument("--transactions", action="store_true", help="the input is an order-line log")
+    run.add_argument("--no-transactions", action="store_true",
+                     help="the input is a customer table even if it looks like an order-line log")
     run.add_argument("--customer-col")
     run.add_argument("--date-col")
     run.add_argument("--amount-col")
@@ -396,6 +398,7 @@ def _write_forecast(out_dir: Path, market, outputs: _Outputs) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, run_report
+    from lib.data.kind import recognise, rolls_up
     from lib.models.forecast import parse_horizon
 
     t0 = time.perf_counter()
@@ -406,6 +409,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     t_load = time.perf_counter()
     loaded = _load(args)
     load_s = time.perf_counter() - t_load
+    file_kind = recognise(loaded.frame)
+    args.transactions = rolls_up(file_kind, args.transactions, args.no_transactions)  # read by the checks below
     settings = p.RunSettings(
         customers=p.CustomerSettings(args.transactions, args.customer_col, args.date_col, args.amount_col,
                                      args.cutoff, args.horizon),
@@ -459,6 +464,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = run_report(result, timings, model_id)
     if args.save_model:
         report["model_file"] = str(args.save_model)
+    report["file_kind"] = file_kind.to_report()
     report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
                                    loaded.file_format)
     _write_report(out_dir, report, outputs)

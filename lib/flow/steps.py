@@ -223,7 +223,9 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
         warnings.append(t("The id column '{id_col}' repeats a value in {repeats:,} rows: lists and results cannot tell those customers apart. Choose a column with one value per customer.", id_col=settings.id_col, repeats=repeats))
     ids = customer_ids(frame, id_col, warnings)
     # A log's fixes concern its order lines, not the customer table (the load warnings report them).
-    quality = assess_quality(judged, schema, None if target_problem else target, positive, fixes=cust.fixes)
+    quality = assess_quality(judged, schema, None if target_problem else target, positive, fixes=cust.fixes,
+                             built=cust.rollup is not None,
+                             source_problems=cust.rollup.source_problems if cust.rollup is not None else ())
     return Understanding(schema=schema, id_col=id_col, ids=ids, target=target, positive=positive, labels=labels,
                          quality=quality, settings=settings, warnings=tuple(warnings), target_problem=target_problem)
 

@@ -396,9 +396,9 @@ def _write_forecast(out_dir: Path, market, outputs: _Outputs) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from lib.data.kind import recognise, rolls_up
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, run_report
-    from lib.data.kind import recognise, rolls_up
     from lib.models.forecast import parse_horizon
 
     t0 = time.perf_counter()

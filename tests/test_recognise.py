@@ -182,3 +182,18 @@ def test_online_retail_file_rolls_up_by_itself():
 def test_bank_marketing_stays_a_customer_table():
     frame = load_table((ROOT / "sample_data" / "bank_marketing.csv.gz").read_bytes(), "bank_marketing.csv.gz").frame
     assert recognise(frame).kind != "order_lines"
+
+
+def test_upload_page_rolls_an_uploaded_log_up_by_itself_and_one_click_undoes_it():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.file_uploader[0].upload("export.csv", online_retail_ii().to_csv(index=False).encode(), "text/csv").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["cfg_transactions"] is True
+    assert any("Recognised as an order-line log" in c.value and "Customer ID" in c.value for c in at.caption)
+    assert any("customers as of" in c.value for c in at.caption)
+    at.toggle(key="w_cfg_transactions").set_value(False).run()
+    assert not at.exception and at.session_state["cfg_transactions"] is False
+    assert not any("customers as of" in c.value for c in at.caption)

@@ -112,6 +112,12 @@ def test_quality_report_on_a_log_and_its_roll_up_speaks_log_terms():
     # The log itself: its codes are not numbers gone wrong.
     on_log = problems_text(assess_quality(log, infer_schema(log)))
     assert "non-numeric values" not in on_log
+    # Read as a table (the switch off, `check`), a recognised log is still reported in log terms.
+    as_table = p.understand(p.customers(_loaded(log), p.CustomerSettings()), p.UnderstandSettings())
+    said = problems_text(as_table.quality)
+    for advice in SOURCE_ADVICE:
+        assert advice not in said
+    assert "cancellation lines" in said and "exact copies" in said and "high cardinality" not in said
     # The roll-up: the source's problems once, in log terms; nothing about the source's rows or shares.
     cust = p.customers(_loaded(log), p.CustomerSettings(transactions=True))
     und = p.understand(cust, p.UnderstandSettings())

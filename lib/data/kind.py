@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lib.data.orders import infer_transaction_columns, order_dates
+from lib.data.orders import TransactionColumns, infer_transaction_columns, order_dates
 from lib.data.schema import Schema
 from lib.errors import DataValidationError
 from lib.text.i18n import t
@@ -90,6 +90,12 @@ def _as_log(frame: pd.DataFrame) -> FileKind | None:
     return FileKind("order_lines", used,
                     t("An order-line log: customer '{customer}' repeats ({n:.1f} lines each), dated by '{date}', "
                       "money from {money}.", customer=cols.customer, n=per_customer, date=cols.date, money=money))
+
+
+def as_log(frame: pd.DataFrame) -> TransactionColumns | None:
+    """The log's columns when ``frame`` is recognised as an order-line log, else None."""
+    kind = _as_log(frame)
+    return None if kind is None else infer_transaction_columns(frame)
 
 
 def rolls_up(kind: FileKind, force: bool = False, refuse: bool = False) -> bool:

@@ -16,7 +16,7 @@ from lib.text.i18n import t
 from lib.text.words import column_words
 
 if TYPE_CHECKING:
-    from lib.data.orders import OrderLines
+    from lib.data.orders import OrderLines, TransactionColumns
 
 SENTINEL_TEXT = ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "not available", "other", "未知")
 SENTINEL_NUMBERS = (-1, 999, 9999, 99999, -999, -9999)
@@ -98,25 +98,34 @@ def assess_quality(
     fixes: Sequence[CellFix] | None = None,
     built: bool = False,
     source_problems: Sequence[Problem] = (),
+    log: TransactionColumns | None = None,
 ) -> QualityReport:
     """Check every column and the dataset as a whole. ``frame`` is not modified.
 
     ``built``: ``frame`` is a table Bullseye made (the roll-up of a log), so nothing is said about its
     rows as if they came from a source; ``source_problems`` are the source's own (``log_problems``),
-    reported once, first.
+    reported once, first. ``log``: ``frame`` is an order-line log read as it is (not rolled up), with
+    these columns: it is reported in log terms (``log_problems``), and its invoice and product codes are
+    codes, not categories or numbers gone wrong.
 
     ``fixes``: the cells the loader read as missing (``LoadResult.fixes``); by default those the
     loader left on ``frame.attrs``, so a frame straight from ``load_table`` reports them either way.
     """
     n = len(frame)
     problems: list[Problem] = list(source_problems)
+    codes: set = set()
+    if log is not None:
+        from lib.data.orders import classify_lines
+
+        problems += log_problems(frame, classify_lines(frame, log))
+        codes = {log.customer, log.order, log.product, log.description}
     rows = []
     if fixes is None:
         fixes = frame.attrs.get(FIXES_ATTR, ())
     said = _fix_problems([f for f in fixes if f.column in frame.columns])
     for col in frame.columns:
         role = schema.roles.get(col, "categorical")
-        col_problems = said.get(col, []) + _column_problems(col, frame[col], role, n)
+        col_problems = said.get(col, []) + _column_problems(col, frame[col], "identifier" if col in codes else role, n)
         problems += col_problems
         non_null = frame[col].dropna()
         rows.append(
@@ -132,7 +141,8 @@ def assess_quality(
                 "why": schema.reasons.get(col, ""),
             }
         )
-    duplicate_rows = int(frame.duplicated().sum()) if n and not built else 0
+    # A roll-up's rows are Bullseye's own; a log's copied lines are in log_problems.
+    duplicate_rows = int(frame.duplicated().sum()) if n and not built and log is None else 0
     if duplicate_rows:
         problems.append(Problem(None, "warning", t("{duplicate_rows:,} rows are exact duplicates of another row.", duplicate_rows=duplicate_rows),
                                 t("Remove duplicate rows in the source, or confirm they are real repeat records.")))
@@ -272,13 +282,14 @@ def _extreme_count(col: str, vals: pd.Series) -> int:
     """Values beyond 3× the interquartile range, judged where that means "odd".
 
     A share or rate (within 0..1, or 0..100 with a share-like name) is never extreme at its bounds, so
-    it has none. Long-tailed money and counts (skew over 2) are judged on a log scale: a customer who
+    it has none. Long-tailed money and counts (|skew| over 2 or kurtosis over 10) are judged on a log scale: a customer who
     spends 100× the median is a good customer, not a typo; one who spends 10^6× is worth a look."""
     lo, hi = float(vals.min()), float(vals.max())
     if lo >= 0 and (hi <= 1 or (hi <= 100 and _SHARE_NAME.search(str(col)))):
         return 0
     x = vals.to_numpy(dtype="float64")
-    if float(vals.skew()) > 2 or float(vals.skew()) < -2:
+    # Skew finds one long tail; kurtosis finds two (a log's quantities: big orders and their cancellations).
+    if abs(float(vals.skew())) > 2 or float(vals.kurt()) > 10:
         x = np.sign(x) * np.log1p(np.abs(x))
     q1, q3 = np.percentile(x, [25, 75])
     iqr = q3 - q1

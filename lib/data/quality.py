@@ -290,7 +290,8 @@ def _extreme_count(col: str, vals: pd.Series) -> int:
     x = vals.to_numpy(dtype="float64")
     # Skew finds one long tail; kurtosis finds two (a log's quantities: big orders and their cancellations).
     if abs(float(vals.skew())) > 2 or float(vals.kurt()) > 10:
-        x = np.sign(x) * np.log1p(np.abs(x))
+        # Judged by size on a log scale: a negative balance or a refund is not odd, a 10^9 one is.
+        x = np.log1p(np.abs(x))
     q1, q3 = np.percentile(x, [25, 75])
     iqr = q3 - q1
     return int(((x < q1 - 3 * iqr) | (x > q3 + 3 * iqr)).sum()) if iqr > 0 else 0

@@ -76,8 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="clustering (default) or RFM groups")
     _list_options(run)
     run.add_argument("--transactions", action="store_true", help="the input is an order-line log")
-    run.add_argument("--no-transactions", action="store_true",
-                     help="the input is a customer table even if it looks like an order-line log")
+    run.add_argument("--no-transactions", action="store_true", help="a customer table, even if it looks like a log")
     run.add_argument("--customer-col")
     run.add_argument("--date-col")
     run.add_argument("--amount-col")
@@ -409,8 +408,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t_load = time.perf_counter()
     loaded = _load(args)
     load_s = time.perf_counter() - t_load
-    file_kind = recognise(loaded.frame)
-    args.transactions = rolls_up(file_kind, args.transactions, args.no_transactions)  # read by the checks below
+    args.transactions = rolls_up(file_kind := recognise(loaded.frame), args.transactions, args.no_transactions)
     settings = p.RunSettings(
         customers=p.CustomerSettings(args.transactions, args.customer_col, args.date_col, args.amount_col,
                                      args.cutoff, args.horizon),

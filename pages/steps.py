@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.data.io import DEFAULT_MAX_BYTES, LoadResult, load_table
+from lib.data.kind import FileKind, recognise
 from lib.data.schema import Schema, infer_schema
 from lib.flow import model_file
 from lib.flow import pipeline as p
@@ -59,6 +60,16 @@ def loaded() -> LoadResult | None:
     if src is None:
         return None
     return _load(words_key(load_key()), src["name"], *state.read_settings(), _data=src["data"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _file_kind(k: str, _loaded: LoadResult) -> FileKind:
+    return recognise(_loaded.frame)
+
+
+def file_kind() -> FileKind:
+    """What the file is (an order-line log, a customer table, campaign results): the switch's default."""
+    return _file_kind(words_key(load_key()), loaded())
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)

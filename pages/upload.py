@@ -54,8 +54,12 @@ st.success(" · ".join(facts))
 for w in lr.warnings:
     st.warning(w)
 
+kind = steps.file_kind()
 state.setting(st.toggle, t("This is a transaction log (one row per order line): roll it up to one row per customer"),
-              "cfg_transactions", default=False)
+              "cfg_transactions", default=kind.is_log)
+if kind.is_log:
+    st.caption(t("Recognised as an order-line log, so it is rolled up by itself: {reason} Not a log? Turn the "
+                 "switch off.", reason=kind.reason))
 if state.is_transactions():
     try:
         table = steps.customers().rollup

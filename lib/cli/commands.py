@@ -75,6 +75,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lib.act.audiences import write_audiences
+    from lib.data.kind import recognise, rolls_up
     from lib.flow import pipeline as p
     from lib.flow.report import input_report, run_report
     from lib.models.forecast import parse_horizon
@@ -88,6 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     t_load = time.perf_counter()
     loaded = _load(args)
     load_s = time.perf_counter() - t_load
+    file_kind = recognise(loaded.frame)
+    args.transactions = rolls_up(file_kind, args.transactions, args.no_transactions)  # read by the checks below
     settings = p.RunSettings(
         customers=p.CustomerSettings(args.transactions, args.customer_col, args.date_col, args.amount_col,
                                      args.cutoff, args.horizon),
@@ -147,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = run_report(result, timings, model_id)
     if args.save_model:
         report["model_file"] = str(args.save_model)
+    report["file_kind"] = file_kind.to_report()
     report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
                                    loaded.file_format)
     if written := write_audiences(out_dir, audiences, outputs.file):

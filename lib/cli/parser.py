@@ -68,6 +68,8 @@ def _run_parser(sub) -> argparse.ArgumentParser:
                      help="clustering (default) or RFM groups")
     _list_options(run)
     run.add_argument("--transactions", action="store_true", help="the input is an order-line log")
+    run.add_argument("--no-transactions", action="store_true",
+                     help="the input is a customer table even if it looks like an order-line log")
     run.add_argument("--customer-col")
     run.add_argument("--date-col")
     run.add_argument("--amount-col")

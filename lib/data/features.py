@@ -20,7 +20,9 @@ from lib.data.orders import (
     infer_transaction_columns,
     order_dates,
     order_timestamp,
+    plausible_end,
 )
+from lib.data.quality import log_problems
 from lib.errors import DataValidationError
 from lib.text.i18n import t
 
@@ -41,6 +43,8 @@ class CustomerTable:
     cancellation_lines: int
     non_product_lines: int
     warnings: tuple[str, ...]
+    lines_after_end: int = 0  # lines dated after the export's plausible end (lib.data.orders.plausible_end): left out
+    source_problems: tuple = ()  # the log's own problems, in log terms (lib.data.quality.log_problems)
 
 
 def customers_from_transactions(
@@ -63,7 +67,8 @@ def customers_from_transactions(
         One row per order line (not modified).
     as_of
         Only lines strictly before this date count; recency is measured to it. Defaults to the day
-        after the last line, so recency 0 means "bought on the last day".
+        after the last line, so recency 0 means "bought on the last day". Lines after the export's
+        plausible end (``plausible_end``: a few stray future dates) are left out either way, and said.
     rules
         The log-wide line rules when ``frame`` is only part of a log (``lib.data.orders.LineTally``).
     """
@@ -80,6 +85,15 @@ def customers_from_transactions(
                                     "holds the order date.", col=cols.date, example=example))
     cutoff = order_timestamp(as_of) if as_of is not None else None
     keep = ol.usable
+    # A given as-of date is the user's choice of end; without one, stray late lines must not set it.
+    end = plausible_end(dates[keep]) if cutoff is None else None
+    after_end = keep & (dates > end) if end is not None else keep & False
+    n_after = int(after_end.sum())
+    keep &= ~after_end
+    if n_after:
+        warnings.append(t("{n:,} lines are dated after the export's plausible end ({end}, up to {last}) and were left "
+                          "out; give an as-of date to choose another.", n=n_after, end=end.date(),
+                          last=dates[after_end].max().date()))
     if cutoff is not None:
         keep &= dates < cutoff
     n_no_customer = ol.counts["no customer id"]
@@ -111,6 +125,8 @@ def customers_from_transactions(
         cancellation_lines=int((kept["kind"] == "cancellation").sum()),
         non_product_lines=int((kept["kind"] == "non_product").sum()),
         warnings=tuple(warnings),
+        lines_after_end=n_after,
+        source_problems=log_problems(frame, ol, n_after),
     )
 
 
@@ -168,4 +184,6 @@ def repurchase_labels(
 def default_cutoff(frame: pd.DataFrame, cols: TransactionColumns, horizon_days: int) -> pd.Timestamp:
     """Last date in the log minus the horizon: the latest cutoff whose outcome window is fully observed."""
     dates = order_dates(frame[cols.date])
-    return (dates.max().normalize() + pd.Timedelta(days=1)) - pd.Timedelta(days=horizon_days)
+    end = plausible_end(dates)
+    last = dates[dates <= end].max() if end is not None else dates.max()
+    return (last.normalize() + pd.Timedelta(days=1)) - pd.Timedelta(days=horizon_days)

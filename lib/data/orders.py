@@ -202,6 +202,32 @@ def order_dates(values: pd.Series) -> pd.Series:
     return naive_utc(parsed)
 
 
+# The export's plausible end: the latest date once the last few lines are set aside (at least
+# _END_TAIL_MIN lines, or 1 in 1,000), plus a margin of _END_MARGIN_DAYS or 5% of the log's span. A
+# handful of lines beyond that (a typo'd year, a test order) do not set the as-of date.
+_END_TAIL_MIN = 10
+_END_TAIL_SHARE = 0.001
+_END_MARGIN_DAYS = 31
+_END_MARGIN_SHARE = 0.05
+
+
+def plausible_end(dates: pd.Series) -> pd.Timestamp | None:
+    """The last plausible order date of a log (naive datetimes, NaT ignored): lines after it are strays.
+
+    Why not the last date: five lines dated 2031 in a 2011 export would make every customer two decades
+    lapsed. The dense end of the dates is found below the last ``max(10, 0.1%)`` lines (never more than
+    5% of them), and a line counts until a month (or 5% of the span) past it. None when no date reads."""
+    d = np.sort(dates.dropna().to_numpy().astype("datetime64[ns]"))
+    n = len(d)
+    if n == 0:
+        return None
+    tail = min(max(_END_TAIL_MIN, int(n * _END_TAIL_SHARE)), n // 20)
+    core = pd.Timestamp(d[n - 1 - tail])
+    span = core - pd.Timestamp(d[0])
+    end = core + max(pd.Timedelta(days=_END_MARGIN_DAYS), span * _END_MARGIN_SHARE)
+    return min(end, pd.Timestamp(d[-1]))
+
+
 def order_timestamp(value: str | pd.Timestamp) -> pd.Timestamp:
     """A cutoff date given by a user, read by the same rule as the order dates."""
     ts = pd.Timestamp(value)

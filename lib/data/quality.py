@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,9 @@ from lib.data.io import FIXES_ATTR, CellFix, fix_sentences
 from lib.data.schema import Schema, binary_target, role_label
 from lib.text.i18n import t
 from lib.text.words import column_words
+
+if TYPE_CHECKING:
+    from lib.data.orders import OrderLines, TransactionColumns
 
 SENTINEL_TEXT = ("unknown", "n/a", "na", "none", "null", "-", "?", "missing", "not available", "other", "未知")
 SENTINEL_NUMBERS = (-1, 999, 9999, 99999, -999, -9999)
@@ -92,21 +96,36 @@ def assess_quality(
     target: str | None = None,
     positive: str | None = None,
     fixes: Sequence[CellFix] | None = None,
+    built: bool = False,
+    source_problems: Sequence[Problem] = (),
+    log: TransactionColumns | None = None,
 ) -> QualityReport:
     """Check every column and the dataset as a whole. ``frame`` is not modified.
+
+    ``built``: ``frame`` is a table Bullseye made (the roll-up of a log), so nothing is said about its
+    rows as if they came from a source; ``source_problems`` are the source's own (``log_problems``),
+    reported once, first. ``log``: ``frame`` is an order-line log read as it is (not rolled up), with
+    these columns: it is reported in log terms (``log_problems``), and its invoice and product codes are
+    codes, not categories or numbers gone wrong.
 
     ``fixes``: the cells the loader read as missing (``LoadResult.fixes``); by default those the
     loader left on ``frame.attrs``, so a frame straight from ``load_table`` reports them either way.
     """
     n = len(frame)
-    problems: list[Problem] = []
+    problems: list[Problem] = list(source_problems)
+    codes: set = set()
+    if log is not None:
+        from lib.data.orders import classify_lines
+
+        problems += log_problems(frame, classify_lines(frame, log))
+        codes = {log.customer, log.order, log.product, log.description}
     rows = []
     if fixes is None:
         fixes = frame.attrs.get(FIXES_ATTR, ())
     said = _fix_problems([f for f in fixes if f.column in frame.columns])
     for col in frame.columns:
         role = schema.roles.get(col, "categorical")
-        col_problems = said.get(col, []) + _column_problems(col, frame[col], role, n)
+        col_problems = said.get(col, []) + _column_problems(col, frame[col], "identifier" if col in codes else role, n)
         problems += col_problems
         non_null = frame[col].dropna()
         rows.append(
@@ -122,7 +141,8 @@ def assess_quality(
                 "why": schema.reasons.get(col, ""),
             }
         )
-    duplicate_rows = int(frame.duplicated().sum()) if n else 0
+    # A roll-up's rows are Bullseye's own; a log's copied lines are in log_problems.
+    duplicate_rows = int(frame.duplicated().sum()) if n and not built and log is None else 0
     if duplicate_rows:
         problems.append(Problem(None, "warning", t("{duplicate_rows:,} rows are exact duplicates of another row.", duplicate_rows=duplicate_rows),
                                 t("Remove duplicate rows in the source, or confirm they are real repeat records.")))
@@ -216,8 +236,10 @@ def _column_problems(col: str, s: pd.Series, role: str, n: int) -> list[Problem]
         text = (text.sample(50_000, random_state=0) if len(text) > 50_000 else text).astype(str).str.strip()
         if len(text):
             numeric_share = pd.to_numeric(text, errors="coerce").notna().mean()
-            if 0.5 <= numeric_share < 1.0:
-                bad = text[pd.to_numeric(text, errors="coerce").isna()].iloc[:3].tolist()
+            not_numbers = text[pd.to_numeric(text, errors="coerce").isna()]
+            # Codes ("C536379", "85123A": letters around digits) are ids, not numbers gone wrong.
+            if 0.5 <= numeric_share < 1.0 and not not_numbers.str.fullmatch(_CODE).mean() >= 0.8:
+                bad = not_numbers.iloc[:3].tolist()
                 out.append(Problem(col, "warning",
                                    t("'{col}' mixes numbers with text ({not_numbers:.0%} are not numbers, e.g. {bad}).", col=col, not_numbers=1 - numeric_share, bad=bad),
                                    t("Clean the non-numeric values so the column can be used as a number.")))
@@ -244,15 +266,83 @@ def _column_problems(col: str, s: pd.Series, role: str, n: int) -> list[Problem]
                     out.append(Problem(col, "info",
                                        t('\'{col}\' uses {code:g} in {share:.0%} of rows, which looks like a code (e.g. "never"), not a quantity.', col=col, code=code, share=share),
                                        t("Keep it if the model should learn it as a flag; otherwise recode it as empty.")))
-            q1, q3 = np.percentile(vals, [25, 75])
-            iqr = q3 - q1
-            if iqr > 0:
-                outliers = int(((vals < q1 - 3 * iqr) | (vals > q3 + 3 * iqr)).sum())
-                if outliers and outliers / len(vals) >= 0.005:
-                    out.append(Problem(col, "info",
-                                       t("'{col}' has {outliers:,} extreme values (beyond 3× the interquartile range, max {max:,.6g}).", col=col, outliers=outliers, max=vals.max()),
-                                       t("Check them for typos; Bullseye's models are robust to them.")))
+            outliers = _extreme_count(col, vals)
+            if outliers and outliers / len(vals) >= 0.005:
+                out.append(Problem(col, "info",
+                                   t("'{col}' has {outliers:,} extreme values (beyond 3× the interquartile range, max {max:,.6g}).", col=col, outliers=outliers, max=vals.max()),
+                                   t("Check them for typos; Bullseye's models are robust to them.")))
     return out
+
+
+_CODE = r"[^\W\d_]*\d+[^\W\d_]*"
+_SHARE_NAME = re.compile(r"share|rate|ratio|pct|percent|proportion|fraction|prob", re.I)
+
+
+def _extreme_count(col: str, vals: pd.Series) -> int:
+    """Values beyond 3× the interquartile range, judged where that means "odd".
+
+    A share or rate (within 0..1, or 0..100 with a share-like name) is never extreme at its bounds, so
+    it has none. Long-tailed money and counts (|skew| over 2 or kurtosis over 10) are judged on a log scale: a customer who
+    spends 100× the median is a good customer, not a typo; one who spends 10^6× is worth a look."""
+    lo, hi = float(vals.min()), float(vals.max())
+    if lo >= 0 and (hi <= 1 or (hi <= 100 and _SHARE_NAME.search(str(col)))):
+        return 0
+    x = vals.to_numpy(dtype="float64")
+    # Skew finds one long tail; kurtosis finds two (a log's quantities: big orders and their cancellations).
+    if abs(float(vals.skew())) > 2 or float(vals.kurt()) > 10:
+        # Judged by size on a log scale: a negative balance or a refund is not odd, a 10^9 one is.
+        x = np.log1p(np.abs(x))
+    q1, q3 = np.percentile(x, [25, 75])
+    iqr = q3 - q1
+    return int(((x < q1 - 3 * iqr) | (x > q3 + 3 * iqr)).sum()) if iqr > 0 else 0
+
+
+def log_problems(raw: pd.DataFrame, lines: OrderLines, after_end: int = 0) -> tuple[Problem, ...]:
+    """What is worth knowing about an order-line log (``raw``, classified by ``lib.data.orders``), in
+    log terms. Cancellations, returns and fees are how logs are written, so they are information with
+    nothing to clean; only copies of whole lines and stray dates may be mistakes of the export."""
+    c, cols, out = lines.counts, lines.columns, []
+    cancelled, returned = c.get("cancellation", 0), c.get("return", 0)
+    if cancelled or returned:
+        out.append(Problem(cols.order, "info",
+                           t("{c:,} cancellation lines and {r:,} return lines: they reduce what each customer spent "
+                             "and never count as purchases.", c=cancelled, r=returned),
+                           t("Nothing to do: this is how a log records money given back.")))
+    if c.get("no customer id"):
+        out.append(Problem(cols.customer, "info",
+                           t("{n:,} lines have no customer id (guest orders): they are left out of the customer "
+                             "table.", n=c["no customer id"]),
+                           t("Nothing to do, unless those buyers are known under an id elsewhere.")))
+    if c.get("free"):
+        out.append(Problem(cols.unit_price or cols.amount, "info",
+                           t("{n:,} lines have a price or amount of zero (free items, samples): kept, counted as "
+                             "no money.", n=c["free"]), t("Nothing to do.")))
+    if lines.columns.unit_price is not None:
+        negative = int((pd.to_numeric(raw[cols.unit_price], errors="coerce") < 0).sum())
+        if negative:
+            out.append(Problem(cols.unit_price, "info",
+                               t("{n:,} lines have a negative unit price (bookkeeping adjustments such as bad "
+                                 "debt): never counted as sales.", n=negative), t("Nothing to do.")))
+    if c.get("non_product"):
+        items = ", ".join(lines.rules.non_product_items["item"].astype(str).head(5))
+        out.append(Problem(cols.product, "info",
+                           t("{n:,} lines are fees, postage or adjustments ({items}): they count neither as buying "
+                             "nor as spending.", n=c["non_product"], items=items), t("Nothing to do.")))
+    bad_dates = c.get("unreadable date", 0)
+    if after_end or bad_dates:
+        out.append(Problem(cols.date, "warning",
+                           t("{late:,} lines are dated after the export's plausible end and {bad:,} have an "
+                             "unreadable date: both are left out.", late=after_end, bad=bad_dates),
+                           t("Check them for typos in the export (e.g. a wrong year); give an as-of date to "
+                             "choose the end yourself.")))
+    copies = int(raw.duplicated().sum())
+    if copies:
+        out.append(Problem(None, "info",
+                           t("{n:,} lines are exact copies of another line (same order, product, quantity and "
+                             "time): each is counted.", n=copies),
+                           t("Often the same item scanned twice; if the export repeats lines by mistake, "
+                             "export again.")))
+    return tuple(out)
 
 
 def find_leakage(frame: pd.DataFrame, schema: Schema, target: str, y: pd.Series | None = None) -> list[dict]:

@@ -154,12 +154,28 @@ def _infer_role(name: str, s: pd.Series, n: int) -> tuple[str, str]:
             and non_null.is_monotonic_increasing and _ID_NAME.search(name)
         ):
             return "identifier", t("a unique increasing integer")
+        if _is_id_number(name, non_null, nunique):
+            return "identifier", t("the name looks like an identifier and {nunique:,} values are distinct whole "
+                                   "numbers", nunique=nunique)
         return "numeric", t("values are numbers")
     if pd.api.types.is_bool_dtype(s):
         return "binary", t("true/false values")
     if sample is not None and sample.str.len().mean() > 40 and unique_ratio > 0.5:
         return "text", t("long, mostly distinct text")
     return "categorical", t("{nunique:,} distinct text values", nunique=nunique)
+
+
+# Numeric ids repeat in a log ("Customer ID" on every line of a customer's orders), so a name that ends
+# in id/no/number/key with many distinct whole numbers is an id however often each repeats. Stricter
+# than _ID_NAME: "paid" or "valid" end in "id" too.
+_NUMERIC_ID_NAME = re.compile(r"(^|[_\s.-])(id|no|nr|number|key)$|^id([_\s.-]|$)", re.I)
+_CAMEL_ID = re.compile(r"[a-z]I[Dd]$")
+ID_MIN_DISTINCT = 50
+
+
+def _is_id_number(name: str, values: pd.Series, nunique: int) -> bool:
+    named = bool(_NUMERIC_ID_NAME.search(name) or _CAMEL_ID.search(name))
+    return named and nunique > ID_MIN_DISTINCT and _is_integer(values)
 
 
 def _is_integer(s: pd.Series) -> bool:

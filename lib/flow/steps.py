@@ -23,6 +23,7 @@ from lib.data.features import (
     repurchase_labels,
 )
 from lib.data.io import LoadResult
+from lib.data.kind import as_log
 from lib.data.quality import QualityReport, assess_quality
 from lib.data.schema import Schema, binary_target, ids_as_text, infer_schema, target_note
 from lib.errors import DataValidationError
@@ -223,7 +224,11 @@ def understand(cust: Customers, settings: UnderstandSettings, inferred: Schema |
         warnings.append(t("The id column '{id_col}' repeats a value in {repeats:,} rows: lists and results cannot tell those customers apart. Choose a column with one value per customer.", id_col=settings.id_col, repeats=repeats))
     ids = customer_ids(frame, id_col, warnings)
     # A log's fixes concern its order lines, not the customer table (the load warnings report them).
-    quality = assess_quality(judged, schema, None if target_problem else target, positive, fixes=cust.fixes)
+    rollup = cust.rollup
+    log = None if rollup is not None else as_log(frame)  # a log read as a table is still reported as a log
+    quality = assess_quality(judged, schema, None if target_problem else target, positive, fixes=cust.fixes,
+                             built=rollup is not None, source_problems=rollup.source_problems if rollup else (),
+                             log=log)
     return Understanding(schema=schema, id_col=id_col, ids=ids, target=target, positive=positive, labels=labels,
                          quality=quality, settings=settings, warnings=tuple(warnings), target_problem=target_problem)
 

@@ -435,11 +435,10 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
     features are the same, and stacks them. Memory holds one batch, then one partition (~1/32 of the lines).
     Returns a ``CustomerTable`` like ``customers_from_transactions``.
     """
-    import re
     import tempfile
 
     from lib.data.features import CustomerTable, customers_from_transactions, infer_transaction_columns
-    from lib.data.orders import LineTally, order_dates
+    from lib.data.orders import LineTally
 
     say = say or (lambda m: log.info(m))
     folder = Path(tempfile.mkdtemp(prefix="bullseye-log-"))
@@ -460,22 +459,10 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
                 kinds = {c: ("text" if c in codes else "date" if pd.api.types.is_datetime64_any_dtype(frame[c]) else
                              "number" if pd.api.types.is_numeric_dtype(frame[c]) else "text") for c in keep}
             tally.add(frame)
-            part = frame[keep].copy()
-            for c, kind in kinds.items():  # one type per column in every batch, as the partition files need
-                if kind == "date":
-                    part[c] = order_dates(part[c])
-                    top = part[c].max()
-                    latest = top if latest is None or (pd.notna(top) and top > latest) else latest
-                elif kind == "number":
-                    part[c] = pd.to_numeric(part[c], errors="coerce").astype("float64")
-                elif c == cols.customer:
-                    part[c] = ids_as_text(part[c])
-                else:  # in C: pandas' astype(str) on a million numbers takes seconds
-                    v = part[c]
-                    if pd.api.types.is_float_dtype(v) and bool(v.dropna().mod(1).eq(0).all()):
-                        v = v.astype("Int64")
-                    part[c] = pd.Series(pa.array(v, from_pandas=True).cast(pa.string()), index=part.index,
-                                        dtype="str") if pd.api.types.is_numeric_dtype(v) else v.astype("str")
+            part = _typed_part(frame[keep].copy(), kinds, cols.customer)
+            if kinds.get(cols.date) == "date":
+                top = part[cols.date].max()
+                latest = top if latest is None or (pd.notna(top) and top > latest) else latest
             bucket = pd.util.hash_pandas_object(ids_as_text(part[cols.customer]), index=False).to_numpy() % partitions
             for b in np.unique(bucket):
                 table = pa.Table.from_pandas(part[bucket == b], preserve_index=False)
@@ -508,19 +495,46 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
         shutil.rmtree(folder, ignore_errors=True)
     customers = pd.concat([t.customers for t in tables], ignore_index=True)
     customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
-    # The same warning from several partitions is said once, with the counts added up.
+    warnings = _merged_warnings(tables)
+    return CustomerTable(customers=customers, columns=tables[0].columns, as_of=tables[0].as_of,
+                         lines_used=sum(t.lines_used for t in tables),
+                         lines_dropped_no_customer=sum(t.lines_dropped_no_customer for t in tables),
+                         cancellation_lines=sum(t.cancellation_lines for t in tables),
+                         non_product_lines=sum(t.non_product_lines for t in tables), warnings=warnings)
+
+
+def _typed_part(part: pd.DataFrame, kinds: dict[str, str], customer_col: str) -> pd.DataFrame:
+    """One type per column in every batch, as the partition files need: dates by the one order-date
+    rule, numbers as float64, ids and codes as text."""
+    from lib.data.orders import order_dates
+
+    for c, kind in kinds.items():
+        if kind == "date":
+            part[c] = order_dates(part[c])
+        elif kind == "number":
+            part[c] = pd.to_numeric(part[c], errors="coerce").astype("float64")
+        elif c == customer_col:
+            part[c] = ids_as_text(part[c])
+        else:  # in C: pandas' astype(str) on a million numbers takes seconds
+            v = part[c]
+            if pd.api.types.is_float_dtype(v) and bool(v.dropna().mod(1).eq(0).all()):
+                v = v.astype("Int64")
+            part[c] = pd.Series(pa.array(v, from_pandas=True).cast(pa.string()), index=part.index,
+                                dtype="str") if pd.api.types.is_numeric_dtype(v) else v.astype("str")
+    return part
+
+
+def _merged_warnings(tables) -> tuple[str, ...]:
+    """The same warning from several partitions is said once, with the counts added up."""
+    import re
+
     counts: dict[str, int] = {}
     for table in tables:
         for w in table.warnings:
             m = re.match(r"^([\d,]+)(.*)$", w)
             key, n = (m.group(2), int(m.group(1).replace(",", ""))) if m else (w, 0)
             counts[key] = counts.get(key, 0) + n
-    warnings = tuple(f"{n:,}{k}" if n else k for k, n in counts.items())
-    return CustomerTable(customers=customers, columns=tables[0].columns, as_of=tables[0].as_of,
-                         lines_used=sum(t.lines_used for t in tables),
-                         lines_dropped_no_customer=sum(t.lines_dropped_no_customer for t in tables),
-                         cancellation_lines=sum(t.cancellation_lines for t in tables),
-                         non_product_lines=sum(t.non_product_lines for t in tables), warnings=warnings)
+    return tuple(f"{n:,}{k}" if n else k for k, n in counts.items())
 
 
 def rolled_up_customers(bundle: ModelBundle, source: Source, digest: str, batch_rows: int, say: Progress):

@@ -74,10 +74,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lib.act.audiences import write_audiences
     from lib.data.kind import recognise, rolls_up
     from lib.flow import pipeline as p
-    from lib.flow.report import input_report, run_report
+    from lib.flow.report import loaded_input_report, run_report
     from lib.models.forecast import parse_horizon
 
     t0 = time.perf_counter()
@@ -151,12 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.save_model:
         report["model_file"] = str(args.save_model)
     report["file_kind"] = file_kind.to_report()
-    report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
-                                   loaded.file_format)
-    if written := write_audiences(out_dir, audiences, outputs.file):
-        report["audiences"] = written
-    _write_report(out_dir, report, outputs)
-    return EXIT_OK
+    return _finish(report, loaded_input_report(loaded), out_dir, audiences, outputs)
 
 
 def _engine(args: argparse.Namespace, bundle) -> str:
@@ -230,10 +224,9 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from lib.act.audiences import write_audiences
     from lib.flow import model_file
     from lib.flow import pipeline as p
-    from lib.flow.report import input_report, score_report
+    from lib.flow.report import loaded_input_report, score_report
 
     t0 = time.perf_counter()
     bundle = model_file.load(args.model)
@@ -268,12 +261,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     engine_facts = {"name": "stream" if log_in_parts else "memory", "parts": 1,
                     **({"log_rolled_up_in_parts": True} if log_in_parts else {})}
     report = score_report(bundle, result, timings, engine_facts)
-    report["input"] = input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter,
-                                   loaded.file_format)
-    if written := write_audiences(out_dir, audiences, outputs.file):
-        report["audiences"] = written
-    _write_report(out_dir, report, outputs)
-    return EXIT_OK
+    return _finish(report, loaded_input_report(loaded), out_dir, audiences, outputs)
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -283,4 +271,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     lift = measure_lift(args.campaign, loaded.frame, args.id_col, args.outcome, args.revenue, args.data_dir)
     json.dump(lift.to_dict(), sys.stdout, indent=2, default=_json_default, ensure_ascii=language() == "en")
     sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def _finish(report: dict, source: dict, out_dir: Path, audiences, outputs) -> int:
+    """The input's facts and the audience files in report.json, then report.json itself, last."""
+    from lib.act.audiences import write_audiences
+
+    report["input"] = source
+    if written := write_audiences(out_dir, audiences, outputs.file):
+        report["audiences"] = written
+    _write_report(out_dir, report, outputs)
     return EXIT_OK

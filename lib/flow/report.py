@@ -21,6 +21,11 @@ def input_report(name: str, sha256: str, encoding: str | None, delimiter: str | 
     return {"file": name, "sha256": sha256, "encoding": encoding, "delimiter": delimiter, "format": file_format}
 
 
+def loaded_input_report(loaded) -> dict:
+    """``input_report`` of a file read whole (``lib.data.io.LoadResult``)."""
+    return input_report(loaded.source_name, loaded.digest, loaded.encoding, loaded.delimiter, loaded.file_format)
+
+
 def run_report(result: RunResult, timings: Mapping[str, float], model_id: str | None = None) -> dict:
     """report.json of ``run``: every step that ran, in the order they ran."""
     und, cust = result.understanding, result.customers

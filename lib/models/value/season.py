@@ -51,7 +51,8 @@ def season_index(frame: pd.DataFrame, horizon_days: int, model_total: float, cus
     index = float(upcoming * share / model_total)
     note = t("The next {days} days follow the season the market forecast sees ({method}): the shop is expected to "
              "sell {sales} in them, {share} of it to customers known today, so the customers' predicted spend is "
-             "scaled by {index} (their ranking is unchanged).", days=horizon_days, method=t(fc.method_label),
+             "scaled by {index} (their ranking is unchanged).", days=horizon_days,
+             method=t(fc.method_label),  # i18n: the candidates' labels (forecast.candidates) are in the catalogue
              sales=number(upcoming), share=percent(share, 0), index=f"{index:.2f}")
     return index, note
 

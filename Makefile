@@ -26,7 +26,7 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.dev-installed
 	@bash tools/ensure_chromium.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 bench: $(BIN)/.dev-installed
 	$(BIN)/python -m bench.run --notebook-1m --scale

@@ -83,7 +83,7 @@ def download_file(where, label: str, make: Callable[[], tuple[bytes, list[str], 
         try:
             record_export(file_name, data, columns, rows, pseudo, owner=owner, via="app", campaign=campaign,
                           source_sha256=source)
-        except (sqlite3.Error, OSError):  # the file is already on its way: say the log missed it, no traceback
+        except (DataValidationError, sqlite3.Error, OSError):  # the file is already on its way: say the log missed it, no traceback
             log.exception("could not log the download of %s", file_name)
             st.toast(t("{file} was downloaded but could not be logged in the audit trail: check the data folder.",
                        file=file_name))

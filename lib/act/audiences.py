@@ -302,18 +302,12 @@ def audience_csv_bytes(audience: Audience) -> bytes:
     return to_csv_bytes(audience.frame)
 
 
-def write_audiences(out_dir: Path, audiences: Sequence[Audience],
-                    write: Callable[[Path, bytes, list[str], int], None]) -> dict:
-    """Each audience_<channel>.csv in ``out_dir`` through ``write`` (path, bytes, columns, rows: the caller's
-    protect-and-audit path); another run's audience files removed. Returns report.json's ``audiences``."""
-    written = {a.channel for a in audiences}
-    for channel in CHANNELS:
-        stale = Path(out_dir) / audience_file_name(channel)
-        if channel not in written and stale.exists():
-            stale.unlink()  # another run's audience must not pass for this list's
+def write_audiences(audiences: Sequence[Audience], write: Callable[[Path, bytes, list[str], int], None]) -> dict:
+    """Each audience_<channel>.csv through ``write`` (path, bytes, columns, rows: the caller's protect, audit
+    and stage path; an earlier run's audience files go when the outputs land). Returns report.json's
+    ``audiences``."""
     for a in audiences:
-        write(Path(out_dir) / audience_file_name(a.channel), audience_csv_bytes(a), [str(c) for c in a.frame.columns],
-              a.rows)
+        write(Path(audience_file_name(a.channel)), audience_csv_bytes(a), [str(c) for c in a.frame.columns], a.rows)
     return {a.channel: a.to_report() for a in audiences}
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,15 +53,54 @@ def db_path(data_dir: str | Path | None = None) -> Path:
 _ADDED = {"campaigns": (("owner", f"TEXT NOT NULL DEFAULT '{LOCAL_USER}'"), ("pseudonymised", "INTEGER NOT NULL DEFAULT 0"))}
 
 
-def _connect(data_dir: str | Path | None) -> sqlite3.Connection:
-    con = sqlite3.connect(db_path(data_dir))
-    con.executescript(_SCHEMA)
-    for table, columns in _ADDED.items():
-        have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
-        for name, decl in columns:
-            if name not in have:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
-    return con
+# How long a writer waits for another (eight CLI runs and the app's sessions recording at once) before
+# saying the history is busy: each holds the lock for well under a second, so a minute is a stuck writer.
+BUSY_SECONDS = 60.0
+
+
+@contextmanager
+def _connect(data_dir: str | Path | None, write: bool = False) -> Iterator[sqlite3.Connection]:
+    """The campaign history, opened for one transaction and closed. ``write``: the write lock is taken at
+    the start (BEGIN IMMEDIATE), so a check-then-insert (a campaign name is free) cannot race another
+    writer. A busy, damaged or unwritable database is one message saying which and what to do."""
+    path = db_path(data_dir)
+    con = None
+    try:
+        con = sqlite3.connect(path, timeout=BUSY_SECONDS)
+        con.executescript(_SCHEMA)
+        for table, columns in _ADDED.items():
+            have = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+            for name, decl in columns:
+                if name not in have:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        con.commit()
+        if write:
+            con.execute("BEGIN IMMEDIATE")
+        yield con
+        con.commit()
+    except sqlite3.Error as exc:
+        if con is not None:
+            con.rollback()
+        raise history_error(path, exc) from None
+    finally:
+        if con is not None:
+            con.close()
+
+
+def history_error(path: Path, exc: sqlite3.Error) -> DataValidationError:
+    """What went wrong with the campaign history file, in words (never a traceback)."""
+    why = str(exc).lower()
+    if "locked" in why or "busy" in why:
+        return DataValidationError(t(
+            "The campaign history {path} is busy: another Bullseye has been writing to it for over {seconds} s. "
+            "Try again in a moment; nothing was recorded.", path=path, seconds=int(BUSY_SECONDS)))
+    if "readonly" in why or "unable to open" in why or "read-only" in why:
+        return DataValidationError(t(
+            "Cannot write the campaign history {path} ({why}): give a writable data folder with --data-dir or "
+            "BULLSEYE_DATA_DIR.", path=path, why=exc))
+    return DataValidationError(t(
+        "The campaign history {path} is damaged ({why}): move it aside (Bullseye then starts a new, empty one) "
+        "or restore it from a backup.", path=path, why=exc))
 
 
 def record_campaign(
@@ -80,7 +121,7 @@ def record_campaign(
         raise DataValidationError(t("Give the campaign a name so its results can be matched later."))
     if "group" not in members.columns or id_col not in members.columns:
         raise DataValidationError(t("The list needs '{id_col}' and 'group' columns to be recorded.", id_col=id_col))
-    with _connect(data_dir) as con:
+    with _connect(data_dir, write=True) as con:
         if con.execute("SELECT 1 FROM campaigns WHERE name = ?", (name,)).fetchone():
             # Names are unique across owners; the message does not say whose campaign holds it.
             raise DataValidationError(t("A campaign named '{name}' already exists. Choose another name.", name=name))
@@ -309,7 +350,7 @@ def record_export(
     big to pass as ``content``."""
     import hashlib
 
-    with _connect(data_dir) as con:
+    with _connect(data_dir, write=True) as con:
         con.execute(
             "INSERT INTO exports (created_at, owner, via, file_name, file_sha256, columns, rows, pseudonymised, "
             "campaign, source_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -15,12 +15,13 @@ import pandas as pd
 
 from lib.cli.outputs import (
     _audiences,
+    _campaign,
+    _deliver,
     _json_default,
     _out_dir,
     _outputs,
     _stderr,
     _write_forecast,
-    _write_report,
     _write_risk,
     _write_tables,
 )
@@ -74,22 +75,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lib.data.kind import recognise, rolls_up
-    from lib.flow import pipeline as p
-    from lib.flow.report import loaded_input_report, run_report
-    from lib.models.forecast import parse_horizon
-
-    t0 = time.perf_counter()
-    spec = _list_spec(args)
+    _list_spec(args)
     _audiences(args)  # refused before hours of training, not after
     if args.train_rows is not None and args.train_rows < 0:
         raise DataValidationError(t("--train-rows must be 0 (every row) or more."))
-    out_dir = _out_dir(args)
-    t_load = time.perf_counter()
-    loaded = _load(args)
-    load_s = time.perf_counter() - t_load
-    file_kind = recognise(loaded.frame)
-    args.transactions = rolls_up(file_kind, args.transactions, args.no_transactions)  # read by the checks below
+    with _out_dir(args) as folder:
+        return _run_into(args, folder)
+
+
+def _settings(args: argparse.Namespace):
+    from lib.flow import pipeline as p
+    from lib.models.forecast import parse_horizon
+
+    spec = _list_spec(args)
     settings = p.RunSettings(
         customers=p.CustomerSettings(args.transactions, args.customer_col, args.date_col, args.amount_col,
                                      args.cutoff, args.horizon),
@@ -109,10 +107,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if args.exclude_risky and spec is not None:
         settings = replace(settings, target_list=replace(spec, exclude_risky=True))
+    return settings
+
+
+def _run_into(args: argparse.Namespace, folder) -> int:
+    from lib.data.kind import recognise, rolls_up
+    from lib.flow import pipeline as p
+    from lib.flow.report import loaded_input_report, run_report
+
+    t0 = time.perf_counter()
+    if args.save_model:
+        folder.probe(args.save_model)  # an unwritable model folder fails now, not after the training
+    loaded = _load(args)
+    load_s = time.perf_counter() - t0
+    file_kind = recognise(loaded.frame)
+    args.transactions = rolls_up(file_kind, args.transactions, args.no_transactions)  # read by the checks below
     no_model = t("--save-model needs a model: give --target (or --transactions with --horizon).")
     if args.save_model and not args.target and not (args.transactions and args.horizon):
         raise DataValidationError(no_model)
-    result = p.run(loaded, settings, progress=lambda m: logging.getLogger("bullseye").info(m),
+    result = p.run(loaded, _settings(args), progress=lambda m: logging.getLogger("bullseye").info(m),
                    outcomes=_campaign_outcomes(args))
     if args.save_model and result.model is None:
         raise DataValidationError(no_model)
@@ -124,33 +137,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Campaigns record which model scored them: the same id a saved model file carries.
         model_id = model_id_of(result.model.model)
         model_report = {**result.model.to_report(), "model_id": model_id}
-    if args.save_model:
-        from lib.flow.model_file import save
-
-        source = {"file": loaded.source_name, "sha256": loaded.digest, "rows": result.customers.source_rows}
-        bundle = p.model_bundle(result.customers, result.understanding, result.model, result.segmentation,
-                                result.explanation, source, result.uplift)
-        save(bundle, args.save_model)
     audiences = _audiences(args, result.targets, result.customers.frame, result.understanding.ids,
                            dict(result.understanding.schema.roles))
-    outputs = _outputs(args, loaded.frame, result.understanding.ids, loaded.digest)
-    if args.save_model:  # the model file holds no customer rows, but it leaves Bullseye too
-        outputs.audit(Path(args.save_model).name, Path(args.save_model).read_bytes(), [], 0)
-    _write_tables(out_dir, result.table, result.targets, args, loaded.digest, model_report, outputs)
-    rec_path = out_dir / "recommendations.csv"
+    outputs = _outputs(args, loaded.frame, result.understanding.ids, loaded.digest, folder)
+    if args.save_model:
+        from lib.flow.model_file import to_bytes
+
+        source = {"file": loaded.source_name, "sha256": loaded.digest, "rows": result.customers.source_rows}
+        model_bytes = to_bytes(p.model_bundle(result.customers, result.understanding, result.model,
+                                              result.segmentation, result.explanation, source, result.uplift))
+        outputs.audit(Path(args.save_model).name, model_bytes, [], 0)  # no customer rows, but it leaves Bullseye
+        folder.also(args.save_model, model_bytes)  # lands with the other outputs, or not at all
+    _write_tables(result.table, result.targets, outputs)
     if result.recommendations is not None:
-        outputs.table(rec_path, result.recommendations.table)
-    elif rec_path.exists():
-        rec_path.unlink()  # never leave another run's recommendations beside this run's report
-    _write_forecast(out_dir, result.forecast, outputs)
-    _write_risk(out_dir, result.risk, outputs)
+        outputs.table(Path("recommendations.csv"), result.recommendations.table)
+    _write_forecast(result.forecast, outputs)
+    _write_risk(result.risk, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
     report = run_report(result, timings, model_id)
     if args.save_model:
         report["model_file"] = str(args.save_model)
     report["file_kind"] = file_kind.to_report()
-    return _finish(report, loaded_input_report(loaded), out_dir, audiences, outputs)
+    return _finish(report, loaded_input_report(loaded), audiences, outputs,
+                   _campaign(args, result.targets, loaded.digest, model_report, outputs))
 
 
 def _engine(args: argparse.Namespace, bundle) -> str:
@@ -166,18 +176,23 @@ def _engine(args: argparse.Namespace, bundle) -> str:
 
 def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) -> int:
     """``score`` with --engine stream or dask: customers.csv is written part by part."""
+    if args.batch_rows < 1000:
+        raise DataValidationError(t("--batch-rows must be at least 1000."))
+    if _audiences(args) or args.audience:
+        raise DataValidationError(t("--audience reads the contacts of the whole file: use --engine memory."))
+    with _out_dir(args) as folder:
+        return _score_parts_into(args, engine, bundle, t0, folder)
+
+
+def _score_parts_into(args: argparse.Namespace, engine: str, bundle, t0: float, folder) -> int:
     import threading
 
     from lib.flow import model_file
     from lib.flow.report import input_report, scored_report
     from lib.scale import streaming
 
-    if args.batch_rows < 1000:
-        raise DataValidationError(t("--batch-rows must be at least 1000."))
-    if _audiences(args) or args.audience:
-        raise DataValidationError(t("--audience reads the contacts of the whole file: use --engine memory."))
-    out_dir = _out_dir(args)
     spec = _list_spec(args)
+    out_dir = folder.path("")  # customers.csv is written there part by part, and lands with the rest
     source = streaming.open_source(args.input, args.sep, args.encoding)
     digest: dict[str, str] = {}
     # The input's sha256 (for report.json and the campaign record) is read alongside the scoring.
@@ -189,7 +204,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
     head = next(streaming.batches(source, None, 50_000), pd.DataFrame())
     id_col = args.id_col or bundle.data.get("id_column")
     outputs = _outputs(args, head, head[id_col].astype("str").to_numpy() if id_col in head.columns else np.array([]),
-                       "")
+                       "", folder)
     ids = None if outputs.key is None else outputs.ids  # every part's ids are pseudonymised as it is written
     if engine == "dask":
         from lib.scale.distributed import score_dask
@@ -208,7 +223,7 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
         outputs.audit(written.name, None, list(result.columns), result.rows, sha256=streaming.file_sha256(written))
     card = model_file.model_card(bundle)
     t_write = time.perf_counter()
-    _write_tables(out_dir, None, result.targets, args, digest["sha256"], card, outputs)
+    _write_tables(None, result.targets, outputs)
     timings = {**result.timings, "write_targets": time.perf_counter() - t_write, "total": time.perf_counter() - t0}
     engine_facts = {"name": engine, "parts": result.parts,
                     "rows_per_s": round(result.rows / max(timings["total"], 1e-9)),
@@ -219,14 +234,12 @@ def _score_in_parts(args: argparse.Namespace, engine: str, bundle, t0: float) ->
                            warnings=result.warnings, timings=timings, engine=engine_facts)
     report["input"] = input_report(Path(args.input).name, digest["sha256"], source.encoding, source.delimiter,
                                    source.file_format)
-    _write_report(out_dir, report, outputs)
+    _deliver(report, outputs, _campaign(args, result.targets, digest["sha256"], card, outputs))
     return EXIT_OK
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from lib.flow import model_file
-    from lib.flow import pipeline as p
-    from lib.flow.report import loaded_input_report, score_report
 
     t0 = time.perf_counter()
     bundle = model_file.load(args.model)
@@ -234,8 +247,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     log_in_parts = engine == "stream" and bool(bundle.data.get("transactions"))
     if engine != "memory" and not log_in_parts:
         return _score_in_parts(args, engine, bundle, t0)
-    spec, _ = _list_spec(args), _audiences(args)
-    out_dir = _out_dir(args)
+    _audiences(args)
+    with _out_dir(args) as folder:
+        return _score_into(args, bundle, log_in_parts, t0, folder)
+
+
+def _score_into(args: argparse.Namespace, bundle, log_in_parts: bool, t0: float, folder) -> int:
+    from lib.flow import model_file
+    from lib.flow import pipeline as p
+    from lib.flow.report import loaded_input_report, score_report
+
+    spec = _list_spec(args)
     t_load = time.perf_counter()
     cust = None
     if log_in_parts:  # a log is rolled up in parts; its customer table is then scored whole
@@ -253,15 +275,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     t_write = time.perf_counter()
     card = model_file.model_card(bundle)
     outputs = _outputs(args, result.new.customers.frame if log_in_parts else loaded.frame, result.new.ids,
-                       loaded.digest)
+                       loaded.digest, folder)
     audiences = _audiences(args, result.targets, result.new.customers.frame, result.new.ids, outputs.roles)
-    _write_tables(out_dir, result.table, result.targets, args, loaded.digest, card, outputs)
+    _write_tables(result.table, result.targets, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
     engine_facts = {"name": "stream" if log_in_parts else "memory", "parts": 1,
                     **({"log_rolled_up_in_parts": True} if log_in_parts else {})}
     report = score_report(bundle, result, timings, engine_facts)
-    return _finish(report, loaded_input_report(loaded), out_dir, audiences, outputs)
+    return _finish(report, loaded_input_report(loaded), audiences, outputs,
+                   _campaign(args, result.targets, loaded.digest, card, outputs))
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -274,12 +297,13 @@ def cmd_results(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _finish(report: dict, source: dict, out_dir: Path, audiences, outputs) -> int:
-    """The input's facts and the audience files in report.json, then report.json itself, last."""
+def _finish(report: dict, source: dict, audiences, outputs, record=None) -> int:
+    """The input's facts and the audience files in report.json, then every output delivered at once,
+    report.json last (``record``: the campaign, recorded just before)."""
     from lib.act.audiences import write_audiences
 
     report["input"] = source
-    if written := write_audiences(out_dir, audiences, outputs.file):
+    if written := write_audiences(audiences, outputs.file):
         report["audiences"] = written
-    _write_report(out_dir, report, outputs)
+    _deliver(report, outputs, record)
     return EXIT_OK

@@ -1,5 +1,6 @@
 """What every output file passes through: protected (personal data out, ids pseudonymised when asked),
-logged in the audit trail before it is written, and report.json last."""
+logged in the audit trail before it is written, staged, and delivered with the others at once, report.json
+last (lib.data.io.atomic: a killed run or a full disk never leaves a file cut short under its name)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,15 @@ import numpy as np
 import pandas as pd
 
 from lib.cli.settings import _list_spec
+from lib.data.io.atomic import REPORT, OutputFolder
 from lib.errors import DataValidationError
 from lib.text.i18n import t
 
 
-def _out_dir(args: argparse.Namespace) -> Path:
-    out_dir = Path(args.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataValidationError(t("Cannot create output folder {folder}: {reason}.", folder=out_dir, reason=exc.strerror)) from None
-    return out_dir
+def _out_dir(args: argparse.Namespace) -> OutputFolder:
+    """The command's output folder, to be entered (``with``) before the work starts: an unwritable folder
+    fails in the first second, not after the training."""
+    return OutputFolder(args.out, wait=_stderr)
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,7 @@ class _Outputs:
     source_sha256: str
     campaign: str | None
     data_dir: str | None
+    folder: OutputFolder
 
     def table(self, path: Path, frame: pd.DataFrame, id_cols: tuple[str, ...] = ("id",)) -> None:
         from lib.act.targeting import to_csv_bytes
@@ -46,12 +46,11 @@ class _Outputs:
         self.file(path, to_csv_bytes(safe.frame), list(safe.frame.columns), len(safe.frame))
 
     def file(self, path: Path, data: bytes, columns: list[str], rows: int) -> None:
-        self.audit(path.name, data, columns, rows)  # logged first: no file leaves without its line in the trail
-        path.write_bytes(data)
+        """Output ``path.name``: logged first (no file leaves without its line in the trail), then staged."""
+        self.audit(path.name, data, columns, rows)
+        self.folder.write(path.name, data)
 
     def audit(self, name: str, data: bytes | None, columns: list[str], rows: int, sha256: str | None = None) -> None:
-        import sqlite3
-
         from lib.act.campaigns import record_export
         from lib.data.privacy import LOCAL_USER
 
@@ -59,7 +58,9 @@ class _Outputs:
             record_export(name, data, columns, rows, self.key is not None, owner=LOCAL_USER, via="cli",
                           campaign=self.campaign, source_sha256=self.source_sha256, data_dir=self.data_dir,
                           file_sha256=sha256)
-        except (sqlite3.Error, OSError) as exc:
+        except DataValidationError as exc:  # busy, damaged or unwritable history: said as it is, nothing delivered
+            raise DataValidationError(t("{name} was not written: {why}", name=name, why=exc)) from None
+        except OSError as exc:
             where = self.data_dir or "BULLSEYE_DATA_DIR (default ~/.bullseye)"
             raise DataValidationError(t("Cannot log {name} in the audit trail ({why}): give a writable data folder "
                                         "with --data-dir or BULLSEYE_DATA_DIR instead of {where}.", name=name,
@@ -71,7 +72,8 @@ class _Outputs:
         return ids if self.key is None else pseudonymise(ids, self.key)
 
 
-def _outputs(args: argparse.Namespace, frame: pd.DataFrame, ids: np.ndarray, digest: str) -> _Outputs:
+def _outputs(args: argparse.Namespace, frame: pd.DataFrame, ids: np.ndarray, digest: str,
+             folder: OutputFolder) -> _Outputs:
     """The output rules of this command: with --pseudonymise, the key and what report.json must not quote.
     ``frame``: the input (or its first rows, for a file read in parts)."""
     from lib.data import privacy
@@ -84,32 +86,35 @@ def _outputs(args: argparse.Namespace, frame: pd.DataFrame, ids: np.ndarray, dig
         key = privacy.load_key(args.data_dir)
         personal = frame[privacy.personal_columns(roles)]
         redactions = privacy.report_redactions(ids, privacy.pseudonymise(ids, key), personal)
-    return _Outputs(key, roles, redactions or {}, digest, getattr(args, "campaign", None), args.data_dir)
+    return _Outputs(key, roles, redactions or {}, digest, getattr(args, "campaign", None), args.data_dir, folder)
 
 
-def _write_tables(out_dir: Path, table: pd.DataFrame | None, targets, args: argparse.Namespace, digest: str,
-                  model_report: dict | None, outputs: _Outputs) -> None:
-    """customers.csv (unless written already, part by part), and targets.csv when a list was asked for
-    (recorded as a campaign when named)."""
+def _write_tables(table: pd.DataFrame | None, targets, outputs: _Outputs) -> None:
+    """customers.csv (unless written already, part by part), and targets.csv when a list was asked for.
+    (An earlier run's targets.csv, when this run makes no list, goes when the outputs land.)"""
     from lib.act.targeting import export_columns
 
     if table is not None:
-        outputs.table(out_dir / "customers.csv", table)
-    targets_path = out_dir / "targets.csv"
-    if targets is None:
-        if targets_path.exists():
-            targets_path.unlink()  # a stale list from an earlier run must not pass for this one
-        return
-    outputs.table(targets_path, export_columns(targets.table, "id", []))
-    if args.campaign:
-        from lib.act.campaigns import record_campaign
+        outputs.table(Path("customers.csv"), table)
+    if targets is not None:
+        outputs.table(Path("targets.csv"), export_columns(targets.table, "id", []))
 
+
+def _campaign(args: argparse.Namespace, targets, digest: str, model_report: dict | None, outputs: _Outputs):
+    """What records the list as a campaign (when named): called once every output is written and just before
+    they land, so a run that fails writing records nothing, and its rerun can use the same name."""
+    if not args.campaign or targets is None:
+        return None
+    from lib.act.campaigns import record_campaign
+
+    def record() -> None:
         # A pseudonymised campaign keeps pseudonyms: results come back by them (or are pseudonymised to match).
         members = targets.table.assign(id=outputs.ids(targets.table["id"]))
         asked = [c.strip().lower() for c in (args.audience or "").split(",") if c.strip()]
         filters = {**targets.spec.describe(), **({"audiences": asked} if asked else {})}
         record_campaign(args.campaign, members, "id", digest, filters, model_report,
                         args.data_dir, pseudonymised=outputs.key is not None)
+    return record
 
 
 def _audiences(args: argparse.Namespace, targets=None, contacts=None, ids=None, roles=None) -> tuple:
@@ -121,31 +126,39 @@ def _audiences(args: argparse.Namespace, targets=None, contacts=None, ids=None, 
                               overrides=args.contact_col) if channels and targets is not None else ()
 
 
-def _write_report(out_dir: Path, report: dict, outputs: _Outputs) -> None:
+def _deliver(report: dict, outputs: _Outputs, record=None) -> None:
+    """The campaign recorded (``record``, when named), then every staged output moved into place at once and
+    report.json written last, naming each file delivered with its size and sha256."""
     from lib.data.privacy import key_id, redact
 
     report = {**redact(report, outputs.redactions), "pseudonymised": outputs.key is not None}
     if outputs.key is not None:
         report["pseudonym_key_id"] = key_id(outputs.key)  # which key: the same id joins only under the same key
-    text = json.dumps(report, indent=2, default=_json_default, ensure_ascii=False)
-    outputs.file(out_dir / "report.json", text.encode("utf-8"), sorted(report), 1)
+    if record is not None:
+        record()
+
+    def report_bytes(files: dict) -> bytes:
+        data = json.dumps({**report, "files": files}, indent=2, default=_json_default,
+                          ensure_ascii=False).encode("utf-8")
+        outputs.audit(REPORT, data, sorted(report), 1)
+        return data
+
+    outputs.folder.commit(report_bytes)
 
 
-def _write_forecast(out_dir: Path, market, outputs: _Outputs) -> None:
-    """forecast.csv (shop-level sales, no customer rows), or no stale one from an earlier run."""
+def _write_forecast(market, outputs: _Outputs) -> None:
+    """forecast.csv (shop-level sales, no customer rows)."""
     from lib.act.targeting import to_csv_bytes
 
     if market is not None:
-        return outputs.file(out_dir / "forecast.csv", to_csv_bytes(market.forecast.round(2)),
-                            list(market.forecast.columns), len(market.forecast))
-    (out_dir / "forecast.csv").unlink(missing_ok=True)
+        outputs.file(Path("forecast.csv"), to_csv_bytes(market.forecast.round(2)), list(market.forecast.columns),
+                     len(market.forecast))
 
 
-def _write_risk(out_dir: Path, danger, outputs: _Outputs) -> None:
-    """risk.csv (flagged customers with reasons), or no stale one from an earlier run."""
+def _write_risk(danger, outputs: _Outputs) -> None:
+    """risk.csv (flagged customers with reasons)."""
     if danger is not None:
-        return outputs.table(out_dir / "risk.csv", danger.flagged_table(), id_cols=("customer_id",))
-    (out_dir / "risk.csv").unlink(missing_ok=True)
+        outputs.table(Path("risk.csv"), danger.flagged_table(), id_cols=("customer_id",))
 
 
 def _json_default(o):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lib.data.io.atomic import create_once
 from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
 from lib.text.i18n import t
@@ -63,14 +64,9 @@ def load_key(path: str | Path | None = None) -> bytes:
 
 def _stored_key(key_path: Path) -> bytes:
     """The key in ``key_path``, written there (mode 600) when there is none yet."""
-    try:
-        # O_EXCL: two processes starting at once cannot both write a key (the loser reads the winner's).
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secrets.token_hex(32))
+    # Created whole under its name or not at all: two processes starting at once cannot both write a key
+    # (the loser reads the winner's), and none ever reads a key file still being written.
+    if create_once(key_path, secrets.token_hex(32).encode("ascii"), 0o600):
         log.info("created the pseudonymisation key %s", key_path)
     if key_path.stat().st_mode & 0o077:
         key_path.chmod(0o600)  # a key others can read is no secret

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from lib.data.io.atomic import write_atomic
 from lib.errors import DataValidationError
 from lib.models.learners import LearnerModel
 from lib.models.model import PropensityModel
@@ -168,7 +169,7 @@ def save(bundle: ModelBundle, path: str | Path) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(to_bytes(bundle))
+        write_atomic(path, to_bytes(bundle))  # whole or not at all: an older model file stays until then
     except OSError as exc:
         raise DataValidationError(t("Cannot write the model file {path}: {strerror}.", path=path, strerror=exc.strerror)) from None
     return path

@@ -71,7 +71,7 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("The Streamlit server did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    yield {"url": url, "data_dir": data_dir}
+    yield {"url": url, "data_dir": data_dir, "pid": proc.pid}
     proc.terminate()
     try:
         proc.wait(timeout=10)

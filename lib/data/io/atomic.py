@@ -239,10 +239,14 @@ class OutputFolder:
     def probe(self, target: str | Path) -> None:
         """Check now, before hours of work, that a file can be written beside ``target`` (a model file)."""
         target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = temp_beside(target)
-        _write_synced(temp, b"", 0o644)
-        temp.unlink()
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = temp_beside(target)
+            _write_synced(temp, b"", 0o644)
+            temp.unlink()
+        except OSError as exc:
+            raise DataValidationError(t("Cannot write {path}: {reason}. Give a path in a writable folder.",
+                                        path=target, reason=exc.strerror or exc)) from None
 
     def also(self, target: str | Path, data: bytes) -> None:
         """A file outside the folder (a model file) delivered in the same commit: written beside its target

@@ -295,6 +295,33 @@ class OutputFolder:
         return {**files, REPORT: {"bytes": len(report_bytes), "sha256": hashlib.sha256(report_bytes).hexdigest()}}
 
 
+def delivery_problems(folder: str | Path) -> list[str]:
+    """What is wrong with an output folder, judged by its report.json: a file it names that is missing or
+    differs (size, sha256), an output it does not name, no report.json at all (no finished run). Empty:
+    the folder holds one finished run, whole."""
+    folder = Path(folder)
+    report = folder / REPORT
+    if not report.exists():
+        return [t("{folder} holds no finished run (no report.json).", folder=folder)]
+    import json
+
+    try:
+        files = json.loads(report.read_text(encoding="utf-8")).get("files") or {}
+    except (ValueError, OSError) as exc:
+        return [t("{path} cannot be read: {why}.", path=report, why=exc)]
+    problems = []
+    for name, facts in files.items():
+        path = folder / name
+        if not path.exists():
+            problems.append(t("{name} is named in report.json but missing.", name=name))
+        elif path.is_file() and (path.stat().st_size != facts.get("bytes") or file_sha256(path) != facts.get("sha256")):
+            problems.append(t("{name} is not the file report.json describes (size or sha256 differ).", name=name))
+    for path in folder.iterdir():
+        if _is_output(path.name) and path.name != REPORT and path.name not in files:
+            problems.append(t("{name} is not part of the run report.json describes.", name=path.name))
+    return problems
+
+
 def staged_files(folder: Path) -> Iterator[Path]:
     """What an interrupted run left in ``folder`` (for tests and the curious)."""
     for pattern in _LEFTOVERS:

@@ -54,6 +54,7 @@ def customers_from_transactions(
     amount_col: str | None = None,
     as_of: str | pd.Timestamp | None = None,
     rules: LineRules | None = None,
+    end: pd.Timestamp | None = None,
 ) -> CustomerTable:
     """Roll an order-line log up to one row per customer.
 
@@ -71,6 +72,10 @@ def customers_from_transactions(
         plausible end (``plausible_end``: a few stray future dates) are left out either way, and said.
     rules
         The log-wide line rules when ``frame`` is only part of a log (``lib.data.orders.LineTally``).
+    end
+        The export's plausible end found on the whole log when ``frame`` is only part of it
+        (``lib.scale.log_parts``): lines after it are left out and counted, and the caller, who saw the
+        whole log, says so once (``after_end_warning``).
     """
     cols = infer_transaction_columns(frame, customer_col, date_col, amount_col)
     ol = classify_lines(frame, cols, rules)
@@ -86,14 +91,14 @@ def customers_from_transactions(
     cutoff = order_timestamp(as_of) if as_of is not None else None
     keep = ol.usable
     # A given as-of date is the user's choice of end; without one, stray late lines must not set it.
-    end = plausible_end(dates[keep]) if cutoff is None else None
+    whole_log_end = end is not None
+    if end is None and cutoff is None:
+        end = plausible_end(dates[keep])
     after_end = keep & (dates > end) if end is not None else keep & False
     n_after = int(after_end.sum())
     keep &= ~after_end
-    if n_after:
-        warnings.append(t("{n:,} lines are dated after the export's plausible end ({end}, up to {last}) and were left "
-                          "out; give an as-of date to choose another.", n=n_after, end=end.date(),
-                          last=dates[after_end].max().date()))
+    if n_after and not whole_log_end:
+        warnings.append(after_end_warning(n_after, end, dates[after_end].max()))
     if cutoff is not None:
         keep &= dates < cutoff
     n_no_customer = ol.counts["no customer id"]
@@ -128,6 +133,12 @@ def customers_from_transactions(
         lines_after_end=n_after,
         source_problems=log_problems(frame, ol, n_after),
     )
+
+
+def after_end_warning(n: int, end: pd.Timestamp, last: pd.Timestamp) -> str:
+    """What is said when ``n`` lines dated up to ``last`` fall after the export's plausible ``end``."""
+    return t("{n:,} lines are dated after the export's plausible end ({end}, up to {last}) and were left "
+             "out; give an as-of date to choose another.", n=n, end=end.date(), last=last.date())
 
 
 def _roll_up(lines: pd.DataFrame, ref: pd.Timestamp, has_products: bool) -> pd.DataFrame:

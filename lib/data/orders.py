@@ -84,13 +84,16 @@ class TransactionColumns:
 
 def find_column(frame: pd.DataFrame, patterns: list[str], numeric: bool | None = None,
                 exclude: set | None = None) -> str | None:
-    """The first column whose name matches a pattern (in the patterns' order), optionally numeric only."""
+    """The first column whose name matches a pattern (in the patterns' order), optionally numeric only.
+
+    Spaces, hyphens and dots in a name count as "_": "Customer ID", "Item Code" and "order-no" are
+    matched by the same patterns as customer_id, item_code and order_no."""
     for pat in patterns:
         rx = re.compile(pat, re.I)
         for col in frame.columns:
             if exclude and col in exclude:
                 continue
-            if rx.search(str(col)):
+            if rx.search(re.sub(r"[\s.\-]+", "_", str(col).strip())):
                 if numeric is True and not pd.api.types.is_numeric_dtype(frame[col]):
                     continue
                 return col
@@ -109,9 +112,11 @@ def infer_transaction_columns(
             raise DataValidationError(t("Column '{col}' is not in the file. Its columns are: {columns}.", col=given,
                                         columns=", ".join(map(str, frame.columns))))
     customer = customer_col or find_column(frame, [r"^customer_?id$", r"cust.*id", r"client.*id", r"user.*id",
-                                             r"member.*id", r"^customer$", r"客户"])
+                                             r"member.*id", r"^customer$",
+                                             r"^(customer|client|member|buyer|shopper|account)_?"
+                                             r"(no|nr|num|number|code|key|ref|account)$", r"客户|顾客|会员"])
     date = date_col or next((c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])), None) \
-        or find_column(frame, [r"date", r"time", r"日期"])
+        or find_column(frame, [r"date", r"time", r"日期", r"时间"])
     order = find_column(frame, [r"invoice_?no", r"order_?id", r"order_?no", r"invoice", r"^order", r"transaction_?id",
                           r"receipt", r"订单"])
     quantity = find_column(frame, [r"quantity", r"^qty", r"units", r"数量"], numeric=True)
@@ -196,10 +201,45 @@ def order_dates(values: pd.Series) -> pd.Series:
 
     if pd.api.types.is_datetime64_any_dtype(values):
         return naive_utc(values)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return _numeric_dates(values)
     parsed = parse_dates(values) if values.dtype == object or pd.api.types.is_string_dtype(values) else None
     if parsed is None:
         parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
     return naive_utc(parsed)
+
+
+# Dates written as numbers, each kind only where every value of the column falls in its range (1950-2100):
+# Excel's serial days (counted from 1899-12-30, as Excel and LibreOffice do), YYYYMMDD, Unix seconds
+# and Unix milliseconds. Ranges do not overlap, so a column reads one way only.
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_NUMERIC_DATES = (
+    ("excel", 18_264, 73_051),
+    ("yyyymmdd", 19_500_101, 21_001_231),
+    ("s", 946_684_800, 4_102_444_800),
+    ("ms", 946_684_800_000, 4_102_444_800_000),
+)
+
+
+def _numeric_dates(values: pd.Series) -> pd.Series:
+    """A date column written as numbers (``_NUMERIC_DATES``), read whole one way; NaT when it is none of
+    them (a number such as 3 is not a date, and reading it as nanoseconds after 1970 would be a lie)."""
+    x = pd.to_numeric(values, errors="coerce").astype("float64")
+    filled = x.dropna()
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]", name=values.name)
+    for kind, low, high in _NUMERIC_DATES:
+        if filled.empty or not filled.between(low, high).all():
+            continue
+        if kind == "excel":
+            # Serial days carry the time of day as a fraction: rounded to the second it was typed at.
+            return (_EXCEL_EPOCH + pd.to_timedelta(x, unit="D")).dt.round("s").rename(values.name)
+        if kind == "yyyymmdd":
+            if (filled % 1 != 0).any():
+                continue
+            text = x.map(lambda v: "" if np.isnan(v) else f"{int(v)}")
+            return pd.to_datetime(text.replace("", None), format="%Y%m%d", errors="coerce")
+        return pd.to_datetime(x, unit=kind, errors="coerce")
+    return out
 
 
 # The export's plausible end: the latest date once the last few lines are set aside (at least
@@ -486,10 +526,24 @@ class OrderLines:
     def usable(self) -> pd.Series:
         """Lines with a customer, a readable date and an amount: the ones any step can count."""
         ln = self.lines
-        return ln["customer"].ne("") & ln["date"].notna() & ln["value"].notna()
+        return _usable(ln["customer"], ln["date"], ln["value"])
 
     def of_kind(self, *kinds: str) -> pd.Series:
         return self.lines["kind"].isin(kinds)
+
+
+def _usable(customer: pd.Series, dates: pd.Series, value: pd.Series | np.ndarray) -> pd.Series:
+    """A line any step can count: a customer id ("" = none), a readable date and an amount."""
+    return customer.ne("") & dates.notna() & pd.Series(value, index=customer.index).notna()
+
+
+def usable_dates(raw: pd.DataFrame, cols: TransactionColumns) -> pd.Series:
+    """The order dates of the usable lines of ``raw`` (``OrderLines.usable``) without classifying them:
+    what ``plausible_end`` reads, gathered part by part when a log is rolled up in parts."""
+    cust, text = codes_text(raw[cols.customer])
+    customer = pd.Series(_text_of(cust, text), index=raw.index)
+    dates = order_dates(raw[cols.date])
+    return dates[_usable(customer, dates, _numbers(raw, cols).value)]
 
 
 def classify_lines(raw: pd.DataFrame, cols: TransactionColumns, rules: LineRules | None = None) -> OrderLines:

@@ -81,10 +81,11 @@ def test_pasted_headers_and_a_totals_line_are_dropped_and_said(shop_log):
         assert pd.api.types.is_datetime64_any_dtype(loaded.frame["order_date"])
 
 
-def test_a_totals_word_in_the_middle_of_a_table_is_data(tmp_path):
-    frame = pd.DataFrame({"plan": ["basic", "Total", "pro", "basic"], "spend": [1, 2, 3, 4]})
+@pytest.mark.parametrize("plans", [["basic", "pro", "Total", "pro"], ["basic", "pro", "basic", "Total"]])
+def test_a_row_saying_total_with_every_cell_filled_is_data(plans):
+    frame = pd.DataFrame({"plan": plans, "spend": [1, 2, 3, 4]})
     loaded = load_table(frame.to_csv(index=False).encode(), "plans.csv")
-    assert len(loaded.frame) == 4
+    assert len(loaded.frame) == 4 and not loaded.warnings
 
 
 @pytest.mark.parametrize("numbers, first", [
@@ -115,4 +116,6 @@ def test_the_cli_rolls_a_messy_export_up_without_being_told(tmp_path, shop_log, 
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["file_kind"]["kind"] == "order_lines"
     clean = rolled_up(*_csv(shop_log.head(2_000)))
-    assert report["rows"] == len(clean.frame)
+    assert report["customers"] == len(clean.frame)
+    written = pd.read_csv(tmp_path / "out" / "customers.csv", dtype=str)
+    assert set(written["id"]) == set(clean.frame["customer_id"])

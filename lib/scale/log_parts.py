@@ -79,7 +79,8 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
         writers.clear()
         if cols is None:
             raise DataValidationError(t("{file} has a header but no data rows.", file=Path(source.path).name))
-        end, as_of, after = _end_of_log(np.concatenate(dates))
+        dates = np.concatenate(dates)
+        end, as_of, after = _end_of_log(dates)
         rules = tally.rules()
         tables = []
         for path in sorted(folder.glob("p*.parquet")):
@@ -103,7 +104,8 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
                          lines_dropped_no_customer=sum(t.lines_dropped_no_customer for t in tables),
                          cancellation_lines=sum(t.cancellation_lines for t in tables),
                          non_product_lines=sum(t.non_product_lines for t in tables), warnings=warnings,
-                         lines_after_end=sum(t.lines_after_end for t in tables))
+                         lines_after_end=sum(t.lines_after_end for t in tables), suggested_as_of=as_of,
+                         first_date=pd.Timestamp(dates.min()), last_date=pd.Timestamp(dates.max()))
 
 
 def _end_of_log(dates: np.ndarray) -> tuple[pd.Timestamp | None, pd.Timestamp | None, str | None]:

@@ -172,8 +172,11 @@ def _drop_pasted_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     header = (names >= min(2, len(frame.columns))) & (names == filled)
     total = np.zeros(len(frame), dtype=bool)
     for i in range(max(0, len(frame) - _TOTAL_ROWS), len(frame)):
-        first = next((frame.iloc[i][c] for c in frame.columns if not _blank(frame[c].iloc[i:i + 1])[0]), None)
-        total[i] = isinstance(first, str) and bool(_TOTAL_WORD.match(first))
+        row = frame.iloc[i:i + 1]
+        blank = [bool(_blank(row[c])[0]) for c in frame.columns]
+        first = next((row[c].iloc[0] for c, b in zip(frame.columns, blank) if not b), None)
+        # A totals line leaves cells blank (no customer, no date): a full row saying "Total" is data.
+        total[i] = isinstance(first, str) and bool(_TOTAL_WORD.match(first)) and any(blank)
     warnings = []
     if header.any():
         rows = ", ".join(str(r + 2) for r in np.flatnonzero(header)[:5])

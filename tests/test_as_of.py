@@ -3,6 +3,8 @@ roll-up, the training windows and the Upload page's picker; lines after it are l
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
@@ -61,3 +63,17 @@ def test_upload_page_as_of_picker_defaults_to_the_plausible_end_and_a_pick_chang
     # Back to the suggested day: no choice left, the default roll-up again.
     at.date_input(key="w_cfg_as_of").set_value(suggested).run()
     assert chosen(at) is None
+
+
+def test_the_cli_takes_an_as_of_date_and_refuses_one_that_is_no_date(tmp_path):
+    from tests.test_cli import assert_bad_input, cli
+
+    path = tmp_path / "export.csv"
+    with_stray_lines(online_retail_ii()).to_csv(path, index=False)
+    proc = cli("run", "--input", str(path), "--out", str(tmp_path / "out"), "--as-of", "2011-01-01", "--no-value",
+               "--segments", "3")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert any("on or after the as-of date 2011-01-01" in w for w in report["warnings"])
+    assert_bad_input(cli("run", "--input", str(path), "--out", str(tmp_path / "bad"), "--as-of", "2011-13-45"),
+                     "is not a date")

@@ -92,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.transactions = rolls_up(file_kind, args.transactions, args.no_transactions)  # read by the checks below
     settings = p.RunSettings(
         customers=p.CustomerSettings(args.transactions, args.customer_col, args.date_col, args.amount_col,
-                                     args.cutoff, args.horizon),
+                                     args.cutoff, args.horizon, as_of=args.as_of),
         understand=p.UnderstandSettings(target=args.target, positive=args.positive, id_col=args.id_col,
                                         exclude=tuple(args.exclude)),
         segment=p.SegmentSettings(method=args.segment_method, k=_segments_setting(args.segments), seed=args.seed),

@@ -270,7 +270,12 @@ def plausible_end(dates: pd.Series) -> pd.Timestamp | None:
 
 def order_timestamp(value: str | pd.Timestamp) -> pd.Timestamp:
     """A cutoff date given by a user, read by the same rule as the order dates."""
-    ts = pd.Timestamp(value)
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if pd.isna(ts):
+        raise DataValidationError(t("'{value}' is not a date: give the as-of date as YYYY-MM-DD.", value=value))
     return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 

@@ -119,3 +119,12 @@ def test_the_cli_rolls_a_messy_export_up_without_being_told(tmp_path, shop_log, 
     assert report["customers"] == len(clean.frame)
     written = pd.read_csv(tmp_path / "out" / "customers.csv", dtype=str)
     assert set(written["id"]) == set(clean.frame["customer_id"])
+
+
+def test_an_am_pm_export_of_the_first_days_of_december_is_december():
+    """Every value reads day first too (12 Jan, 12 Feb...), but a 12-hour clock is the US convention."""
+    from lib.data.io import parse_dates
+
+    dates = parse_dates(pd.Series(["12/01/2010 8:26 AM", "12/02/2010 9:00 AM", "12/06/2010 1:05 PM"]))
+    assert [d.strftime("%Y-%m-%d %H:%M") for d in dates] == ["2010-12-01 08:26", "2010-12-02 09:00", "2010-12-06 13:05"]
+    assert parse_dates(pd.Series(["13/01/2010 8:26 AM", "12/02/2010 9:00 AM"]))[0].month == 1

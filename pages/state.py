@@ -98,7 +98,8 @@ def customer_settings() -> CustomerSettings:
     if not is_transactions():
         return CustomerSettings()
     return CustomerSettings(True, st.session_state.get("cfg_customer_col"), st.session_state.get("cfg_date_col"),
-                            st.session_state.get("cfg_amount_col"), None, horizon())
+                            st.session_state.get("cfg_amount_col"), None, horizon(),
+                            as_of=st.session_state.get("cfg_as_of"))
 
 
 def understand_settings() -> UnderstandSettings:

@@ -109,6 +109,24 @@ def rollup_column_boxes(cols, names: list[str]) -> None:
             st.rerun()
 
 
+def as_of_picker(choice) -> None:
+    """The as-of date of a rolled-up log (``lib.flow.pipeline.AsOfChoice``): the export's plausible end
+    until the user picks another day; what the day in use leaves out is said under it."""
+    if choice is None:
+        return
+    picked = st.date_input(
+        t("As of (only lines before this day count)"), value=choice.chosen.date(),
+        min_value=choice.earliest.date(), max_value=choice.latest.date(), key="w_cfg_as_of",
+        help=t("Suggested: the day after the export's last plausible line ({date}). Pick an earlier day to see "
+               "the customers as they were then, or a later one to count stray late lines.",
+               date=choice.suggested.date()))
+    wanted = None if picked is None or picked == choice.suggested.date() else picked.isoformat()
+    if wanted != st.session_state.get("cfg_as_of"):
+        st.session_state["cfg_as_of"] = wanted
+        st.rerun()
+    st.caption(choice.note)
+
+
 def role_help() -> str:
     """What each column role means (lib.data.schema.ROLE_LABELS), in the page's language."""
     labels = {"identifier": t("Identifier"), "pii": t("Personal data (PII)"), "date": t("Date"), "numeric": t("Number"),

@@ -6,6 +6,7 @@ import streamlit as st
 from lib.data.io import DELIMITER_NAMES, SUPPORTED_EXTENSIONS
 from lib.data.schema import ROLES
 from lib.errors import DataValidationError
+from lib.flow import pipeline as p
 from lib.text.i18n import date, number, percent, t
 from pages import headers, state, steps, ui
 
@@ -82,6 +83,7 @@ if state.is_transactions():
         cancellations=number(table.cancellation_lines), non_product=number(table.non_product_lines)))
     for w in table.warnings:
         st.info(w)
+    ui.as_of_picker(p.as_of_choice(steps.customers()))
     with st.expander(t("Columns used for the roll-up")):
         ui.rollup_column_boxes(cols, list(lr.frame.columns))
     state.setting(st.number_input, t("Predict who buys again within this many days (0 = no target)"), "cfg_horizon",

@@ -125,8 +125,40 @@ def test_headers_are_the_platforms_own():
     assert list(a["google"].frame.columns) == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
     assert list(a["meta"].frame.columns)[:4] == ["email", "phone", "fn", "ln"]
     assert {"zip", "ct", "country"} <= set(a["meta"].frame.columns)
-    assert a["mailchimp"].frame.columns[0] == "Email Address" and a["klaviyo"].frame.columns[0] == "Email"
+    assert a["mailchimp"].frame.columns[0] == "Email Address" and a["klaviyo"].frame.columns[0] == "Email Address"
     assert all(list(a[c].frame.columns) == list(PLATFORMS[c].columns) for c in a)
+
+
+# The e-mail platforms' import files, byte for byte: each platform's own headers (Mailchimp "Format
+# guidelines for your import file": Email Address required; Klaviyo list upload: "Email Address" first,
+# then its properties; Brevo "Format your contact import file": EMAIL, FIRSTNAME, LASTNAME, SMS with + and
+# country code), contacts in clear, e-mail trimmed and lower-cased, phones in E.164, non-Latin names kept.
+EMAIL_PLATFORM_FILES = {
+    "mailchimp": '"Email Address","First Name","Last Name","Phone Number"\n'
+                 '"anna.nowak@example.com","Anna","Nowak","+16505551234"\n'
+                 '"li.wei@example.cn","伟","李","+8613800138000"\n',
+    "klaviyo": '"Email Address","First Name","Last Name","Phone Number","City","Country","Zip Code"\n'
+               '"anna.nowak@example.com","Anna","Nowak","+16505551234","Palo Alto","US","94301"\n'
+               '"li.wei@example.cn","伟","李","+8613800138000","北京","CN","100000"\n',
+    "brevo": '"EMAIL","FIRSTNAME","LASTNAME","SMS"\n'
+             '"anna.nowak@example.com","Anna","Nowak","+16505551234"\n'
+             '"li.wei@example.cn","伟","李","+8613800138000"\n',
+}
+
+
+def test_email_platform_files_are_golden():
+    frame = members([
+        {"email": "  Anna.Nowak@Example.COM ", "first_name": " Anna ", "last_name": "Nowak", "phone": "(650) 555-1234",
+         "city": "Palo Alto", "country": "US", "zip": "94301", "consent": "yes", "group": "target"},
+        {"email": "li.wei@example.cn", "first_name": "伟", "last_name": "李", "phone": "138 0013 8000", "city": "北京",
+         "country": "CN", "zip": "100000", "consent": "yes", "group": "target"},
+        {"email": "no.consent@example.com", "consent": "no", "group": "target"},
+        {"email": "in.control@example.com", "consent": "yes", "group": "control"},
+    ])
+    a = audiences_of(frame, channels=tuple(EMAIL_PLATFORM_FILES), roles={"email": "pii", "phone": "pii"})
+    for channel, golden in EMAIL_PLATFORM_FILES.items():
+        assert audience_csv_bytes(a[channel]).decode("utf-8") == golden, channel
+        assert a[channel].left_out == {"no consent": 1}
 
 
 # --- who is in a file ------------------------------------------------------------------------------
@@ -267,7 +299,7 @@ def test_cli_audience_writes_the_target_group_hashed_by_the_platforms_rules(tmp_
     assert not (out / "audience_google.csv").exists() and not (out / "audience_meta.csv").exists()
     klaviyo = pd.read_csv(out / "audience_klaviyo.csv", dtype=str)
     listed = people[people["customer_id"].isin(pd.read_csv(out / "targets.csv")["id"])]
-    assert set(klaviyo["Email"]) == {e.strip().lower() for e in listed.loc[listed["email_consent"] == "yes", "email"]}
+    assert set(klaviyo["Email Address"]) == {e.strip().lower() for e in listed.loc[listed["email_consent"] == "yes", "email"]}
     assert klaviyo["Phone Number"].dropna().str.fullmatch(r"\+1\d{10}").all()
     report = json.loads((out / "report.json").read_text())["audiences"]
     assert report["klaviyo"]["left_out"] == {"no consent": int((listed["email_consent"] == "no").sum())}

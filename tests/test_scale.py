@@ -168,6 +168,27 @@ def test_a_log_rolled_up_in_partitions_equals_the_log_rolled_up_whole(tmp_path):
     assert whole.lines_dropped_no_customer > 1000 and parts.warnings == whole.warnings
 
 
+def test_stray_future_lines_are_left_out_of_a_log_rolled_up_in_parts_as_of_one_read_whole(tmp_path):
+    """Five lines dated 2031 in a 2021-2026 export: streamed, as in memory, they neither set the as-of date nor
+    count, and are said once (lib.data.orders.plausible_end on the whole log's dates)."""
+    from lib.data.features import customers_from_transactions
+    from lib.data.io import load_table
+
+    log = pd.read_csv(SAMPLES / "shop_transactions.csv.gz", dtype=str)
+    stray = log.head(5).copy()
+    stray["order_date"] = "2031-01-02"
+    stray["order_id"] = [f"99999{i}" for i in range(5)]
+    pd.concat([log.iloc[:30_000], stray, log.iloc[30_000:]]).to_csv(tmp_path / "log.csv", index=False)
+    whole = customers_from_transactions(load_table(tmp_path / "log.csv").frame)
+    parts = streaming.roll_up_log(streaming.open_source(tmp_path / "log.csv"), batch_rows=5000, partitions=7,
+                                  say=lambda m: None)
+    assert whole.as_of.year < 2030 and whole.lines_after_end == 5
+    assert (parts.as_of, parts.lines_after_end, parts.lines_used) == (whole.as_of, 5, whole.lines_used)
+    pd.testing.assert_frame_equal(parts.customers, whole.customers, check_dtype=False)
+    assert sorted(parts.warnings) == sorted(whole.warnings)
+    assert sum("plausible end" in w for w in parts.warnings) == 1
+
+
 def test_big_training_files_train_on_a_stratified_sample_and_say_so(tmp_path):
     """--train-rows caps the rows the trees learn from (same share of positives); the holdout is whole."""
     proc = cli("run", "--input", str(SHOP), "--out", str(tmp_path / "cap"), "--target", "responded",

@@ -59,12 +59,16 @@ class Platform:
 PLATFORMS: dict[str, Platform] = {
     "google": Platform("google", ("Email", "Phone", "First Name", "Last Name", "Country", "Zip"), True, False),
     "meta": Platform("meta", ("email", "phone", "fn", "ln", "ct", "st", "zip", "country"), True, False),
-    # Mailchimp's import recognises these headers as its default fields (Audience > Import contacts).
+    # Mailchimp's import recognises these headers as its default audience fields (Audience > Import contacts;
+    # "Format guidelines for your import file": Email Address is the one required field).
     "mailchimp": Platform("mailchimp", ("Email Address", "First Name", "Last Name", "Phone Number"), False, True),
-    # Klaviyo's standard profile properties, as its CSV import maps them; phone in E.164.
-    "klaviyo": Platform("klaviyo", ("Email", "First Name", "Last Name", "Phone Number", "City", "Country",
+    # Klaviyo's standard profile properties, as its CSV import maps them; phone in E.164. Its list upload
+    # wants "Email Address" (or "Phone Number") as the first column's header (Help Center, "How to create
+    # and add subscribers to a new list"; older versions also took "Email").
+    "klaviyo": Platform("klaviyo", ("Email Address", "First Name", "Last Name", "Phone Number", "City", "Country",
                                     "Zip Code"), False, True),
-    # Brevo's default contact attributes; SMS in E.164.
+    # Brevo's four default contact attributes (Help Center, "Format your contact import file"); SMS with
+    # the + and the country code, digits only: E.164.
     "brevo": Platform("brevo", ("EMAIL", "FIRSTNAME", "LASTNAME", "SMS"), False, True),
 }
 CHANNELS = tuple(PLATFORMS)
@@ -481,7 +485,7 @@ _SHAPES = {
     "meta": _meta,
     "mailchimp": lambda c: _clear(c, {"email": "Email Address", "first": "First Name", "last": "Last Name",
                                       "phone": "Phone Number"}),
-    "klaviyo": lambda c: _clear(c, {"email": "Email", "first": "First Name", "last": "Last Name",
+    "klaviyo": lambda c: _clear(c, {"email": "Email Address", "first": "First Name", "last": "Last Name",
                                     "phone": "Phone Number", "city": "City", "country": "Country",
                                     "zip": "Zip Code"}),
     "brevo": lambda c: _clear(c, {"email": "EMAIL", "first": "FIRSTNAME", "last": "LASTNAME", "phone": "SMS"}),

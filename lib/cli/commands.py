@@ -90,7 +90,7 @@ def _settings(args: argparse.Namespace):
     spec = _list_spec(args)
     settings = p.RunSettings(
         customers=p.CustomerSettings(args.transactions, args.customer_col, args.date_col, args.amount_col,
-                                     args.cutoff, args.horizon),
+                                     args.cutoff, args.horizon, as_of=args.as_of),
         understand=p.UnderstandSettings(target=args.target, positive=args.positive, id_col=args.id_col,
                                         exclude=tuple(args.exclude)),
         segment=p.SegmentSettings(method=args.segment_method, k=_segments_setting(args.segments), seed=args.seed),

@@ -75,6 +75,9 @@ def _run_parser(sub) -> argparse.ArgumentParser:
     run.add_argument("--amount-col")
     run.add_argument("--cutoff", help="as-of date YYYY-MM-DD (transactions)")
     run.add_argument("--horizon", type=int, metavar="DAYS", help="label = bought again within DAYS after the cutoff")
+    run.add_argument("--as-of", metavar="YYYY-MM-DD",
+                     help="transactions: the end of the log; lines on or after it are left out and counted "
+                          "(default: the export's plausible end, so a few stray future dates never set it)")
     run.add_argument("--explain-method", choices=["auto", "woodelf", "xgboost"], default="auto")
     run.add_argument("--train-rows", type=int, default=None, metavar="N",
                      help="train the trees on a stratified sample of N rows when there are more (default 300000; "

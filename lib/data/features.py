@@ -45,6 +45,52 @@ class CustomerTable:
     warnings: tuple[str, ...]
     lines_after_end: int = 0  # lines dated after the export's plausible end (lib.data.orders.plausible_end): left out
     source_problems: tuple = ()  # the log's own problems, in log terms (lib.data.quality.log_problems)
+    suggested_as_of: pd.Timestamp | None = None  # the as-of date without a choice: the day after the plausible end's last line
+    lines_after_as_of: int = 0  # usable lines on or after a chosen as-of date: left out
+    first_date: pd.Timestamp | None = None  # first and last usable line (stray ones included)
+    last_date: pd.Timestamp | None = None
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Which usable lines a roll-up counts, and what it says about the ones it leaves out."""
+
+    keep: pd.Series
+    after_end: int
+    after_as_of: int
+    suggested: pd.Timestamp | None
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+    warnings: tuple[str, ...]
+
+
+def _window(dates: pd.Series, usable: pd.Series, cutoff: pd.Timestamp | None, end: pd.Timestamp | None) -> _Window:
+    """The lines counted: usable ones up to the export's plausible end (stray late lines must not set the
+    as-of date), or, when the user chose an as-of date (``cutoff``), the ones before it: a choice wins
+    over the plausible end. ``end`` given: found on the whole log by a caller rolling it up in parts,
+    who says once what it left out. Either way the lines left out are counted and said."""
+    keep = usable.copy()
+    found = dates[keep]
+    whole_log_end = end is not None
+    if end is None:
+        end = plausible_end(found)
+    suggested = found[found <= end].max().normalize() + pd.Timedelta(days=1) if end is not None else None
+    warnings = []
+    after_end = keep & (dates > end) if end is not None and (cutoff is None or whole_log_end) else keep & False
+    n_after = int(after_end.sum())
+    keep &= ~after_end
+    if n_after and not whole_log_end:
+        warnings.append(after_end_warning(n_after, end, dates[after_end].max()))
+    n_later = 0
+    if cutoff is not None:
+        later = keep & (dates >= cutoff)
+        n_later = int(later.sum())
+        keep &= ~later
+        if n_later:
+            warnings.append(t("{n:,} lines dated on or after the as-of date {date} were left out.", n=n_later,
+                              date=cutoff.date()))
+    first, last = (found.min(), found.max()) if len(found) else (None, None)
+    return _Window(keep, n_after, n_later, suggested, first, last, tuple(warnings))
 
 
 def customers_from_transactions(
@@ -54,6 +100,7 @@ def customers_from_transactions(
     amount_col: str | None = None,
     as_of: str | pd.Timestamp | None = None,
     rules: LineRules | None = None,
+    end: pd.Timestamp | None = None,
 ) -> CustomerTable:
     """Roll an order-line log up to one row per customer.
 
@@ -71,6 +118,10 @@ def customers_from_transactions(
         plausible end (``plausible_end``: a few stray future dates) are left out either way, and said.
     rules
         The log-wide line rules when ``frame`` is only part of a log (``lib.data.orders.LineTally``).
+    end
+        The export's plausible end found on the whole log when ``frame`` is only part of it
+        (``lib.scale.log_parts``): lines after it are left out and counted, and the caller, who saw the
+        whole log, says so once (``after_end_warning``).
     """
     cols = infer_transaction_columns(frame, customer_col, date_col, amount_col)
     ol = classify_lines(frame, cols, rules)
@@ -84,18 +135,9 @@ def customers_from_transactions(
         raise DataValidationError(t("Column '{col}' has no readable dates (e.g. '{example}'). Choose the column that "
                                     "holds the order date.", col=cols.date, example=example))
     cutoff = order_timestamp(as_of) if as_of is not None else None
-    keep = ol.usable
-    # A given as-of date is the user's choice of end; without one, stray late lines must not set it.
-    end = plausible_end(dates[keep]) if cutoff is None else None
-    after_end = keep & (dates > end) if end is not None else keep & False
-    n_after = int(after_end.sum())
-    keep &= ~after_end
-    if n_after:
-        warnings.append(t("{n:,} lines are dated after the export's plausible end ({end}, up to {last}) and were left "
-                          "out; give an as-of date to choose another.", n=n_after, end=end.date(),
-                          last=dates[after_end].max().date()))
-    if cutoff is not None:
-        keep &= dates < cutoff
+    window = _window(dates, ol.usable, cutoff, end)
+    keep = window.keep
+    warnings += window.warnings
     n_no_customer = ol.counts["no customer id"]
     if n_no_customer:
         warnings.append(t("{n:,} lines have no customer id and were left out of the customer table.", n=n_no_customer))
@@ -125,9 +167,19 @@ def customers_from_transactions(
         cancellation_lines=int((kept["kind"] == "cancellation").sum()),
         non_product_lines=int((kept["kind"] == "non_product").sum()),
         warnings=tuple(warnings),
-        lines_after_end=n_after,
-        source_problems=log_problems(frame, ol, n_after),
+        lines_after_end=window.after_end,
+        source_problems=log_problems(frame, ol, window.after_end),
+        suggested_as_of=window.suggested,
+        lines_after_as_of=window.after_as_of,
+        first_date=window.first,
+        last_date=window.last,
     )
+
+
+def after_end_warning(n: int, end: pd.Timestamp, last: pd.Timestamp) -> str:
+    """What is said when ``n`` lines dated up to ``last`` fall after the export's plausible ``end``."""
+    return t("{n:,} lines are dated after the export's plausible end ({end}, up to {last}) and were left "
+             "out; give an as-of date to choose another.", n=n, end=end.date(), last=last.date())
 
 
 def _roll_up(lines: pd.DataFrame, ref: pd.Timestamp, has_products: bool) -> pd.DataFrame:
@@ -179,6 +231,13 @@ def repurchase_labels(
     end = start + pd.Timedelta(days=horizon_days)
     bought = ol.usable & ol.of_kind("sale") & (dates >= start) & (dates < end)
     return pd.Series(1, index=pd.Index(ol.lines.loc[bought, "customer"].unique(), name="customer_id"), dtype="int64")
+
+
+def log_before(frame: pd.DataFrame, cols: TransactionColumns, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """The lines of ``frame`` dated before ``as_of`` (and those without a readable date, which no step
+    counts): the log as it was on that day, read by the order-date rule."""
+    dates = order_dates(frame[cols.date])
+    return frame[~(dates >= order_timestamp(as_of)).to_numpy()]
 
 
 def default_cutoff(frame: pd.DataFrame, cols: TransactionColumns, horizon_days: int) -> pd.Timestamp:

@@ -31,9 +31,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from lib.data.log_dates import naive_utc, order_dates, order_timestamp, plausible_end
 from lib.data.schema import ids_as_text
 from lib.errors import DataValidationError
 from lib.text.i18n import t
+
+# Dates live in lib.data.log_dates; every caller has always found them here.
+__all__ = ["naive_utc", "order_dates", "order_timestamp", "plausible_end"]
 
 KINDS = ("sale", "free", "return", "cancellation", "non_product")
 RETURNED = ("cancellation", "return")  # lines that give money or goods back
@@ -84,13 +88,16 @@ class TransactionColumns:
 
 def find_column(frame: pd.DataFrame, patterns: list[str], numeric: bool | None = None,
                 exclude: set | None = None) -> str | None:
-    """The first column whose name matches a pattern (in the patterns' order), optionally numeric only."""
+    """The first column whose name matches a pattern (in the patterns' order), optionally numeric only.
+
+    Spaces, hyphens and dots in a name count as "_": "Customer ID", "Item Code" and "order-no" are
+    matched by the same patterns as customer_id, item_code and order_no."""
     for pat in patterns:
         rx = re.compile(pat, re.I)
         for col in frame.columns:
             if exclude and col in exclude:
                 continue
-            if rx.search(str(col)):
+            if rx.search(re.sub(r"[\s.\-]+", "_", str(col).strip())):
                 if numeric is True and not pd.api.types.is_numeric_dtype(frame[col]):
                     continue
                 return col
@@ -109,9 +116,11 @@ def infer_transaction_columns(
             raise DataValidationError(t("Column '{col}' is not in the file. Its columns are: {columns}.", col=given,
                                         columns=", ".join(map(str, frame.columns))))
     customer = customer_col or find_column(frame, [r"^customer_?id$", r"cust.*id", r"client.*id", r"user.*id",
-                                             r"member.*id", r"^customer$", r"客户"])
+                                             r"member.*id", r"^customer$",
+                                             r"^(customer|client|member|buyer|shopper|account)_?"
+                                             r"(no|nr|num|number|code|key|ref|account)$", r"客户|顾客|会员"])
     date = date_col or next((c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])), None) \
-        or find_column(frame, [r"date", r"time", r"日期"])
+        or find_column(frame, [r"date", r"time", r"日期", r"时间"])
     order = find_column(frame, [r"invoice_?no", r"order_?id", r"order_?no", r"invoice", r"^order", r"transaction_?id",
                           r"receipt", r"订单"])
     quantity = find_column(frame, [r"quantity", r"^qty", r"units", r"数量"], numeric=True)
@@ -169,69 +178,6 @@ def description_column(frame: pd.DataFrame, product: str, used: set) -> str | No
         if s.str.len().mean() >= 8 and s.str.contains(" ").mean() >= 0.5 and describes(c):
             return c
     return None
-
-
-# --- dates ------------------------------------------------------------------------------------------
-
-
-def naive_utc(dates: pd.Series) -> pd.Series:
-    """Datetimes without a time zone: zone-aware ones converted to UTC, then the zone dropped.
-
-    Why UTC and not each line's wall clock: a log can mix offsets (summer and winter time, shops in
-    several zones), and only one clock keeps the order of the lines and the gaps between them exact (a
-    purchase at 01:30+02:00 came before one at 00:45+00:00). A late purchase may then fall on the next or
-    previous calendar day, a shift of hours in measures counted in days. Naive dates are taken as they
-    are. ``lib.models.model`` reads the date features of a customer table by the same rule."""
-    if isinstance(dates.dtype, pd.DatetimeTZDtype):
-        return dates.dt.tz_convert("UTC").dt.tz_localize(None)
-    return dates
-
-
-def order_dates(values: pd.Series) -> pd.Series:
-    """An order-date column as naive datetimes (``naive_utc``); unreadable values become NaT.
-
-    Text is read by the file reader's rules (``lib.data.io.parse_dates``: one format for the whole column,
-    day first before month first); a column those rules cannot read whole is read value by value."""
-    from lib.data.io import parse_dates
-
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return naive_utc(values)
-    parsed = parse_dates(values) if values.dtype == object or pd.api.types.is_string_dtype(values) else None
-    if parsed is None:
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
-    return naive_utc(parsed)
-
-
-# The export's plausible end: the latest date once the last few lines are set aside (at least
-# _END_TAIL_MIN lines, or 1 in 1,000), plus a margin of _END_MARGIN_DAYS or 5% of the log's span. A
-# handful of lines beyond that (a typo'd year, a test order) do not set the as-of date.
-_END_TAIL_MIN = 10
-_END_TAIL_SHARE = 0.001
-_END_MARGIN_DAYS = 31
-_END_MARGIN_SHARE = 0.05
-
-
-def plausible_end(dates: pd.Series) -> pd.Timestamp | None:
-    """The last plausible order date of a log (naive datetimes, NaT ignored): lines after it are strays.
-
-    Why not the last date: five lines dated 2031 in a 2011 export would make every customer two decades
-    lapsed. The dense end of the dates is found below the last ``max(10, 0.1%)`` lines (never more than
-    5% of them), and a line counts until a month (or 5% of the span) past it. None when no date reads."""
-    d = np.sort(dates.dropna().to_numpy().astype("datetime64[ns]"))
-    n = len(d)
-    if n == 0:
-        return None
-    tail = min(max(_END_TAIL_MIN, int(n * _END_TAIL_SHARE)), n // 20)
-    core = pd.Timestamp(d[n - 1 - tail])
-    span = core - pd.Timestamp(d[0])
-    end = core + max(pd.Timedelta(days=_END_MARGIN_DAYS), span * _END_MARGIN_SHARE)
-    return min(end, pd.Timestamp(d[-1]))
-
-
-def order_timestamp(value: str | pd.Timestamp) -> pd.Timestamp:
-    """A cutoff date given by a user, read by the same rule as the order dates."""
-    ts = pd.Timestamp(value)
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
 
 
 # --- text codes ---------------------------------------------------------------------------------------
@@ -486,10 +432,24 @@ class OrderLines:
     def usable(self) -> pd.Series:
         """Lines with a customer, a readable date and an amount: the ones any step can count."""
         ln = self.lines
-        return ln["customer"].ne("") & ln["date"].notna() & ln["value"].notna()
+        return _usable(ln["customer"], ln["date"], ln["value"])
 
     def of_kind(self, *kinds: str) -> pd.Series:
         return self.lines["kind"].isin(kinds)
+
+
+def _usable(customer: pd.Series, dates: pd.Series, value: pd.Series | np.ndarray) -> pd.Series:
+    """A line any step can count: a customer id ("" = none), a readable date and an amount."""
+    return customer.ne("") & dates.notna() & pd.Series(value, index=customer.index).notna()
+
+
+def usable_dates(raw: pd.DataFrame, cols: TransactionColumns) -> pd.Series:
+    """The order dates of the usable lines of ``raw`` (``OrderLines.usable``) without classifying them:
+    what ``plausible_end`` reads, gathered part by part when a log is rolled up in parts."""
+    cust, text = codes_text(raw[cols.customer])
+    customer = pd.Series(_text_of(cust, text), index=raw.index)
+    dates = order_dates(raw[cols.date])
+    return dates[_usable(customer, dates, _numbers(raw, cols).value)]
 
 
 def classify_lines(raw: pd.DataFrame, cols: TransactionColumns, rules: LineRules | None = None) -> OrderLines:

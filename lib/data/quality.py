@@ -125,7 +125,11 @@ def assess_quality(
     said = _fix_problems([f for f in fixes if f.column in frame.columns])
     for col in frame.columns:
         role = schema.roles.get(col, "categorical")
-        col_problems = said.get(col, []) + _column_problems(col, frame[col], "identifier" if col in codes else role, n)
+        # A roll-up's columns are Bullseye's own arithmetic on the log (a one-order customer has no gap
+        # between orders, a big spender is a long tail, not a typo): only unusable columns are said.
+        judged = not built or role in ("empty", "constant")
+        col_problems = said.get(col, []) + (
+            _column_problems(col, frame[col], "identifier" if col in codes else role, n) if judged else [])
         problems += col_problems
         non_null = frame[col].dropna()
         rows.append(

@@ -12,7 +12,7 @@ import pandas as pd
 from lib.data.io import LoadResult
 from lib.data.schema import Schema
 from lib.errors import DataValidationError
-from lib.flow.steps import Customers, Understanding
+from lib.flow.steps import Customers, Understanding, log_lines
 from lib.text.i18n import t
 
 # --- what to offer, and what customers are worth (transaction logs) -------------------------------
@@ -31,7 +31,7 @@ def recommend(loaded: LoadResult, cust: Customers, settings):
 
     _log_only(cust, t("Recommendations"))
     c = cust.settings
-    return run_recommender(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
+    return run_recommender(log_lines(loaded, cust), settings, c.customer_col, c.date_col, c.amount_col)
 
 
 def value(loaded: LoadResult, cust: Customers, settings):
@@ -41,7 +41,7 @@ def value(loaded: LoadResult, cust: Customers, settings):
 
     _log_only(cust, t("Customer value predictions"))
     c = cust.settings
-    return customer_value(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
+    return customer_value(log_lines(loaded, cust), settings, c.customer_col, c.date_col, c.amount_col)
 
 
 def forecast(loaded: LoadResult, cust: Customers, settings, segments: pd.Series | None = None):
@@ -52,7 +52,7 @@ def forecast(loaded: LoadResult, cust: Customers, settings, segments: pd.Series 
 
     _log_only(cust, t("Market forecasts"))
     c = cust.settings
-    return forecast_sales(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col, segments)
+    return forecast_sales(log_lines(loaded, cust), settings, c.customer_col, c.date_col, c.amount_col, segments)
 
 
 def risk(loaded: LoadResult, cust: Customers, settings):
@@ -62,7 +62,7 @@ def risk(loaded: LoadResult, cust: Customers, settings):
 
     _log_only(cust, t("Risk control"))
     c = cust.settings
-    return customer_risk(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col)
+    return customer_risk(log_lines(loaded, cust), settings, c.customer_col, c.date_col, c.amount_col)
 
 
 RISK_COLUMNS = ("risk_score", "risk_flag", "risk_reason_1", "risk_reason_2", "risk_reason_3")

@@ -20,6 +20,7 @@ from lib.data.features import (
     customers_from_transactions,
     default_cutoff,
     infer_transaction_columns,
+    log_before,
     repurchase_labels,
 )
 from lib.data.io import LoadResult
@@ -59,6 +60,9 @@ class CustomerSettings:
     amount_col: str | None = None
     cutoff: str | None = None  # YYYY-MM-DD: only lines before it count (and with a horizon: the label's start)
     horizon: int | None = None  # days: label = bought again within this many days after the cutoff
+    # YYYY-MM-DD: the end of the log the user chose (the app's as-of picker): lines on or after it are left out
+    # of the customer table and of the training windows, and counted. None: the export's plausible end.
+    as_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,13 +88,55 @@ def customers(loaded: LoadResult, settings: CustomerSettings) -> Customers:
                          fixes=tuple(loaded.fixes))
     cols = (settings.customer_col, settings.date_col, settings.amount_col)
     if settings.horizon is None:
-        table = customers_from_transactions(raw, *cols, as_of=settings.cutoff)
+        table = customers_from_transactions(raw, *cols, as_of=settings.as_of or settings.cutoff)
         return Customers(table.customers, len(raw), len(raw.columns), settings, rollup=table,
                          warnings=tuple(loaded.warnings) + table.warnings)
-    table = customers_from_transactions(raw, *cols)
-    training, split, oot = repurchase_training_frame(raw, settings.horizon, settings.cutoff, *cols)
+    table = customers_from_transactions(raw, *cols, as_of=settings.as_of)
+    # The training windows see the log the user chose, so their cutoff falls a horizon before its end.
+    log = raw if settings.as_of is None else log_before(raw, table.columns, settings.as_of)
+    training, split, oot = repurchase_training_frame(log, settings.horizon, settings.cutoff, *cols)
     return Customers(table.customers, len(raw), len(raw.columns), settings, rollup=table, training=training,
                      split=split, out_of_time=oot, warnings=tuple(loaded.warnings) + table.warnings)
+
+
+@dataclass(frozen=True)
+class AsOfChoice:
+    """The as-of date of a log's roll-up, as a picker shows it: the date the export suggests (the day
+    after its plausible end), the one in use, the range worth picking in and what the one in use leaves
+    out. Dates are days: only lines before the as-of date count."""
+
+    suggested: pd.Timestamp
+    chosen: pd.Timestamp
+    earliest: pd.Timestamp  # the day after the first line: at least one line counts
+    latest: pd.Timestamp  # the day after the last line, stray ones included: every line counts
+    left_out: int  # lines after the plausible end, or on or after a chosen date
+
+    @property
+    def note(self) -> str:
+        if not self.left_out:
+            return t("Every dated line is before {date} and counts.", date=self.chosen.date())
+        return t("{n:,} lines dated from {date} on are left out and counted in the report.", n=self.left_out,
+                 date=self.chosen.date())
+
+
+def as_of_choice(cust: Customers) -> AsOfChoice | None:
+    """The as-of picker of a rolled-up log (None for a customer table)."""
+    table = cust.rollup
+    if table is None or table.suggested_as_of is None or table.first_date is None:
+        return None
+    day = pd.Timedelta(days=1)
+    return AsOfChoice(suggested=table.suggested_as_of, chosen=table.as_of,
+                      earliest=table.first_date.normalize() + day, latest=table.last_date.normalize() + day,
+                      left_out=table.lines_after_end + table.lines_after_as_of)
+
+
+def log_lines(loaded: LoadResult, cust: Customers) -> pd.DataFrame:
+    """The log as the customer step read it: the lines before the as-of date the user chose (all of them
+    without a choice), so recommendations, value, forecasts and risk end where the customer table does."""
+    as_of = cust.settings.as_of
+    if as_of is None or cust.rollup is None:
+        return loaded.frame
+    return log_before(loaded.frame, cust.rollup.columns, as_of)
 
 
 def repurchase_training_frame(

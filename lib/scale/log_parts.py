@@ -36,18 +36,20 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
     hash of its customer id, keeping only the columns the roll-up reads. Pass 2 rolls each file up with
     ``lib.data.features.customers_from_transactions``, the code a log read whole goes through, so the
     features are the same, and stacks them. Memory holds one batch, then one partition (~1/32 of the lines).
-    Returns a ``CustomerTable`` like ``customers_from_transactions``.
+    Returns a ``CustomerTable`` like ``customers_from_transactions``, with the same as-of date: the
+    export's plausible end (``lib.data.orders.plausible_end``) is found on the dates of the whole log,
+    gathered in pass 1 (8 bytes a line), and lines after it are left out and said once.
     """
     import tempfile
 
     from lib.data.features import CustomerTable, customers_from_transactions, infer_transaction_columns
-    from lib.data.orders import LineTally
+    from lib.data.orders import LineTally, usable_dates
 
     say = say or (lambda m: log.info(m))
     folder = Path(tempfile.mkdtemp(prefix="bullseye-log-"))
     writers: dict[int, pq.ParquetWriter] = {}
     cols = None
-    latest = None
+    dates: list[np.ndarray] = []  # the usable lines' dates, as plausible_end reads them on a log read whole
     lines = 0
     try:
         for raw in batches(source, None, batch_rows):
@@ -62,10 +64,8 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
                 kinds = {c: ("text" if c in codes else "date" if pd.api.types.is_datetime64_any_dtype(frame[c]) else
                              "number" if pd.api.types.is_numeric_dtype(frame[c]) else "text") for c in keep}
             tally.add(frame)
+            dates.append(usable_dates(frame, cols).to_numpy(dtype="datetime64[ns]"))
             part = _typed_part(frame[keep].copy(), kinds, cols.customer)
-            if kinds.get(cols.date) == "date":
-                top = part[cols.date].max()
-                latest = top if latest is None or (pd.notna(top) and top > latest) else latest
             bucket = pd.util.hash_pandas_object(ids_as_text(part[cols.customer]), index=False).to_numpy() % partitions
             for b in np.unique(bucket):
                 table = pa.Table.from_pandas(part[bucket == b], preserve_index=False)
@@ -79,15 +79,15 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
         writers.clear()
         if cols is None:
             raise DataValidationError(t("{file} has a header but no data rows.", file=Path(source.path).name))
-        # The day after the log's last line, as for a log read whole (each partition alone would differ).
-        as_of = pd.Timestamp(latest).normalize() + pd.Timedelta(days=1) if latest is not None else None
+        dates = np.concatenate(dates)
+        end, as_of, after = _end_of_log(dates)
         rules = tally.rules()
         tables = []
         for path in sorted(folder.glob("p*.parquet")):
             lines_part = pq.read_table(path).to_pandas()
             try:
                 tables.append(customers_from_transactions(lines_part, cols.customer, cols.date, cols.amount,
-                                                          as_of=as_of, rules=rules))
+                                                          as_of=as_of, rules=rules, end=end))
             except DataValidationError:
                 continue  # a partition with no usable line; the whole log is checked below
         if not tables:
@@ -98,12 +98,30 @@ def roll_up_log(source: Source, customer_col: str | None = None, date_col: str |
         shutil.rmtree(folder, ignore_errors=True)
     customers = pd.concat([t.customers for t in tables], ignore_index=True)
     customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
-    warnings = _merged_warnings(tables)
+    warnings = _merged_warnings(tables) + ((after,) if after else ())
     return CustomerTable(customers=customers, columns=tables[0].columns, as_of=tables[0].as_of,
                          lines_used=sum(t.lines_used for t in tables),
                          lines_dropped_no_customer=sum(t.lines_dropped_no_customer for t in tables),
                          cancellation_lines=sum(t.cancellation_lines for t in tables),
-                         non_product_lines=sum(t.non_product_lines for t in tables), warnings=warnings)
+                         non_product_lines=sum(t.non_product_lines for t in tables), warnings=warnings,
+                         lines_after_end=sum(t.lines_after_end for t in tables), suggested_as_of=as_of,
+                         first_date=pd.Timestamp(dates.min()), last_date=pd.Timestamp(dates.max()))
+
+
+def _end_of_log(dates: np.ndarray) -> tuple[pd.Timestamp | None, pd.Timestamp | None, str | None]:
+    """From the usable lines' dates of the whole log: its plausible end, the as-of date (the day after the
+    last line up to that end, as for a log read whole: each partition alone would differ) and what to
+    say about the lines after the end (None when there are none)."""
+    from lib.data.features import after_end_warning
+    from lib.data.orders import plausible_end
+
+    end = plausible_end(pd.Series(dates))
+    if end is None:
+        return None, None, None
+    kept = dates[dates <= np.datetime64(end)]
+    as_of = pd.Timestamp(kept.max()).normalize() + pd.Timedelta(days=1)
+    n_after = int((dates > np.datetime64(end)).sum())
+    return end, as_of, after_end_warning(n_after, end, pd.Timestamp(dates.max())) if n_after else None
 
 
 def _typed_part(part: pd.DataFrame, kinds: dict[str, str], customer_col: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 
 from lib.data.io.encoding import _SAMPLE_BYTES, detect_encoding
 from lib.data.io.frame import _Raw, _unique_names
+from lib.data.io.numbers import _CURRENCY
 from lib.errors import DataValidationError
 from lib.text.i18n import t
 
@@ -91,14 +92,18 @@ def _load_text(data: bytes, name: str, sep: str | None, encoding: str | None):
 
 
 def _detect_decimal(sample: str, delim: str) -> str:
-    """',' when numbers in the sample are written with a decimal comma (European exports)."""
+    """',' when numbers in the sample are written with a decimal comma (European exports), currency
+    signs and thousands separators allowed ("1.234,50 €" against "£1,234.50")."""
     if delim == ",":
         return "."
-    comma = len(re.findall(r"(?:^|[" + re.escape(delim) + r"\"])\s*-?\d+,\d+\s*(?=[" + re.escape(delim) + r"\"\r\n]|$)",
-                           sample, flags=re.M))
-    dot = len(re.findall(r"(?:^|[" + re.escape(delim) + r"\"])\s*-?\d+\.\d+\s*(?=[" + re.escape(delim) + r"\"\r\n]|$)",
-                         sample, flags=re.M))
-    return "," if comma > dot else "."
+    edge_l, edge_r = r"(?:^|[" + re.escape(delim) + r"\"])\s*", r"\s*(?=[" + re.escape(delim) + r"\"\r\n]|$)"
+
+    def count(decimal: str, thousands: str) -> int:
+        number = (rf"-?(?:[{_CURRENCY}]\s?)?-?(?:\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+)"
+                  rf"{re.escape(decimal)}\d+(?:\s?[{_CURRENCY}])?")
+        return len(re.findall(edge_l + number + edge_r, sample, flags=re.M))
+
+    return "," if count(",", ".") > count(".", ",") else "."
 
 
 def _read_csv_bytes(utf8: bytes, name: str, delim: str) -> tuple[pd.DataFrame, list[str], dict[str, int]]:

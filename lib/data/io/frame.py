@@ -67,6 +67,8 @@ def _finish_frame(
     frame, dropped = _drop_empty(frame)
     if dropped:
         warnings.append(dropped)
+    frame, pasted = _drop_pasted_rows(frame)
+    warnings += pasted
     fixes: list[CellFix] = []
     out = {}
     for col in frame.columns:
@@ -107,6 +109,16 @@ def _blank(s: pd.Series) -> np.ndarray:
     return blank
 
 
+def _whole_numbers_back(before: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """``kept`` (rows of ``before``) with each column of whole numbers that was read as floats only
+    because of the dropped rows back as integers."""
+    return kept.astype({
+        c: "int64" for c in kept.columns
+        if pd.api.types.is_float_dtype(kept[c]) and before[c].isna().any() and kept[c].notna().all()
+        and bool(np.all(np.mod(kept[c].to_numpy(), 1) == 0)) and kept[c].abs().max() < 2**53
+    })
+
+
 def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     """Drop rows with no value in any column (Excel's 'used range' residue, blank lines between blocks)
     and columns with neither a name nor a value, so neither becomes a phantom customer or feature.
@@ -128,13 +140,7 @@ def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
         empty[:] = True
     n_rows = int(empty.sum())
     if n_rows:
-        kept = frame[~empty]
-        # A column of whole numbers read as floats only because of the empty rows gets its type back.
-        frame = kept.astype({
-            c: "int64" for c in kept.columns
-            if pd.api.types.is_float_dtype(kept[c]) and frame[c].isna().any() and kept[c].notna().all()
-            and bool(np.all(np.mod(kept[c].to_numpy(), 1) == 0)) and kept[c].abs().max() < 2**53
-        })
+        frame = _whole_numbers_back(frame, frame[~empty])
     if not n_rows and not empty_cols:
         return frame, None
     parts = []
@@ -143,6 +149,44 @@ def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
     if empty_cols:
         parts.append(t("{n_empty_cols} empty unnamed column{plural}", n_empty_cols=len(empty_cols), plural='s' if len(empty_cols) != 1 else ''))
     return frame, (t("Dropped {items}: they hold no values (often left over from a spreadsheet's formatting). Nothing to do unless they should have had data.", items=t(" and ").join(parts)))
+
+
+# A totals line a spreadsheet adds at the bottom: its first filled cell says so.
+_TOTAL_WORD = re.compile(r"^\s*(grand\s+)?(total|totals|sum|subtotal)\s*:?\s*$|^\s*(合计|总计|小计|总和)\s*[:：]?\s*$", re.I)
+_TOTAL_ROWS = 3  # only the last few rows can be a totals line
+
+
+def _drop_pasted_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Drop rows that are not data but were pasted into it: the header repeated in the middle (two
+    exports pasted one under the other) and a totals line at the bottom. Kept, either would become a
+    customer, or an unreadable date and a "not a number" in every column it crosses."""
+    if len(frame) == 0 or len(frame.columns) == 0:
+        return frame, []
+    text = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c]) or pd.api.types.is_object_dtype(frame[c])]
+    names = np.zeros(len(frame), dtype=np.int64)
+    for c in text:
+        names += (frame[c] == c).to_numpy(dtype=bool, na_value=False)
+    filled = np.zeros(len(frame), dtype=np.int64)
+    for c in frame.columns:
+        filled += ~_blank(frame[c])
+    header = (names >= min(2, len(frame.columns))) & (names == filled)
+    total = np.zeros(len(frame), dtype=bool)
+    for i in range(max(0, len(frame) - _TOTAL_ROWS), len(frame)):
+        row = frame.iloc[i:i + 1]
+        blank = [bool(_blank(row[c])[0]) for c in frame.columns]
+        first = next((row[c].iloc[0] for c, b in zip(frame.columns, blank) if not b), None)
+        # A totals line leaves cells blank (no customer, no date): a full row saying "Total" is data.
+        total[i] = isinstance(first, str) and bool(_TOTAL_WORD.match(first)) and any(blank)
+    warnings = []
+    if header.any():
+        rows = ", ".join(str(r + 2) for r in np.flatnonzero(header)[:5])
+        warnings.append(t("Dropped {n:,} rows that repeat the header (lines {rows}): exports pasted one under another. "
+                          "Nothing to do.", n=int(header.sum()), rows=rows))
+    if total.any():
+        warnings.append(t("Dropped the totals line at the bottom (line {row}): it sums the rows above, it is not a "
+                          "customer or an order.", row=int(np.flatnonzero(total)[0]) + 2))
+    drop = header | total
+    return (_whole_numbers_back(frame, frame[~drop]), warnings) if drop.any() else (frame, [])
 
 
 def _convert_text(col: str, s: pd.Series, decimal: str) -> tuple[pd.Series, list[CellFix], bool]:

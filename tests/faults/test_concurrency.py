@@ -184,3 +184,15 @@ def test_output_piped_into_a_reader_that_leaves_early_ends_quietly(bank):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=300) == 0, err
     assert err == "", err
+
+
+def test_the_campaigns_page_says_a_damaged_history_is_damaged(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("BULLSEYE_DATA_DIR", str(tmp_path))
+    (tmp_path / "campaigns.sqlite").write_bytes(b"overwritten by something else" * 200)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/campaigns.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("is damaged" in e.value and "move it aside" in e.value for e in at.error), [e.value for e in at.error]

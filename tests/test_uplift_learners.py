@@ -83,8 +83,9 @@ def test_chosen_learner_reaches_the_hand_run_learners_qini_on_blanked_outcomes(b
     hand = hand_run(frame[~blank], frame[blank])
     ours = qini_score(y, result.uplift[blank], sent)
     best_hand = max(qini_score(y, u, sent) for u in hand.values())
-    # Measured on this draw (2026-12-03): ours 0.202, hand-run S 0.210, hand-run T 0.087. The Qini of two good
-    # rankings of the same 19k customers differs by about 0.01 from the draw alone, so "reaches" is within that.
+    # Measured on this draw (2026-12-03): ours (s-learner chosen, refitted) 0.202, the same without the refit
+    # 0.212, hand-run S 0.210, hand-run T 0.087. The Qini of two good rankings of the same 19k customers differs
+    # by about 0.01 from the draw alone, so "reaches" is within that.
     assert ours >= best_hand - 0.01, (ours, {k: qini_score(y, u, sent) for k, u in hand.items()})
     assert ours > min(qini_score(y, u, sent) for u in hand.values())
     # and it ranks by the true effect at least as well as the hand-run learners do

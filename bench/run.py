@@ -115,6 +115,8 @@ def main() -> None:
                         help="also time the notebook pipeline at 1M rows (about 9 minutes)")
     parser.add_argument("--scale", action="store_true",
                         help="also score 1M and 10M rows in batches and 1M on Dask (bench/scale.py; ~15 minutes)")
+    parser.add_argument("--learners", action="store_true",
+                        help="also run --learners all at 100k and auto at 1M (bench/learners.py; ~10 minutes)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench.generate import make_table
@@ -166,6 +168,10 @@ def main() -> None:
         results = sc.run(model, [1_000_000, 10_000_000], 1_000_000, log_lines=50_000_000)
         scale = sc.lines(results, sc.learning_curve())
     write_results(rows, notebook, notebook_1m, app, scale)
+    if args.learners:
+        from bench import learners
+
+        learners.write_section(learners.run(100_000, 1_000_000))
 
 
 def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | None = None,

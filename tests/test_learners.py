@@ -135,10 +135,39 @@ def test_the_chosen_learner_is_refitted_on_every_labelled_row_and_explained_exac
 
 def test_approximate_reasons_report_their_additivity_error(bank):
     x, y = bank
-    model = LearnerModel("tree", tuple(x.columns), 1).fit(x, y)
+    model = LearnerModel("mlp", tuple(x.columns), 1).fit(x, y)
     expl = explain(model, x.head(300))
     assert "approximate" in expl.method and expl.to_report()["additivity_error"] is not None
     assert expl.values.shape == (300, x.shape[1])
+
+
+@pytest.mark.parametrize("name", ["tree", "forest"])
+def test_trees_and_forests_get_exact_tree_shap_that_adds_up_to_the_log_odds(bank, name):
+    import shap
+
+    x, y = bank
+    model = LearnerModel(name, tuple(x.columns), 1).fit(x, y)
+    rows = x.head(200)
+    expl = explain(model, rows)
+    assert expl.method.startswith("exact TreeSHAP") and expl.additivity_error < 1e-9
+    np.testing.assert_allclose(expl.base_value + expl.values.sum(axis=1), model.decision_function(rows), atol=1e-4)
+    # shap's own values (probability), per user column: the same proportions, one factor per customer
+    raw = np.asarray(shap.TreeExplainer(model.pipeline_.named_steps["model"]).shap_values(
+        model.pipeline_.named_steps["encode"].transform(rows), check_additivity=False))[..., 1]
+    per_column = model._by_column(raw)
+    big = np.abs(per_column.sum(axis=1)) > 1e-6
+    factor = expl.values.sum(axis=1)[big] / per_column.sum(axis=1)[big]
+    np.testing.assert_allclose(expl.values[big], per_column[big] * factor[:, None], atol=1e-4)
+
+
+def test_a_forest_too_big_for_exact_tree_shap_says_it_is_approximate(bank, monkeypatch):
+    import lib.models.learners.fitted as fitted
+
+    x, y = bank
+    model = LearnerModel("forest", tuple(x.columns), 1).fit(x, y)
+    monkeypatch.setattr(fitted, "TREE_SHAP_BUDGET", 1.0)
+    expl = explain(model, x.head(50))
+    assert "approximate" in expl.method and expl.additivity_error is not None
 
 
 class _Stranger(ClassifierMixin, BaseEstimator):

@@ -36,6 +36,7 @@ from lib.data.io.atomic import write_atomic
 from lib.errors import DataValidationError
 from lib.models.learners import LearnerModel
 from lib.models.model import PropensityModel
+from lib.models.uplift.learners import learner_from_state as uplift_learner_from_state
 from lib.text.i18n import t
 
 FORMAT = "bullseye-model"
@@ -44,7 +45,7 @@ SUFFIX = ".bullseye"
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # a model of 600 depth-4 trees is a few MB; 512 MB is no model
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
 MEMBERS = ("manifest.json", "booster.json", "learner.skops")
-UPLIFT_LEARNERS = ("treated", "control", "single")  # uplift learners' trees: uplift_<name>.json
+UPLIFT_LEARNERS = ("treated", "control", "single", "tau_treated", "tau_control", "effect")  # uplift_<name>.json
 UPLIFT_MEMBERS = tuple(f"uplift_{n}.json" for n in UPLIFT_LEARNERS)
 _LIBRARIES = ("xgboost", "scikit-learn", "pandas", "numpy", "scipy", "woodelf-explainer")
 
@@ -205,7 +206,7 @@ def load(source: str | Path | bytes, name: str | None = None) -> ModelBundle:
             for file, trees in uplift_trees.items():
                 if hashlib.sha256(trees).hexdigest() != manifest["files"].get(file):
                     raise DataValidationError(changed)
-            uplift["learners"] = {k: PropensityModel.from_state(v["state"], uplift_trees[v["file"]])
+            uplift["learners"] = {k: uplift_learner_from_state(v["state"], uplift_trees[v["file"]])
                                   for k, v in uplift["learners"].items()}
         bundle = ModelBundle(model=model, card=dict(manifest["card"]), data=dict(manifest["data"]),
                              segmentation=manifest.get("segmentation"), drift=dict(manifest["drift"]),

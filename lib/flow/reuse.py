@@ -76,7 +76,8 @@ def model_bundle(cust: Customers, und: Understanding, result: PropensityResult, 
         uplift_state = {"method": r.method, "treatment": r.treatment, "treated_value": r.treated_value,
                         "control_value": r.control_value, "target": r.target, "positive": r.positive,
                         "training": {k: v for k, v in r.to_report().items()
-                                     if k in ("qini", "auuc", "ate", "ate_ci", "n_treated", "n_control", "verdict")},
+                                     if k in ("qini", "auuc", "ate", "ate_ci", "n_treated", "n_control", "verdict",
+                                              "refit_on_all_rows", "refit_note")},
                         # ``score`` ranks a new file by uplift only when this model beat random, as ``run`` did.
                         "beats_random": bool(r.beats_random),
                         "learners": dict(r.learners)}

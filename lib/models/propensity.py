@@ -302,37 +302,21 @@ def train_propensity(
     x = x_all[labelled]
     tr_idx, te_idx = _holdout_split(y, None if split is None else np.asarray(split)[labelled], holdout, seed)
     fit_idx, val_idx, sampled = _fit_rows(y, tr_idx, len(te_idx), seed, max_rows)
-    if sampled:
-        warnings = [*warnings, sampled]
+    warnings = [*warnings, sampled] if sampled else warnings
     spw = scale_pos_weight(y)
     names = resolve_learners(learners, len(tr_idx), len(feats))
     comparison = _compare(x, y, tr_idx, te_idx if split is not None else None, names, seed, spw, cv_folds,
                           time_limit, say)
     chosen = comparison.chosen if comparison is not None else ("xgboost" if "xgboost" in names else names[0])
     cv_auc = list(comparison.score_of(chosen).fold_auc) if comparison is not None else []
-
     if chosen == "xgboost":
-        say(t("Training XGBoost on {rows:,} rows (early stopping on {stop_rows:,})", rows=len(fit_idx), stop_rows=len(val_idx)))
-        # Dates count back from the latest date of every row scored here, so scoring this file again
-        # (``lib.flow.pipeline.prepare_new``) gives these same scores.
-        model = PropensityModel(tuple(feats), seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
-                                                             eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
-        p_te = model.predict_proba(x.iloc[te_idx])[:, 1]
-        # Refitted on every labelled row, except when the trees already learnt from a sample of a big
-        # file: there more rows barely move the model (see TRAIN_MAX_ROWS) and a refit would double the
-        # slowest step of `auto` at 1M rows.
-        refit = not sampled
-        if refit:
-            say(t("Refitting XGBoost on every labelled row ({rows:,}, {trees} trees)", rows=len(y),
-                  trees=model.best_iteration_ + 1))
-            model = model.refit(x, y, reference=x_all)
-        margins = model.decision_function(x_all)
-        scores = model.calibrate(margins)
+        model, p_te, refit = _fit_xgboost(x, y, fit_idx, val_idx, te_idx, tuple(feats), seed, spw, not sampled,
+                                          x_all, say)
     else:
         model, p_te = _fit_and_refit(chosen, x, y, tr_idx, te_idx, tuple(feats), seed, max_rows, x_all, say)
-        margins = model.decision_function(x_all)
-        scores = model.calibrate(margins)
         refit = True
+    margins = model.decision_function(x_all)
+    scores = model.calibrate(margins)
     say(t("Training the logistic baseline"))
     baseline = _fit_baseline(model.column_specs, x, y, tr_idx, seed)
     y_te = y[te_idx]
@@ -363,6 +347,29 @@ def _compare(x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray, later: np.ndarr
     folds, kind = comparison_folds(y, tr_idx, later, k, seed)
     return compare_learners(x, y, names, folds, seed=seed, spw=spw, time_limit=time_limit, useful_auc=MIN_AUC,
                             folds_kind=kind, progress=say)
+
+
+def _fit_xgboost(x: pd.DataFrame, y: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray, te_idx: np.ndarray,
+                 feats: tuple[str, ...], seed: int, spw: float, refit: bool, x_all: pd.DataFrame,
+                 say: Progress) -> tuple[PropensityModel, np.ndarray, bool]:
+    """XGBoost fitted on the fit rows (early stopping and calibration on ``val_idx``) and measured on the
+    holdout, then, when ``refit``, refitted on every labelled row with the trees early stopping found: the
+    reported metrics are the first one's, the scores the second's (the model card says both).
+    Returns (the model that scores, its holdout scores before the refit, whether it was refitted)."""
+    say(t("Training XGBoost on {rows:,} rows (early stopping on {stop_rows:,})", rows=len(fit_idx), stop_rows=len(val_idx)))
+    # Dates count back from the latest date of every row scored here, so scoring this file again
+    # (``lib.flow.pipeline.prepare_new``) gives these same scores.
+    model = PropensityModel(feats, seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
+                                                  eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
+    p_te = model.predict_proba(x.iloc[te_idx])[:, 1]
+    # No refit when the trees already learnt from a sample of a big file (the caller's ``refit``): there
+    # more rows barely move the model (see TRAIN_MAX_ROWS) and a refit would double the slowest step of
+    # `auto` at 1M rows.
+    if refit:
+        say(t("Refitting XGBoost on every labelled row ({rows:,}, {trees} trees)", rows=len(y),
+              trees=model.best_iteration_ + 1))
+        model = model.refit(x, y, reference=x_all)
+    return model, p_te, refit
 
 
 def _fit_and_refit(name: str, x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray, te_idx: np.ndarray,

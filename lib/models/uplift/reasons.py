@@ -51,11 +51,20 @@ def explain_uplift(result: UpliftResult, frame: pd.DataFrame) -> UpliftExplanati
     points of uplift are its points in the treated model minus its points in the control model, so a
     customer's points add up to (p_treated - p_control) minus the base uplift. s-learner: the one model is
     explained with the arm set to "sent" and to "not sent" and the points subtracted the same way; the
-    arm's own points are the campaign's common effect and are not a customer reason.
+    arm's own points are the campaign's common effect and are not a customer reason. x- and dr-learner:
+    their effect models predict the uplift itself, so their exact SHAP values (times each model's weight)
+    are already points of uplift and add up to it exactly.
     """
     t0 = time.perf_counter()
     feats = list(result.features)
     x = frame[feats]
+    if result.method in ("x-learner", "dr-learner"):
+        parts = [result.learners[n] for n in ("tau_treated", "tau_control", "effect") if n in result.learners]
+        shaps = [(explain(m, x), m.weight) for m in parts]
+        points = sum(100 * w * e.values.astype("float64") for e, w in shaps)
+        return UpliftExplanation(points=points.astype(np.float32), features=tuple(feats),
+                                 base_points=sum(100 * w * e.base_value for e, w in shaps),
+                                 seconds=time.perf_counter() - t0)
     if result.method == "t-learner":
         m1, m0 = result.learners["treated"], result.learners["control"]
         pts1, b1 = _secant_points(explain(m1, x), m1)

@@ -17,7 +17,7 @@ class UpliftResult:
     """The uplift of every customer, how well it ranks on customers it never saw, and what to do."""
 
     table: pd.DataFrame  # aligned with the input: uplift, p_treated, p_control, uplift_rank/percentile/decile
-    method: str  # "t-learner" or "s-learner"
+    method: str  # "t-learner", "s-learner", "x-learner" or "dr-learner"
     qini: float  # normalised Qini coefficient on the holdout (scikit-uplift's qini_auc_score)
     auuc: float  # normalised area under the uplift curve on the holdout (scikit-uplift's uplift_auc_score)
     qini_ci: tuple[float, float]  # bootstrap 95% interval of ``qini``
@@ -40,7 +40,7 @@ class UpliftResult:
     warnings: tuple[str, ...]
     excluded_features: tuple[dict, ...]
     features: tuple[str, ...]
-    learners: dict  # name -> PropensityModel: {"treated", "control"} (t) or {"single"} (s)
+    learners: dict  # the chosen learner's models (``learners.PARTS``), refitted on every labelled row when ``refit``
     per_learner: dict  # method -> {qini, auuc, seconds, trees}
     target: str
     positive: str
@@ -51,6 +51,16 @@ class UpliftResult:
     train_seconds: float
     seed: int
     test: str = field(default="")  # how "beats random" was decided, in words
+    refit: bool = False  # ``learners`` were refitted on every labelled customer after the holdout judged them
+
+    def refit_note(self) -> str:
+        """Where the numbers come from and where the scores come from, in words (the model card says it)."""
+        if self.refit:
+            return t("The Qini, AUUC and permutation test are those of the {method} fitted on the training part "
+                     "and judged on the holdout; it was then refitted on every labelled customer (same number "
+                     "of trees) to score.", method=self.method)
+        return t("The Qini, AUUC and permutation test are those of this very {method}, fitted on the training "
+                 "part and judged on the holdout.", method=self.method)
 
     @property
     def uplift(self) -> np.ndarray:
@@ -74,6 +84,8 @@ class UpliftResult:
             "beats_propensity": self.beats_propensity,
             "propensity_qini": round(self.propensity_qini, 4),
             "test": self.test,
+            "refit_on_all_rows": self.refit,
+            "refit_note": self.refit_note(),
             "per_learner": {k: {m: (round(v, 4) if isinstance(v, float) else v) for m, v in d.items()}
                             for k, d in self.per_learner.items()},
             "response_treated": round(self.response_treated, 4),

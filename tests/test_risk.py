@@ -91,10 +91,12 @@ def test_planted_abusers_are_in_the_riskiest_two_percent_with_the_right_reason(p
     result, who = planted
     tab = result.table.set_index("customer_id")
     words = {"returns": "returned", "bulk": "units of", "burst": "orders within"}
+    # The planted returns come back 3 days after the purchase: serial returns, and quick ones too.
+    family = {"returns": ("returns", "quick_returns"), "bulk": ("bulk",), "burst": ("burst",)}
     for pattern, ids in who.items():
         ids = [str(i) for i in ids]
         assert tab.loc[ids, "risk_flag"].mean() >= 0.75, pattern
-        assert tab.loc[ids, "risk_pattern"].eq(pattern).mean() >= 0.75, pattern
+        assert tab.loc[ids, "risk_pattern"].isin(family[pattern]).mean() >= 0.75, pattern
         assert tab.loc[ids, "risk_reason_1"].str.contains(words[pattern]).mean() >= 0.75, pattern
     assert result.flagged.shape[0] <= np.ceil(0.02 * len(tab))
 
@@ -123,7 +125,7 @@ def test_a_log_without_returns_or_times_says_which_patterns_it_skipped():
     log, _ = product_log(n_customers=300)
     log = log[log["quantity"] > 0].assign(invoice_date=lambda d: d["invoice_date"].dt.normalize())
     rep = customer_risk(log).to_report()
-    assert set(rep["skipped"]) == {"returns", "burst"}
+    assert set(rep["skipped"]) == {"returns", "quick_returns", "burst"}
     assert "time of day" in rep["skipped"]["burst"] and "returns" in rep["skipped"]["returns"]
 
 

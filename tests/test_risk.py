@@ -224,3 +224,40 @@ def test_online_retail_flags_every_pattern_with_the_product_named():
     assert rep["skipped"] == {} and all(rep["flagged_by_pattern"][p] > 0 for p in ("returns", "bulk", "price", "burst"))
     tab = result.table.set_index("customer_id")
     assert tab.loc["12346", "risk_reason_1"].startswith("bought 74,215 units of MEDIUM CERAMIC TOP STORAGE JAR")
+
+
+def _cli(*argv: str) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "lib.cli", *argv], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_score_judges_next_months_file_by_the_thresholds_in_the_model_file(tmp_path):
+    """A wholesale month (everyone buys 12 times as much): by its own thresholds nobody stands out, by the
+    saved model's standard the biggest buyers are bulk buyers."""
+    import json
+
+    first, _ = product_log(n_customers=600, seed=1)
+    later, _ = product_log(n_customers=600, seed=2)
+    later["quantity"] *= 12
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.to_csv(a, index=False)
+    later.to_csv(b, index=False)
+    model = tmp_path / "m.bullseye"
+    _cli("run", "--input", str(a), "--transactions", "--horizon", "60", "--no-value", "--risk", "--save-model",
+         str(model), "--out", str(tmp_path / "run"))
+    learned = json.loads((tmp_path / "run" / "report.json").read_text())["risk"]["thresholds"]
+    _cli("score", "--model", str(model), "--input", str(b), "--out", str(tmp_path / "score"))
+    report = json.loads((tmp_path / "score" / "report.json").read_text())["risk"]
+    assert report["thresholds_from"] == "model file" and report["thresholds"] == learned
+    scored = pd.read_csv(tmp_path / "score" / "customers.csv", dtype={"id": str})
+    by_saved = set(scored.loc[scored["risk_flag"], "id"])
+    own = customer_risk(later).table
+    by_own = set(own.loc[own["risk_flag"], "customer_id"])
+    assert by_saved != by_own
+    assert report["flagged_by_pattern"]["bulk"] >= 10
+    assert int((own["risk_flag"] & (own["risk_pattern"] == "bulk")).sum()) < 5
+    risk = pd.read_csv(tmp_path / "score" / "risk.csv", dtype={"customer_id": str})
+    assert set(risk.loc[risk["level"] == "customer", "customer_id"]) == by_saved

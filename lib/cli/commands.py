@@ -31,6 +31,7 @@ from lib.cli.settings import (
     _load,
     _recommend_settings,
     _risk_settings,
+    _score_risk_settings,
     _segments_setting,
     _uplift_settings,
     _value_settings,
@@ -129,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         source = {"file": loaded.source_name, "sha256": loaded.digest, "rows": result.customers.source_rows}
         bundle = p.model_bundle(result.customers, result.understanding, result.model, result.segmentation,
-                                result.explanation, source, result.uplift)
+                                result.explanation, source, result.uplift, result.risk)
         save(bundle, args.save_model)
     audiences = _audiences(args, result.targets, result.customers.frame, result.understanding.ids,
                            dict(result.understanding.schema.roles))
@@ -235,6 +236,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     if engine != "memory" and not log_in_parts:
         return _score_in_parts(args, engine, bundle, t0)
     spec, _ = _list_spec(args), _audiences(args)
+    risk_settings = _score_risk_settings(args, bundle)
+    if args.exclude_risky and spec is not None:
+        spec = replace(spec, exclude_risky=True)
     out_dir = _out_dir(args)
     t_load = time.perf_counter()
     cust = None
@@ -248,7 +252,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         loaded = _load(args)
     load_s = time.perf_counter() - t_load
     result = p.score_file(bundle, loaded, p.ScoreSettings(id_col=args.id_col, explain_method=args.explain_method,
-                                                          target_list=spec, rank_by=args.rank_by),
+                                                          target_list=spec, rank_by=args.rank_by, risk=risk_settings),
                           progress=lambda m: logging.getLogger("bullseye").info(m), cust=cust)
     t_write = time.perf_counter()
     card = model_file.model_card(bundle)
@@ -256,6 +260,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                        loaded.digest)
     audiences = _audiences(args, result.targets, result.new.customers.frame, result.new.ids, outputs.roles)
     _write_tables(out_dir, result.table, result.targets, args, loaded.digest, card, outputs)
+    _write_risk(out_dir, result.risk, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
     engine_facts = {"name": "stream" if log_in_parts else "memory", "parts": 1,

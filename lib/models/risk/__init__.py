@@ -144,14 +144,20 @@ def threshold(x: pd.Series, floor: float) -> float:
     return float(max(floor, np.quantile(v, QUANTILE), med + ROBUST_Z * mad))
 
 
-def learn_rules(m: Measures, base: Baselines, share: float = DEFAULT_SHARE) -> RiskRules:
-    """The thresholds of this shop, from its own customers."""
+def outlier_score(m: Measures) -> tuple[pd.Series, pd.DataFrame]:
+    """ECOD's (score, contributions) per customer of ``m``."""
+    return ecod(m.outlier if m.outlier is not None else _outlier_features(m.table))
+
+
+def learn_rules(m: Measures, base: Baselines, share: float = DEFAULT_SHARE,
+                scored: tuple[pd.Series, pd.DataFrame] | None = None) -> RiskRules:
+    """The thresholds of this shop, from its own customers (``scored``: ``outlier_score(m)``, when known)."""
     tab = m.table
     th = {p: threshold(tab[p], FLOORS[p]) for p in FLOORS if p in tab}
     for p in ("returns", "price"):
         if p in th:
             th[p] = min(th[p], SHARE_CAP)
-    score, _ = ecod(m.outlier if m.outlier is not None else _outlier_features(tab))
+    score, _ = scored or outlier_score(m)
     s = score.to_numpy()
     med = float(np.median(s)) if len(s) else 0.0
     ecod_th = float(max(np.quantile(s, ECOD_QUANTILE) if len(s) else 0.0,
@@ -167,11 +173,12 @@ def _outlier_features(tab: pd.DataFrame) -> pd.DataFrame:
     return f.astype("float64").fillna(0.0)
 
 
-def judge(m: Measures, rules: RiskRules, product_basis: str | None = None) -> RiskResult:
-    """Score, flag and explain every customer of ``m`` by ``rules``."""
+def judge(m: Measures, rules: RiskRules, product_basis: str | None = None,
+          scored: tuple[pd.Series, pd.DataFrame] | None = None) -> RiskResult:
+    """Score, flag and explain every customer of ``m`` by ``rules`` (``scored``: ``outlier_score(m)``)."""
     tab = m.table
     feats = m.outlier if m.outlier is not None else _outlier_features(tab)
-    out_score, contrib = ecod(feats)
+    out_score, contrib = scored or ecod(feats)
     sev = pd.DataFrame(index=tab.index)
     for p, th in rules.thresholds.items():
         if p not in tab:
@@ -196,7 +203,8 @@ def judge(m: Measures, rules: RiskRules, product_basis: str | None = None) -> Ri
     for i in range(3):
         table[f"risk_reason_{i + 1}"] = [r[i] if len(r) > i else "" for r in reasons]
     table = pd.concat([table.reset_index(drop=True), tab.reset_index(drop=True)], axis=1)
-    orders = flagged_orders(m.lines, tab.reset_index(drop=True), sev.reset_index(drop=True), flag, rules.baselines)
+    orders = flagged_orders(m.lines, tab.reset_index(drop=True), sev.reset_index(drop=True), flag, rules.baselines,
+                            m.gaps)
     warnings = []
     if len(tab) < FEW_CUSTOMERS:
         warnings.append(t("Only {n} customers: the risk thresholds, learned from the shop's own customers, are unreliable below about {few}.",
@@ -220,8 +228,9 @@ def customer_risk(frame: pd.DataFrame, settings: RiskSettings | None = None, cus
     if not len(m.table):
         raise DataValidationError(t("No usable order lines (each needs a customer id, a date and an amount)."))
     saved = rules is not None
-    rules = rules or learn_rules(m, base, settings.share)
-    return replace(judge(m, rules, basis), rules_from="model file" if saved else "this file")
+    scored = outlier_score(m)  # once: the thresholds and the judgement read the same scores
+    rules = rules or learn_rules(m, base, settings.share, scored)
+    return replace(judge(m, rules, basis, scored), rules_from="model file" if saved else "this file")
 
 
 __all__ = ["RiskResult", "RiskRules", "RiskSettings", "customer_risk", "judge", "learn_rules", "PATTERNS"]

@@ -62,8 +62,7 @@ def _price(ln: Lines, who: np.ndarray, base: Baselines) -> pd.DataFrame:
     return _rows(ln, top["c"].to_numpy(), top["o"].to_numpy(), "price", words)
 
 
-def _quick(ln: Lines, who: np.ndarray) -> pd.DataFrame:
-    g = quick_gaps(ln.frame)
+def _quick(ln: Lines, who: np.ndarray, g: pd.DataFrame) -> pd.DataFrame:
     g = g[(g["days"] <= QUICK_DAYS) & np.isin(g["c"].to_numpy(), who)]
     g = g.assign(o=ln.frame["o"].to_numpy()[g["row"].to_numpy()], p=ln.frame["p"].to_numpy()[g["row"].to_numpy()])
     g = g.sort_values(["c", "o", "days"], kind="stable").drop_duplicates(["c", "o"])
@@ -73,13 +72,14 @@ def _quick(ln: Lines, who: np.ndarray) -> pd.DataFrame:
 
 
 def flagged_orders(ln: Lines | None, tab: pd.DataFrame, sev: pd.DataFrame, flag: np.ndarray,
-                   base: Baselines) -> pd.DataFrame:
+                   base: Baselines, gaps: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per suspicious order of a flagged customer and the pattern it shows (``ORDER_COLUMNS``).
-    ``tab``: the measures (row i is customer code i); ``sev``: each pattern's severity (0: not fired)."""
+    ``tab``: the measures (row i is customer code i); ``sev``: each pattern's severity (0: not fired);
+    ``gaps``: the returns matched to their purchases (``quick_gaps``)."""
     parts = [pd.DataFrame(columns=list(ORDER_COLUMNS))]
     if ln is not None:
         makers = {"burst": lambda w: _burst(ln, w, tab), "bulk": lambda w: _bulk(ln, w, tab),
-                  "price": lambda w: _price(ln, w, base), "quick_returns": lambda w: _quick(ln, w)}
+                  "price": lambda w: _price(ln, w, base), "quick_returns": lambda w: _quick(ln, w, gaps if gaps is not None else quick_gaps(ln.frame))}
         for pattern, make in makers.items():
             if pattern in sev:
                 who = np.flatnonzero(flag & (sev[pattern].to_numpy() > 0))

@@ -64,6 +64,7 @@ class Measures:
     skipped: dict  # pattern -> why it could not be computed
     lines: Lines | None = None  # the lines measured, for the flagged orders (None: a customer table)
     outlier: pd.DataFrame | None = None  # features of the outlier score (None: the log's own)
+    gaps: pd.DataFrame | None = None  # every return matched to its purchase (``quick_gaps``)
 
 
 def product_key(ol: OrderLines, raw: pd.DataFrame) -> tuple[pd.Series | None, str | None]:
@@ -97,14 +98,15 @@ def _group_median(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def baselines(ln: Lines) -> Baselines:
-    """The usual quantity and price per product, and the shop's return share."""
+def baselines(ln: Lines, units: pd.DataFrame | None = None) -> Baselines:
+    """The usual quantity and price per product, and the shop's return share. ``units``: ``pair_units``
+    of the sale lines, when already counted."""
     f = ln.frame
     sale = f["kind"].to_numpy() == "sale"
     usual_q, usual_p = {}, {}
     if ln.products is not None:
         n_p = len(ln.products)
-        units = _pair_units(f[sale])
+        units = pair_units(f[sale]) if units is None else units
         q = _group_median(units["p"].to_numpy(), units["units"].to_numpy(), n_p)
         p = _group_median(f["p"].to_numpy()[sale], f["unit"].to_numpy()[sale], n_p)
         usual_q = {k: float(v) for k, v in zip(ln.products, q) if not np.isnan(v)}
@@ -115,7 +117,7 @@ def baselines(ln: Lines) -> Baselines:
     return Baselines(usual_q, usual_p, back / bought if bought > 0 else 0.0)
 
 
-def _pair_units(sale: pd.DataFrame) -> pd.DataFrame:
+def pair_units(sale: pd.DataFrame) -> pd.DataFrame:
     """Units of each product each customer bought: columns c, p, units."""
     return sale.groupby(["c", "p"], sort=False)["quantity"].sum().rename("units").reset_index()
 
@@ -150,8 +152,7 @@ def quick_gaps(f: pd.DataFrame) -> pd.DataFrame:
                          "days": ((m["date"] - m["bought"]).dt.total_seconds() / 86400).to_numpy()})
 
 
-def _quick(f: pd.DataFrame, n: int) -> pd.DataFrame | None:
-    g = quick_gaps(f)
+def _quick(g: pd.DataFrame, n: int) -> pd.DataFrame | None:
     if not len(g):
         return None
     g = g[g["days"] <= QUICK_DAYS]
@@ -162,18 +163,18 @@ def _quick(f: pd.DataFrame, n: int) -> pd.DataFrame | None:
     return pd.DataFrame({"quick_returns": _sum(c, n), "quick_days": days})
 
 
-def _bulk(ln: Lines, n: int, base: Baselines) -> pd.DataFrame:
+def _bulk(ln: Lines, n: int, base: Baselines, units: pd.DataFrame) -> pd.DataFrame:
     f = ln.frame
     sale = f[f["kind"].to_numpy() == "sale"]
-    per = _pair_units(sale)
+    per = units.copy()
     usual = np.nan_to_num(_per_product(ln, base.usual_quantity), nan=1.0).clip(min=1.0)
     per["usual"] = usual[per["p"].to_numpy()]
     per["ratio"] = per["units"] / per["usual"]
     top = per.sort_values(["ratio", "p"], ascending=[False, True], kind="stable").drop_duplicates("c")
     # Orders are counted only for each customer's top product: a few lines, not every pair.
-    n_p = len(ln.products)
-    key = sale["c"].to_numpy().astype(np.int64) * n_p + sale["p"].to_numpy()
-    mine = np.isin(key, top["c"].to_numpy().astype(np.int64) * n_p + top["p"].to_numpy())
+    top_p = np.full(n, -1)
+    top_p[top["c"].to_numpy()] = top["p"].to_numpy()
+    mine = sale["p"].to_numpy() == top_p[sale["c"].to_numpy()]
     orders = _distinct(sale["c"].to_numpy()[mine], sale["o"].to_numpy()[mine], n)
     out = pd.DataFrame({"bulk": np.zeros(n), "bulk_code": pd.array([pd.NA] * n, dtype="Int64"),
                         "bulk_units": np.zeros(n), "bulk_orders": orders, "bulk_usual": np.full(n, np.nan)})
@@ -209,14 +210,18 @@ def _price(ln: Lines, n: int, base: Baselines) -> pd.DataFrame:
 
 def order_starts(f: pd.DataFrame) -> pd.DataFrame:
     """The first moment of each order per customer (columns c, o, date), sorted by customer and moment."""
-    first = f.groupby(["c", "o"], sort=False)["date"].min().reset_index()
-    return first.sort_values(["c", "date"], kind="stable").reset_index(drop=True)
+    # One sort by customer and moment; an order's first line is then its start.
+    key = np.lexsort((f["date"].to_numpy(), f["c"].to_numpy()))
+    c, o, d = f["c"].to_numpy()[key], f["o"].to_numpy()[key], f["date"].to_numpy()[key]
+    pair = c.astype(np.int64) * (int(o.max(initial=0)) + 1) + o
+    _, first = np.unique(pair, return_index=True)
+    first = np.sort(first)  # back in customer-then-moment order
+    return pd.DataFrame({"c": c[first], "o": o[first], "date": d[first]})
 
 
-def _burst(f: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Most separate orders (first moment of each) within any ``BURST_WINDOW_S``, the minutes they
-    spanned and when the window began."""
-    first = order_starts(f)
+def _burst(first: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Most separate orders (``order_starts``) within any ``BURST_WINDOW_S``, the minutes they spanned
+    and when the window began."""
     cust = first["c"].to_numpy().astype(np.int64)
     secs = first["date"].to_numpy().astype("datetime64[s]").astype(np.int64)
     secs = secs - secs.min() if len(secs) else secs
@@ -251,11 +256,12 @@ def coded_lines(ol: OrderLines, raw: pd.DataFrame) -> tuple[Lines, str | None]:
     product, basis = product_key(ol, raw)
     keep = np.ones(len(src), dtype=bool)
     if product is not None:
-        prod = product.loc[src.index].astype("string").fillna("").to_numpy()
-        keep = (prod != "") | (src["kind"].to_numpy() != "sale")
-        src, prod = src[keep], prod[keep]
-    c, customers = pd.factorize(src["customer"].to_numpy(), sort=True)
-    o, orders = pd.factorize(src["order"].to_numpy())
+        prod = product.loc[src.index].astype("str").fillna("")
+        keep = (prod != "").to_numpy() | (src["kind"].to_numpy() != "sale")
+        src, prod = src[keep], prod[keep].array
+    # Factorised as they are (Arrow strings): converting millions of them to Python objects first cost most.
+    c, customers = pd.factorize(src["customer"], sort=True)
+    o, orders = pd.factorize(src["order"])
     qty = src["quantity"].to_numpy(dtype="float64")
     value = src["value"].to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -264,7 +270,7 @@ def coded_lines(ol: OrderLines, raw: pd.DataFrame) -> tuple[Lines, str | None]:
                           "unit": unit, "kind": src["kind"].to_numpy()}, index=src.index)
     products = names = None
     if product is not None:
-        frame["p"], products = pd.factorize(prod)
+        frame["p"], products = pd.factorize(pd.array(prod, dtype="str") if len(prod) else prod)
         products = np.asarray(products, dtype=object)
         names = products
         if ol.columns.description and basis is None:  # a reason names the product, not its code
@@ -280,19 +286,23 @@ def measure(ol: OrderLines, raw: pd.DataFrame, base: Baselines | None = None) ->
     """Every pattern's number per customer; ``base``: a saved model's baselines (default: this log's)."""
     ln, basis = coded_lines(ol, raw)
     f, n = ln.frame, len(ln.customers)
-    base = base or baselines(ln)
+    sale = f["kind"].to_numpy() == "sale"
+    units = pair_units(f[sale]) if ln.products is not None else None
+    base = base or baselines(ln, units)
     skipped = {}
     c = f["c"].to_numpy()
-    sale = f["kind"].to_numpy() == "sale"
     bought = _sum(c[sale], n, f["value"].to_numpy()[sale])
-    parts = [pd.DataFrame({"orders": _distinct(c, f["o"].to_numpy(), n), "bought": bought, "lines": _sum(c, n)})]
+    starts = order_starts(f)
+    parts = [pd.DataFrame({"orders": _sum(starts["c"].to_numpy(), n), "bought": bought, "lines": _sum(c, n)})]
     no_product = t("the log has no product or category column")
+    gaps = None
     if not f["kind"].isin(RETURNED).any():
         skipped["returns"] = t("the log has no returns or cancellations (no negative quantities or amounts)")
         skipped["quick_returns"] = skipped["returns"]
     else:
         parts.append(_returns(f, n, bought))
-        quick = _quick(f, n) if ln.products is not None else None
+        gaps = quick_gaps(f) if ln.products is not None else None
+        quick = _quick(gaps, n) if gaps is not None else None
         if ln.products is None:
             skipped["quick_returns"] = t("the log has no product column to match a return to its purchase")
         elif quick is None:
@@ -305,7 +315,7 @@ def measure(ol: OrderLines, raw: pd.DataFrame, base: Baselines | None = None) ->
         if ol.columns.quantity is None:
             skipped["bulk"] = t("the log has no quantity column")
         else:
-            parts.append(_bulk(ln, n, base))
+            parts.append(_bulk(ln, n, base, units))
         if ol.columns.quantity is None or ol.columns.unit_price is None:
             skipped["price"] = t("the log has no unit price (quantity and unit price columns)")
         elif basis is not None:
@@ -316,7 +326,7 @@ def measure(ol: OrderLines, raw: pd.DataFrame, base: Baselines | None = None) ->
     if not has_times(f["date"]):
         skipped["burst"] = t("the dates have no time of day, so orders within an hour cannot be told apart")
     else:
-        parts.append(_burst(f, n))
+        parts.append(_burst(starts, n))
     table = pd.concat(parts, axis=1)
     table.index = ln.customers
-    return Measures(table, skipped, ln), base
+    return Measures(table, skipped, ln, gaps=gaps), base

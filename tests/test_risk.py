@@ -261,3 +261,127 @@ def test_score_judges_next_months_file_by_the_thresholds_in_the_model_file(tmp_p
     assert int((own["risk_flag"] & (own["risk_pattern"] == "bulk")).sum()) < 5
     risk = pd.read_csv(tmp_path / "score" / "risk.csv", dtype={"customer_id": str})
     assert set(risk.loc[risk["level"] == "customer", "customer_id"]) == by_saved
+
+
+def test_risk_csv_holds_flagged_orders_with_their_reasons_next_to_the_customers(planted):
+    result, who = planted
+    table = result.flagged_table()
+    assert list(table.columns[:3]) == ["level", "customer_id", "order_id"]
+    assert set(table["level"]) == {"customer", "order"}
+    orders = table[table["level"] == "order"]
+    customers = table[table["level"] == "customer"]
+    assert customers["order_id"].eq("").all() and orders["order_id"].ne("").all()
+    assert set(orders["customer_id"]) <= set(customers["customer_id"])  # only flagged customers' orders
+    burst = orders[orders["customer_id"] == str(who["burst"][0])]
+    # The planted burst: 20 orders two minutes apart, listed in the order they were placed.
+    assert burst["order_id"].tolist() == [f"S0-{j}" for j in range(20)] and (burst["risk_pattern"] == "burst").all()
+    assert burst["risk_reason_1"].str.startswith("one of 20 orders within 38 minutes, placed 2022-03-01 10:").all()
+    bulk = orders[orders["customer_id"] == str(who["bulk"][0])]
+    assert sorted(bulk["order_id"]) == ["B0-0", "B0-1", "B0-2"]
+    assert bulk["risk_reason_1"].str.startswith("80 units of Home in this order").all()
+    # Each customer row comes before its orders.
+    first = table.groupby("customer_id", sort=False)["level"].first()
+    assert first.eq("customer").all()
+
+
+def test_price_abusers_orders_name_the_price_paid_and_the_usual_one():
+    log, abusers = product_log(price_abusers=3)
+    orders = customer_risk(log).flagged_orders()
+    mine = orders[orders["customer_id"] == abusers[0]]
+    assert sorted(mine["order_id"]) == ["X0-0", "X0-1", "X0-2"] and (mine["risk_pattern"] == "price").all()
+    assert mine["risk_reason_1"].str.match(r"paid \d+\.\d\d each for P[12] \(usual: \d+\.\d\d\); 2 lines").all()
+
+
+def test_quick_returns_are_told_from_late_ones():
+    """Wardrobers send back what they bought within days; other returners after months. Both return as
+    much; only the first are quick returners, and their returned items are their flagged orders."""
+    log, _ = product_log(seed=3)
+    rows, quick, late = [], [str(600000 + i) for i in range(6)], [str(610000 + i) for i in range(6)]
+    for who, gap in ((quick, 2), (late, 90)):
+        for c in who:
+            for o in range(5):
+                when = pd.Timestamp("2023-02-01") + pd.Timedelta(days=20 * o, hours=3)
+                rows.append((f"{c}-{o}", c, when, f"P{7 + o}", 1, 20.0))
+                rows.append((f"{c}-{o}r", c, when + pd.Timedelta(days=gap), f"P{7 + o}", -1, 20.0))
+    log = pd.concat([log, pd.DataFrame(rows, columns=log.columns)], ignore_index=True)
+    result = customer_risk(log)
+    tab = result.table.set_index("customer_id")
+    assert (tab.loc[quick, "quick_returns"] == 5).all() and (tab.loc[late, "quick_returns"] == 0).all()
+    said = tab["risk_reason_1"] + " | " + tab["risk_reason_2"]  # returned everything, too: both reasons
+    assert said[quick].str.contains(r"returned 5 items within 14 days of buying them \(median 2 days\)").all()
+    assert said[late].str.contains("returned 100% of what they bought").all()
+    assert tab.loc[quick + late, "risk_flag"].all() and not said[late].str.contains("within 14 days").any()
+    orders = result.flagged_orders()
+    back = orders[(orders["customer_id"] == quick[0]) & (orders["risk_pattern"] == "quick_returns")]
+    assert back["risk_reason_1"].tolist() == [f"returned P{7 + o} 2 days after buying it" for o in range(5)]
+
+
+def test_quick_returns_skipped_with_a_reason_when_returns_cannot_be_matched():
+    log, _ = product_log(n_customers=300)
+    log = log.drop(columns=["stock_code"])  # no product: a return cannot be matched to its purchase
+    rep = customer_risk(log).to_report()
+    assert "product column to match a return" in rep["skipped"]["quick_returns"]
+
+
+def _customer_table() -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """The shop's customer table with a phone column, planted: one person behind six accounts (one e-mail
+    written six ways), four accounts on one phone (written four ways), five with 90-day orders above
+    their all-time orders."""
+    f = load_table("sample_data/shop_customers.csv").frame.copy()
+    rng = np.random.default_rng(0)
+    f["orders_90d"] = np.minimum(f["orders"], rng.integers(0, 4, len(f)))
+    f["phone"] = [f"+44 7{n:09d}" for n in rng.choice(10**9, len(f), replace=False)]
+    ids = f["customer_id"].astype(str)
+    planted = {"email": list(ids[10:16]), "phone": list(ids[100:104]), "implausible": list(ids[200:205])}
+    f.loc[10:15, "email"] = ["Ann.Lee+promo@GMail.com", "annlee@gmail.com", " ANNLEE@gmail.com",
+                             "ann.lee@googlemail.com", "annlee+1@gmail.com", "a.n.n.lee@gmail.com"]
+    f.loc[100:103, "phone"] = ["+44 7700 900123", "07700900123", "7700-900-123", "(0)7700 900 123"]
+    f.loc[200:204, "orders_90d"] = f.loc[200:204, "orders"] + 5
+    return f, planted
+
+
+def test_customer_table_flags_shared_contacts_and_implausible_values():
+    from lib.flow.learn_more import table_risk_of
+
+    f, planted = _customer_table()
+    result = table_risk_of(f, RiskSettings(share=0.02), key=b"a test key, long enough", ids=f["customer_id"])
+    tab = result.table.set_index("customer_id")
+    assert tab.loc[planted["email"], "risk_reason_1"].eq("shares their e-mail address with 5 other customers").all()
+    assert tab.loc[planted["phone"], "risk_reason_1"].eq("shares their phone number with 3 other customers").all()
+    why = tab.loc[planted["implausible"], "risk_reason_1"]
+    assert why.str.match(r"orders_90d \(\d+\) is above orders \(\d+\); for 99\.\d\d% of customers it is not").all()
+    every = [c for ids in planted.values() for c in ids]
+    assert tab.loc[every, "risk_flag"].all()
+    assert result.to_report()["flagged_by_pattern"]["shared_contact"] == 10
+
+
+def test_shared_contacts_are_compared_as_keyed_pseudonyms_never_in_clear(monkeypatch):
+    """The comparison sees only HMAC pseudonyms: with the pseudonym function replaced, what is grouped is
+    what it returns, and no contact text reaches the grouping."""
+    import lib.models.risk.table as table
+
+    seen = []
+
+    def spy(values, key):
+        out = real(values, key)
+        seen.append((list(values[:3]), list(out[:3])))
+        return out
+
+    real = table.pseudonymise
+    monkeypatch.setattr(table, "pseudonymise", spy)
+    f, planted = _customer_table()
+    one = table.sharing(f, {"email": "email", "phone": "phone"}, b"key one, long enough")
+    two = table.sharing(f, {"email": "email", "phone": "phone"}, b"key two, long enough")
+    assert [len(s[1][0]) for s in seen] == [20] * 4 and seen[0][1] != seen[2][1]  # pseudonyms differ by key
+    assert one["shared_contact"].tolist() == two["shared_contact"].tolist()  # the same people share, either key
+
+
+def test_saved_table_rules_carry_the_relations_and_contact_columns():
+    from lib.flow.learn_more import table_risk_of
+
+    f, planted = _customer_table()
+    first = table_risk_of(f, None, key=b"a test key, long enough", ids=f["customer_id"])
+    rules = RiskRules.from_dict(first.rules.to_dict())
+    assert rules.kind == "table" and ["le", "orders_90d", "orders"] == rules.extra["relations"][0][:3]
+    again = table_risk_of(f.head(1000), None, rules, key=b"a test key, long enough", ids=f["customer_id"].head(1000))
+    assert again.rules_from == "model file" and again.rules.thresholds == first.rules.thresholds

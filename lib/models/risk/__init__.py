@@ -95,11 +95,11 @@ class RiskResult:
 
     def flagged_orders(self) -> pd.DataFrame:
         """The flagged customers' suspicious orders with the customer's score, riskiest customer first."""
-        orders = self.orders if self.orders is not None else pd.DataFrame(columns=list(ORDER_COLUMNS))
+        orders = self.orders if self.orders is not None else pd.DataFrame(columns=[*ORDER_COLUMNS, "placed"])
         score = self.table.set_index("customer_id")["risk_score"]
         out = orders.assign(risk_score=score.reindex(orders["customer_id"]).to_numpy())
-        out = out.sort_values(["risk_score", "customer_id", "order_id", "risk_pattern"],
-                              ascending=[False, True, True, True], kind="stable")
+        out = out.sort_values(["risk_score", "customer_id", "placed", "order_id", "risk_pattern"],
+                              ascending=[False, True, True, True, True], kind="stable")
         return out[["customer_id", "order_id", "risk_score", "risk_pattern", "risk_reason_1"]]
 
     def flagged_table(self) -> pd.DataFrame:
@@ -109,8 +109,8 @@ class RiskResult:
         orders = self.flagged_orders().assign(level="order", risk_reason_2="", risk_reason_3="")
         both = pd.concat([cust, orders], ignore_index=True)
         both["_level"] = both["level"].map({lv: i for i, lv in enumerate(LEVELS)})
-        both = both.sort_values(["risk_score", "customer_id", "_level", "order_id"],
-                                ascending=[False, True, True, True], kind="stable")
+        # Stable: a customer's orders stay in the order they were placed.
+        both = both.sort_values(["risk_score", "customer_id", "_level"], ascending=[False, True, True], kind="stable")
         cols = ["level", "customer_id", "order_id", "risk_score", "risk_pattern", "risk_reason_1", "risk_reason_2",
                 "risk_reason_3"]
         return both[cols].reset_index(drop=True)

@@ -11,12 +11,16 @@ from lib.models.risk.patterns import BURST_WINDOW_S, QUICK_DAYS, Baselines, Line
 from lib.models.risk.reasons import money, num
 from lib.text.i18n import t
 
-ORDER_COLUMNS = ("customer_id", "order_id", "risk_pattern", "risk_reason_1")
+ORDER_COLUMNS = ("customer_id", "order_id", "risk_pattern", "risk_reason_1")  # and "placed": when, for the order
 
 
 def _rows(ln: Lines, c: np.ndarray, o: np.ndarray, pattern: str, words: list[str]) -> pd.DataFrame:
+    f = ln.frame
+    mine = np.isin(f["o"].to_numpy(), o)
+    placed = pd.Series(f["date"].to_numpy()[mine]).groupby(f["o"].to_numpy()[mine]).min()
     return pd.DataFrame({"customer_id": ln.customers[c].astype(str), "order_id": ln.orders[o].astype(str),
-                         "risk_pattern": pattern, "risk_reason_1": words})
+                         "risk_pattern": pattern, "risk_reason_1": words,
+                         "placed": placed.reindex(o).to_numpy() if len(o) else np.array([], dtype="M8[ns]")})
 
 
 def _burst(ln: Lines, who: np.ndarray, tab: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +80,7 @@ def flagged_orders(ln: Lines | None, tab: pd.DataFrame, sev: pd.DataFrame, flag:
     """One row per suspicious order of a flagged customer and the pattern it shows (``ORDER_COLUMNS``).
     ``tab``: the measures (row i is customer code i); ``sev``: each pattern's severity (0: not fired);
     ``gaps``: the returns matched to their purchases (``quick_gaps``)."""
-    parts = [pd.DataFrame(columns=list(ORDER_COLUMNS))]
+    parts = [pd.DataFrame(columns=[*ORDER_COLUMNS, "placed"])]
     if ln is not None:
         makers = {"burst": lambda w: _burst(ln, w, tab), "bulk": lambda w: _bulk(ln, w, tab),
                   "price": lambda w: _price(ln, w, base), "quick_returns": lambda w: _quick(ln, w, gaps if gaps is not None else quick_gaps(ln.frame))}

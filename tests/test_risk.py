@@ -204,8 +204,10 @@ def test_risk_page_flags_with_reasons_and_the_target_list_can_leave_them_out():
     flagged = int(metrics["Flagged"].replace(",", ""))
     assert metrics["Customers"] == "5,000" and flagged > 0
     assert any("time of day" in i.value for i in at.info)  # the shop sample's dates have no time: burst skipped
-    reasons = at.dataframe[-1].value
+    reasons = at.dataframe[1].value
     assert len(reasons) == flagged and reasons["risk_reason_1"].str.len().gt(0).all()
+    orders = at.dataframe[2].value  # the shop's bulk buyers' orders, each with its reason
+    assert metrics["Suspicious orders"] != "0" and set(orders["customer_id"]) <= set(reasons["customer_id"])
     at.switch_page("pages/targets.py").run()
     switch = at.checkbox(key="tgt_no_risky")
     assert f"({flagged})" in switch.label and not switch.value
@@ -385,3 +387,76 @@ def test_saved_table_rules_carry_the_relations_and_contact_columns():
     assert rules.kind == "table" and ["le", "orders_90d", "orders"] == rules.extra["relations"][0][:3]
     again = table_risk_of(f.head(1000), None, rules, key=b"a test key, long enough", ids=f["customer_id"].head(1000))
     assert again.rules_from == "model file" and again.rules.thresholds == first.rules.thresholds
+
+
+def _log_app():
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.run()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    return at
+
+
+def _ok(at) -> None:
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+
+
+def test_risk_page_in_chinese(monkeypatch):
+    import contextvars
+
+    from lib.text import i18n
+
+    # AppTest runs app.py (where the language is decided) only on its first run; later runs execute the
+    # page alone, in a fresh context, so the page would fall back to English. Chinese as the context's
+    # default stands in for app.py's decision on every run.
+    monkeypatch.setattr(i18n, "_current", contextvars.ContextVar("bullseye_language", default="zh"))
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.query_params["lang"] = "zh"
+    at.run()
+    at.button(key="sample_shop_transactions.csv.gz").click().run()
+    at.switch_page("pages/risk.py").run()
+    [b for b in at.button if b.label == "检查风险"][0].click().run()
+    _ok(at)
+    assert at.title[0].value == "风险控制"
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"客户数", "已标记", "可疑订单"} <= set(metrics) and metrics["已标记"] != "0"
+    assert any(i.value.startswith("未检查：集中下单，因为") for i in at.info)  # no times of day: bursts skipped
+    reasons = at.dataframe[1].value
+    assert reasons["risk_reason_1"].str.contains("[\u4e00-\u9fff]").all()
+    assert set(reasons["risk_pattern"]) <= {"频繁退货", "买后很快退货", "批量购买", "离群"}
+    assert at.dataframe[2].value["risk_reason_1"].str.contains("本订单中有").all()
+
+
+def _shares(at) -> pd.DataFrame | None:
+    found = [d.value for d in at.dataframe if "flagged_share" in getattr(d.value, "columns", [])]
+    return found[0] if found else None
+
+
+def test_segments_and_value_pages_show_the_flagged_share_once_risk_has_run():
+    at = _log_app()
+    at.switch_page("pages/segments.py").run()
+    [b for b in at.button if b.label == "Find segments"][0].click().run()
+    _ok(at)
+    assert _shares(at) is None  # no risk check yet: nothing to show
+    at.switch_page("pages/risk.py").run()
+    [b for b in at.button if b.label == "Check for risk"][0].click().run()
+    flagged = int({m.label: m.value for m in at.metric}["Flagged"].replace(",", ""))
+    at.switch_page("pages/segments.py").run()
+    _ok(at)
+    by_segment = _shares(at)
+    assert any(s.value == "Flagged as risky, by segment" for s in at.subheader)
+    assert by_segment["flagged"].sum() == flagged and by_segment["customers"].sum() == 5000
+    assert (by_segment["flagged_share"] == (by_segment["flagged"] / by_segment["customers"]).round(4)).all()
+    at.switch_page("pages/value.py").run()
+    [b for b in at.button if b.label == "Predict value"][0].click().run()
+    _ok(at)
+    by_band = _shares(at)
+    assert list(by_band["group"]) == ["Top 10% by value", "Next 20%", "Middle 40%", "Bottom 30%"]
+    assert by_band["flagged"].sum() == flagged

@@ -45,6 +45,8 @@ class CustomerTable:
     warnings: tuple[str, ...]
     lines_after_end: int = 0  # lines dated after the export's plausible end (lib.data.orders.plausible_end): left out
     source_problems: tuple = ()  # the log's own problems, in log terms (lib.data.quality.log_problems)
+    line_rules: LineRules | None = None  # the log-wide line rules it was classified by: a later step on the
+    #                                      same log (the risk check) reuses them instead of learning them again
 
 
 def customers_from_transactions(
@@ -127,6 +129,7 @@ def customers_from_transactions(
         warnings=tuple(warnings),
         lines_after_end=n_after,
         source_problems=log_problems(frame, ol, n_after),
+        line_rules=ol.rules,
     )
 
 

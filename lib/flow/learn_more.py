@@ -71,7 +71,9 @@ def risk(loaded: LoadResult, cust: Customers, settings, rules=None, key: bytes |
     if c.transactions:
         if rules is not None and rules.kind != "log":
             raise DataValidationError(t("The model's risk thresholds were learned from a customer table; this file is a transaction log."))
-        return customer_risk(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col, rules=rules)
+        line_rules = cust.rollup.line_rules if cust.rollup is not None else None
+        return customer_risk(loaded.frame, settings, c.customer_col, c.date_col, c.amount_col, rules=rules,
+                             line_rules=line_rules)
     if rules is not None and rules.kind != "table":
         raise DataValidationError(t("The model's risk thresholds were learned from a transaction log; this file is a customer table."))
     return table_risk_of(cust.frame, settings, rules, key, ids)

@@ -60,6 +60,13 @@ def _quick_days() -> int:
     return QUICK_DAYS
 
 
+def pattern_word(pattern: str) -> str:
+    """A pattern's name for a person (risk.csv keeps the code)."""
+    return {"returns": t("serial returns"), "quick_returns": t("quick returns"), "bulk": t("bulk buying"),
+            "price": t("cut prices"), "burst": t("burst of orders"), "shared_contact": t("shared contact detail"),
+            "implausible": t("implausible values"), "outlier": t("outlier")}.get(pattern, pattern)
+
+
 def feature_word(name: str) -> str:
     return {"returns": t("share returned"), "quick_returns": t("items returned soon after buying"),
             "bulk": t("most of one product (times the usual)"),

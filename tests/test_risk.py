@@ -460,3 +460,39 @@ def test_segments_and_value_pages_show_the_flagged_share_once_risk_has_run():
     by_band = _shares(at)
     assert list(by_band["group"]) == ["Top 10% by value", "Next 20%", "Middle 40%", "Bottom 30%"]
     assert by_band["flagged"].sum() == flagged
+
+
+def test_flagged_share_per_group_and_value_band():
+    from types import SimpleNamespace
+
+    from lib.models.risk.shares import flagged_by_group, value_band_order, value_bands
+
+    ids = [str(i) for i in range(100)]
+    result = SimpleNamespace(table=pd.DataFrame({"customer_id": ids, "risk_flag": [i < 6 for i in range(100)]}))
+    groups = ["a"] * 40 + ["b"] * 55 + ["c"] * 5  # c is too small to show
+    by = flagged_by_group(result, ids, groups).set_index("group")
+    assert by.loc["a", "flagged"] == 6 and by.loc["a", "flagged_share"] == 0.15 and by.loc["b", "flagged"] == 0
+    assert "c" not in by.index and by["customers"].sum() == 95  # 5 alone are hidden, as everywhere
+    value = pd.Series(np.arange(100, 0, -1), dtype="float64")  # customer 0 is worth most
+    bands = value_bands(value)
+    assert bands.value_counts().to_dict() == {"Top 10% by value": 10, "Next 20%": 20, "Middle 40%": 40,
+                                              "Bottom 30%": 30}
+    by_band = flagged_by_group(result, ids, bands, value_band_order())
+    assert list(by_band["group"]) == value_band_order() and by_band["flagged"].tolist() == [6, 0, 0, 0]
+
+
+def test_cli_run_risk_on_a_customer_table(tmp_path):
+    import json
+
+    f, planted = _customer_table()
+    src = tmp_path / "customers.csv"
+    f.to_csv(src, index=False)
+    _cli("run", "--input", str(src), "--risk", "--out", str(tmp_path / "out"))
+    customers = pd.read_csv(tmp_path / "out" / "customers.csv", dtype={"id": str})
+    flagged = set(customers.loc[customers["risk_flag"], "id"])
+    assert set(planted["email"]) | set(planted["phone"]) <= flagged
+    risk = pd.read_csv(tmp_path / "out" / "risk.csv", dtype={"customer_id": str})
+    assert (risk["level"] == "customer").all() and set(risk["customer_id"]) == flagged
+    assert "anna" not in (tmp_path / "out" / "risk.csv").read_text().lower()  # no contact detail in clear
+    report = json.loads((tmp_path / "out" / "report.json").read_text())["risk"]
+    assert report["flagged_by_pattern"]["shared_contact"] == 10 and report["skipped"] == {}

@@ -40,7 +40,7 @@ def _bulk(ln: Lines, who: np.ndarray, tab: pd.DataFrame) -> pd.DataFrame:
     f = ln.frame
     top = tab["bulk_code"].to_numpy(dtype="float64", na_value=-1)
     c_all = f["c"].to_numpy()
-    mine = (f["kind"].to_numpy() == "sale") & np.isin(c_all, who) & (f["p"].to_numpy() == top[c_all])
+    mine = (f["sale"].to_numpy()) & np.isin(c_all, who) & (f["p"].to_numpy() == top[c_all])
     per = f[mine].groupby(["c", "o"], sort=True)["quantity"].sum().reset_index()
     c = per["c"].to_numpy()
     words = [t("{units} units of {product} in this order (usual for a customer, in all: {usual})", units=num(u),

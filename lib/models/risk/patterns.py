@@ -45,7 +45,7 @@ class Baselines:
 class Lines:
     """The usable lines as codes: ``frame`` has ``c`` (customer code, position in ``customers``), ``o``
     (order code), ``p`` (product code, position in ``products``; absent without products), ``date``,
-    ``quantity``, ``value``, ``unit`` and ``kind``; ``names`` is each product's name for a reason."""
+    ``quantity``, ``value``, ``unit``, ``sale`` and ``ret`` (a sale, a return or cancellation line); ``names`` is each product's name for a reason."""
 
     frame: pd.DataFrame
     customers: pd.Index  # customer ids as text, sorted
@@ -102,7 +102,7 @@ def baselines(ln: Lines, units: pd.DataFrame | None = None) -> Baselines:
     """The usual quantity and price per product, and the shop's return share. ``units``: ``pair_units``
     of the sale lines, when already counted."""
     f = ln.frame
-    sale = f["kind"].to_numpy() == "sale"
+    sale = f["sale"].to_numpy()
     usual_q, usual_p = {}, {}
     if ln.products is not None:
         n_p = len(ln.products)
@@ -113,7 +113,7 @@ def baselines(ln: Lines, units: pd.DataFrame | None = None) -> Baselines:
         usual_p = {k: float(v) for k, v in zip(ln.products, p) if not np.isnan(v)}
     value = f["value"].to_numpy()
     bought = float(value[sale].sum())
-    back = float(-value[f["kind"].isin(RETURNED).to_numpy()].sum())
+    back = float(-value[f["ret"].to_numpy()].sum())
     return Baselines(usual_q, usual_p, back / bought if bought > 0 else 0.0)
 
 
@@ -128,7 +128,7 @@ def _per_product(ln: Lines, mapping: dict) -> np.ndarray:
 
 
 def _returns(f: pd.DataFrame, n: int, bought: np.ndarray) -> pd.DataFrame:
-    ret = f["kind"].isin(RETURNED).to_numpy()
+    ret = f["ret"].to_numpy()
     c = f["c"].to_numpy()
     back = _sum(c[ret], n, -f["value"].to_numpy()[ret])
     share = np.clip(np.divide(back, bought, out=np.zeros(n), where=bought > 0), 0, 5)
@@ -138,8 +138,8 @@ def _returns(f: pd.DataFrame, n: int, bought: np.ndarray) -> pd.DataFrame:
 def quick_gaps(f: pd.DataFrame) -> pd.DataFrame:
     """Every returned line matched to the latest earlier purchase of the same product by the same
     customer: the return's position in ``f`` (``row``), its customer ``c`` and the gap in days (``days``)."""
-    ret = np.flatnonzero(f["kind"].isin(RETURNED).to_numpy())
-    sale = f["kind"].to_numpy() == "sale"
+    ret = np.flatnonzero(f["ret"].to_numpy())
+    sale = f["sale"].to_numpy()
     n_p = int(f["p"].max()) + 1
     key = f["c"].to_numpy().astype(np.int64) * n_p + f["p"].to_numpy()
     dates = f["date"].to_numpy()
@@ -165,7 +165,7 @@ def _quick(g: pd.DataFrame, n: int) -> pd.DataFrame | None:
 
 def _bulk(ln: Lines, n: int, base: Baselines, units: pd.DataFrame) -> pd.DataFrame:
     f = ln.frame
-    sale = f[f["kind"].to_numpy() == "sale"]
+    sale = f[f["sale"].to_numpy()]
     per = units.copy()
     usual = np.nan_to_num(_per_product(ln, base.usual_quantity), nan=1.0).clip(min=1.0)
     per["usual"] = usual[per["p"].to_numpy()]
@@ -189,10 +189,10 @@ def _bulk(ln: Lines, n: int, base: Baselines, units: pd.DataFrame) -> pd.DataFra
 
 
 def cut_lines(ln: Lines, base: Baselines) -> tuple[np.ndarray, np.ndarray]:
-    """(sale mask, cut-price mask) over ``ln.frame``, and each line's worth at the usual price."""
+    """(cut-price mask, each line's worth at the usual price) over ``ln.frame``."""
     f = ln.frame
     usual = _per_product(ln, base.usual_price)[f["p"].to_numpy()]
-    sale = f["kind"].to_numpy() == "sale"
+    sale = f["sale"].to_numpy()
     cut = sale & (f["unit"].to_numpy() < CUT_PRICE_RATIO * usual)
     return cut, f["quantity"].to_numpy() * usual
 
@@ -200,7 +200,7 @@ def cut_lines(ln: Lines, base: Baselines) -> tuple[np.ndarray, np.ndarray]:
 def _price(ln: Lines, n: int, base: Baselines) -> pd.DataFrame:
     f = ln.frame
     cut, worth = cut_lines(ln, base)
-    sale = (f["kind"].to_numpy() == "sale") & (worth > 0)
+    sale = (f["sale"].to_numpy()) & (worth > 0)
     c = f["c"].to_numpy()
     total = _sum(c[sale], n, worth[sale])
     low = _sum(c[sale & cut], n, worth[sale & cut])
@@ -257,7 +257,7 @@ def coded_lines(ol: OrderLines, raw: pd.DataFrame) -> tuple[Lines, str | None]:
     keep = np.ones(len(src), dtype=bool)
     if product is not None:
         prod = product.loc[src.index].astype("str").fillna("")
-        keep = (prod != "").to_numpy() | (src["kind"].to_numpy() != "sale")
+        keep = (prod != "").to_numpy() | ~src["kind"].eq("sale").to_numpy()
         src, prod = src[keep], prod[keep].array
     # Factorised as they are (Arrow strings): converting millions of them to Python objects first cost most.
     c, customers = pd.factorize(src["customer"], sort=True)
@@ -267,7 +267,8 @@ def coded_lines(ol: OrderLines, raw: pd.DataFrame) -> tuple[Lines, str | None]:
     with np.errstate(divide="ignore", invalid="ignore"):
         unit = np.abs(np.where(qty != 0, value / qty, np.nan))
     frame = pd.DataFrame({"c": c, "o": o, "date": src["date"].to_numpy(), "quantity": qty, "value": value,
-                          "unit": unit, "kind": src["kind"].to_numpy()}, index=src.index)
+                          "unit": unit, "sale": src["kind"].eq("sale").to_numpy(),
+                          "ret": src["kind"].isin(RETURNED).to_numpy()}, index=src.index)
     products = names = None
     if product is not None:
         frame["p"], products = pd.factorize(pd.array(prod, dtype="str") if len(prod) else prod)
@@ -286,7 +287,7 @@ def measure(ol: OrderLines, raw: pd.DataFrame, base: Baselines | None = None) ->
     """Every pattern's number per customer; ``base``: a saved model's baselines (default: this log's)."""
     ln, basis = coded_lines(ol, raw)
     f, n = ln.frame, len(ln.customers)
-    sale = f["kind"].to_numpy() == "sale"
+    sale = f["sale"].to_numpy()
     units = pair_units(f[sale]) if ln.products is not None else None
     base = base or baselines(ln, units)
     skipped = {}
@@ -296,7 +297,7 @@ def measure(ol: OrderLines, raw: pd.DataFrame, base: Baselines | None = None) ->
     parts = [pd.DataFrame({"orders": _sum(starts["c"].to_numpy(), n), "bought": bought, "lines": _sum(c, n)})]
     no_product = t("the log has no product or category column")
     gaps = None
-    if not f["kind"].isin(RETURNED).any():
+    if not f["ret"].any():
         skipped["returns"] = t("the log has no returns or cancellations (no negative quantities or amounts)")
         skipped["quick_returns"] = skipped["returns"]
     else:

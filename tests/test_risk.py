@@ -496,3 +496,14 @@ def test_cli_run_risk_on_a_customer_table(tmp_path):
     assert "anna" not in (tmp_path / "out" / "risk.csv").read_text().lower()  # no contact detail in clear
     report = json.loads((tmp_path / "out" / "report.json").read_text())["risk"]
     assert report["flagged_by_pattern"]["shared_contact"] == 10 and report["skipped"] == {}
+
+
+def test_invoice_prefixes_read_the_same_with_the_digit_shortcut():
+    """lib.data.orders._prefix skips the regex for invoices starting with a digit (the risk check's
+    biggest cost at 1M customers): the prefixes are those of the regex on every invoice."""
+    from lib.data.orders import _prefix
+
+    orders = np.array(["536379", "C536379", "c12", "A-1", "ab12", "退货123", "²AB", "", " 12", "_x", "12C", "Ｃ123"],
+                      dtype=object)
+    regex = pd.Series(orders, dtype=object).str.upper().str.extract(r"^([^\W\d_]+)", expand=False).fillna("")
+    assert list(_prefix(orders)) == list(regex) == ["", "C", "C", "A", "AB", "退货", "²AB", "", "", "", "", "Ｃ"]

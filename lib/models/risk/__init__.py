@@ -201,7 +201,7 @@ def judge(m: Measures, rules: RiskRules, product_basis: str | None = None,
     table = pd.DataFrame({"customer_id": tab.index, "risk_score": np.round(score, 4), "risk_flag": flag,
                           "risk_pattern": patt})
     for i in range(3):
-        table[f"risk_reason_{i + 1}"] = [r[i] if len(r) > i else "" for r in reasons]
+        table[f"risk_reason_{i + 1}"] = reasons[i]
     table = pd.concat([table.reset_index(drop=True), tab.reset_index(drop=True)], axis=1)
     orders = flagged_orders(m.lines, tab.reset_index(drop=True), sev.reset_index(drop=True), flag, rules.baselines,
                             m.gaps)

@@ -77,13 +77,13 @@ def feature_word(name: str) -> str:
 
 
 def customer_reasons(tab: pd.DataFrame, sev: pd.DataFrame, contrib: pd.DataFrame, feats: pd.DataFrame,
-                     return_share: float, explain: np.ndarray) -> tuple[list[list[str]], list[str]]:
-    """Up to three reasons and the leading pattern ("outlier" when none fired) per customer; only the
-    ``explain``ed ones (flagged or over a threshold) get words: a loop over every row cost most of the
-    time at a million customers."""
+                     return_share: float, explain: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Three reason columns ("" where there is none) and the leading pattern ("outlier" when none fired;
+    "" for the unexplained) per customer; only the ``explain``ed ones (flagged or over a threshold) get
+    words: a loop over every row cost most of the time at a million customers."""
     typical = feats.median()
-    reasons: list[list[str]] = [[] for _ in range(len(tab))]
-    patt = [""] * len(tab)
+    reasons = [np.full(len(tab), "", dtype=object) for _ in range(3)]
+    patt = np.full(len(tab), "", dtype=object)
     rows = np.flatnonzero(explain)
     if not len(rows):
         return reasons, patt
@@ -103,6 +103,7 @@ def customer_reasons(tab: pd.DataFrame, sev: pd.DataFrame, contrib: pd.DataFrame
             fmt = pct if f in ("returns", "price") else num
             words.append(t("unusual for the shop: {feature} {value} (typical: {typical})", feature=feature_word(f),
                            value=fmt(values[k, j]), typical=fmt(typical[f])))
-        reasons[i] = words[:3]
+        for j, w in enumerate(words[:3]):
+            reasons[j][i] = w
         patt[i] = names[fired[0]] if fired else "outlier"
     return reasons, patt

@@ -113,6 +113,8 @@ def main() -> None:
     parser.add_argument("--skip-app", action="store_true", help="skip the app latency run (AppTest)")
     parser.add_argument("--notebook-1m", action="store_true",
                         help="also time the notebook pipeline at 1M rows (about 9 minutes)")
+    parser.add_argument("--risk", action="store_true",
+                        help="also time the risk check on a 1M-customer log (bench/risk.py; ~3 minutes)")
     parser.add_argument("--scale", action="store_true",
                         help="also score 1M and 10M rows in batches and 1M on Dask (bench/scale.py; ~15 minutes)")
     parser.add_argument("--learners", action="store_true",
@@ -167,7 +169,13 @@ def main() -> None:
         model = OUT / str(max(args.sizes)) / "model.bullseye"
         results = sc.run(model, [1_000_000, 10_000_000], 1_000_000, log_lines=50_000_000)
         scale = sc.lines(results, sc.learning_curve())
-    write_results(rows, notebook, notebook_1m, app, scale)
+    risk = None
+    if args.risk:
+        from bench import risk as rk
+
+        print("risk at 1M…", flush=True)
+        risk = rk.section(rk.measure())
+    write_results(rows, notebook, notebook_1m, app, scale, risk)
     if args.learners:
         from bench import learners
 
@@ -175,7 +183,8 @@ def main() -> None:
 
 
 def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | None = None,
-                  app: list[str] | None = None, scale: list[str] | None = None) -> None:
+                  app: list[str] | None = None, scale: list[str] | None = None,
+                  risk: list[str] | None = None) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmark results",
@@ -241,6 +250,8 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
         lines += app + [""]
     if scale:
         lines += scale
+    if risk:
+        lines += risk
     levers = _levers(rows)
     if levers:
         (ROOT / "bench" / "levers.md").write_text("\n".join(levers) + "\n")

@@ -43,6 +43,9 @@ def headers() -> dict[str, str]:
         "top20_capture": t("Top 20% capture"), "total_ratio": t("Forecast ÷ actual"), "churn_auc": t("Churn AUC"),
         "total_from": t("Total from"), "p_buy": t("Probability of buying"), "predicted_orders": t("Predicted orders"),
         "low": t("Low"), "high": t("High"), "share_of_total": t("Share of total"),
+        # risk control (lib/models/risk)
+        "risk_score": t("Risk score"), "risk_pattern": t("Pattern"), "risk_reason": t("Risk reason"),
+        "level": t("Level"), "order_id": t("Order"), "flagged": t("Flagged"), "flagged_share": t("Flagged share"),
     }
 
 

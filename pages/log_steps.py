@@ -1,5 +1,5 @@
 """Streamlit caching of the transaction-log steps of ``lib.flow.pipeline``: recommendations and customer
-value (keyed like ``pages.steps``: the file's key chain plus the step's own settings)."""
+value, and the risk check (keyed like ``pages.steps``: the file's key chain plus the step's own settings)."""
 
 from __future__ import annotations
 
@@ -123,17 +123,21 @@ def learn_from_campaign(campaign: str, results_digest: str, outcomes):
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _risk(k: str, settings, _loaded: LoadResult, _cust: p.Customers):
+def _risk(k: str, settings, _loaded: LoadResult, _cust: p.Customers, _ids):
     from lib.flow.learn_more import risk
 
-    return risk(_loaded, _cust, settings)
+    return risk(_loaded, _cust, settings, ids=_ids)
 
 
 def run_risk(settings):
-    return _risk(words_key(key(customers_key(), settings)), settings, loaded(), customers())
+    """The risk check of the loaded file: a log's order patterns, or a customer table's shared contacts."""
+    from pages.steps import understanding, understanding_key
+
+    und = understanding()
+    return _risk(words_key(key(understanding_key(), settings)), settings, loaded(), customers(), und.ids)
 
 
 def customer_risk():
     """The risk check the user ran on the Risk page, or None."""
     settings = st.session_state.get("risk_settings")
-    return None if settings is None or not state.is_transactions() else run_risk(settings)
+    return None if settings is None or customers() is None else run_risk(settings)

@@ -7,9 +7,10 @@ from lib.act import plots
 from lib.data.privacy import SMALL_GROUP
 from lib.errors import DataValidationError
 from lib.flow.pipeline import SegmentSettings
+from lib.models.risk.shares import flagged_by_group
 from lib.models.segment import default_cluster_features, distinguishing_facts, guess_rfm_columns, profile_for_people
 from lib.text.i18n import number, percent, t
-from pages import exports, headers, state, steps, ui
+from pages import exports, headers, log_steps, state, steps, ui
 from pages import scored as scored_steps
 
 st.title(t("Customer segments"))
@@ -93,6 +94,11 @@ renames = {i: n for i, n in renames.items() if n}  # a cleared name goes back to
 if renames and renames != {s.id: s.name for s in seg.segments if s.id in renames}:
     st.session_state["seg_names"] = {**st.session_state.get("seg_names", {}), **renames}
     st.rerun()
+
+if (danger := log_steps.customer_risk()) is not None:
+    st.subheader(t("Flagged as risky, by segment"))
+    by_risk = flagged_by_group(danger, und.ids, seg.names().to_numpy())
+    st.dataframe(by_risk, hide_index=True, width="stretch", column_config=headers.shown(by_risk, group=t("Segment")))
 
 if seg.rules is not None:
     with st.expander(t("The rule behind each RFM group")):

@@ -184,25 +184,28 @@ def _explain(k: str, _model: PropensityModel, _frame: pd.DataFrame, _progress=No
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _bundle_bytes(k: str, lang: str, source: tuple, _cust, _und, _result, _seg, _expl, _uplift=None) -> bytes:
+def _bundle_bytes(k: str, lang: str, source: tuple, _cust, _und, _result, _seg, _expl, _uplift=None,
+                  _risk=None) -> bytes:
     with using(lang):  # a download runs after the page's run: the card's words in the page's language
-        bundle = p.model_bundle(_cust, _und, _result, _seg, _expl, dict(source), _uplift)
+        bundle = p.model_bundle(_cust, _und, _result, _seg, _expl, dict(source), _uplift, _risk)
     return model_file.to_bytes(bundle)
 
 
 def model_file_maker():
     """A function making the trained model's .bullseye file (segments included when the user made them,
-    and the Uplift page's model when there is one, as ``run --treatment --save-model`` saves it).
+    and the Uplift page's model when there is one, as ``run --treatment --save-model`` saves it; the Risk
+    page's thresholds when it has run, as ``run --risk --save-model``).
     Everything is read now: a download's deferred callable runs outside the page, without session state."""
     from pages import log_steps
 
     src, seg, cust, und, result = state.source(), segmentation(), customers(), understanding(), model()
     source = (("file", src["name"]), ("sha256", src["digest"]), ("rows", cust.source_rows))
     expl = _explain(model_key(), result.model, cust.frame)
-    persuaded = log_steps.uplift()
-    k = key(model_key(), named_segmentation_key(), st.session_state.get("uplift_settings"))
+    persuaded, danger = log_steps.uplift(), log_steps.customer_risk()
+    k = key(model_key(), named_segmentation_key(), st.session_state.get("uplift_settings"),
+            st.session_state.get("risk_settings"))
     lang = language()
-    return lambda: _bundle_bytes(k, lang, source, cust, und, result, seg, expl, persuaded)
+    return lambda: _bundle_bytes(k, lang, source, cust, und, result, seg, expl, persuaded, danger)
 
 
 def model_file_bytes() -> bytes:

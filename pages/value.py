@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib.act import plots
 from lib.data.privacy import merge_small
+from lib.models.risk.shares import flagged_by_group, value_band_order, value_bands
 from lib.models.value import ValueSettings, forecast_by_segment, forecast_chart_frame, value_importance
 from lib.text.i18n import number, percent, t
 from pages import exports, headers, log_steps, state, steps, ui
@@ -49,6 +50,11 @@ if seg is not None:
     st.subheader(t("Value and churn risk by segment"))
     by_segment = forecast_by_segment(result, und.ids, merge_small(seg.names()).to_numpy())
     st.dataframe(by_segment, hide_index=True, width="stretch", column_config=headers.shown(by_segment, segment=t("Segment")))
+if (danger := log_steps.customer_risk()) is not None:
+    st.subheader(t("Flagged as risky, by value band"))
+    bands = value_bands(result.table["clv_12m"])
+    by_risk = flagged_by_group(danger, result.table["customer_id"], bands, value_band_order())
+    st.dataframe(by_risk, hide_index=True, width="stretch", column_config=headers.shown(by_risk, group=t("Value band")))
 st.subheader(t("Valuable customers slipping away"))
 worth = result.table.merge(log_steps.value_reasons(result), on="customer_id")
 risky = worth.sort_values("clv_12m", ascending=False)

@@ -32,6 +32,7 @@ from lib.cli.settings import (
     _load,
     _recommend_settings,
     _risk_settings,
+    _score_risk_settings,
     _segments_setting,
     _uplift_settings,
     _value_settings,
@@ -145,7 +146,8 @@ def _run_into(args: argparse.Namespace, folder) -> int:
 
         source = {"file": loaded.source_name, "sha256": loaded.digest, "rows": result.customers.source_rows}
         model_bytes = to_bytes(p.model_bundle(result.customers, result.understanding, result.model,
-                                              result.segmentation, result.explanation, source, result.uplift))
+                                              result.segmentation, result.explanation, source, result.uplift,
+                                              result.risk))
         outputs.audit(Path(args.save_model).name, model_bytes, [], 0)  # no customer rows, but it leaves Bullseye
         folder.also(args.save_model, model_bytes)  # lands with the other outputs, or not at all
     _write_tables(result.table, result.targets, outputs)
@@ -258,6 +260,9 @@ def _score_into(args: argparse.Namespace, bundle, log_in_parts: bool, t0: float,
     from lib.flow.report import loaded_input_report, score_report
 
     spec = _list_spec(args)
+    risk_settings = _score_risk_settings(args, bundle)
+    if args.exclude_risky and spec is not None:
+        spec = replace(spec, exclude_risky=True)
     t_load = time.perf_counter()
     cust = None
     if log_in_parts:  # a log is rolled up in parts; its customer table is then scored whole
@@ -270,7 +275,7 @@ def _score_into(args: argparse.Namespace, bundle, log_in_parts: bool, t0: float,
         loaded = _load(args)
     load_s = time.perf_counter() - t_load
     result = p.score_file(bundle, loaded, p.ScoreSettings(id_col=args.id_col, explain_method=args.explain_method,
-                                                          target_list=spec, rank_by=args.rank_by),
+                                                          target_list=spec, rank_by=args.rank_by, risk=risk_settings),
                           progress=lambda m: logging.getLogger("bullseye").info(m), cust=cust)
     t_write = time.perf_counter()
     card = model_file.model_card(bundle)
@@ -278,6 +283,7 @@ def _score_into(args: argparse.Namespace, bundle, log_in_parts: bool, t0: float,
                        loaded.digest, folder)
     audiences = _audiences(args, result.targets, result.new.customers.frame, result.new.ids, outputs.roles)
     _write_tables(result.table, result.targets, outputs)
+    _write_risk(result.risk, outputs)
     timings = {**result.timings, "load": load_s, "write": time.perf_counter() - t_write,
                "total": time.perf_counter() - t0}
     engine_facts = {"name": "stream" if log_in_parts else "memory", "parts": 1,

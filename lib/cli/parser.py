@@ -93,7 +93,9 @@ def _run_parser(sub) -> argparse.ArgumentParser:
                      help="all: what they will buy next, own items included; new: only items never bought")
     run.add_argument("--forecast", metavar="NM|NW",
                      help="transactions: forecast the shop's net sales N months (3M) or weeks (8W) ahead: forecast.csv")
-    run.add_argument("--risk", action="store_true", help="transactions: risk score, flag and reasons: risk.csv")
+    run.add_argument("--risk", action="store_true",
+                     help="risk score, flag and reasons (a log: returns, bulk, prices, bursts; a customer table: "
+                          "shared contact details, implausible values): risk.csv")
     run.add_argument("--risk-share", type=float, default=0.02, metavar="P", help="with --risk: riskiest share flagged")
     run.add_argument("--exclude-risky", action="store_true", help="with --risk: leave flagged customers off the list")
     run.add_argument("--no-value", action="store_true",
@@ -131,6 +133,10 @@ def _score_parser(sub) -> argparse.ArgumentParser:
     sc.add_argument("--batch-rows", type=int, default=250_000, metavar="N", help="stream: rows per batch")
     sc.add_argument("--output-format", choices=["csv", "parquet"], default="csv",
                     help="stream/dask: customers.csv (default), or a customers.parquet folder of parts")
+    sc.add_argument("--risk", action="store_true",
+                    help="risk score, flag and reasons: risk.csv (always, by the model's thresholds, when it carries them)")
+    sc.add_argument("--risk-share", type=float, metavar="P", help="riskiest share flagged (default: the model's, else 0.02)")
+    sc.add_argument("--exclude-risky", action="store_true", help="leave flagged customers off the list")
     _privacy_options(sc)
     return sc
 

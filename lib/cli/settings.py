@@ -102,3 +102,17 @@ def _risk_settings(args: argparse.Namespace):
     from lib.models.risk import RiskSettings
 
     return RiskSettings(share=args.risk_share)
+
+
+def _score_risk_settings(args: argparse.Namespace, bundle):
+    """``score``: the model's risk thresholds apply whenever it carries them; --risk asks for a check
+    without them, --risk-share changes the share flagged."""
+    saved = (bundle.data.get("risk") or {}).get("share")
+    if args.exclude_risky and not (args.risk or saved is not None):
+        raise DataValidationError(t("--exclude-risky goes with --risk (the check that flags risky customers)."))
+    if not (args.risk or args.risk_share is not None):
+        return None
+    from lib.models.risk import RiskSettings
+
+    share = args.risk_share if args.risk_share is not None else saved if saved is not None else RiskSettings.share
+    return RiskSettings(share=share)

@@ -49,6 +49,8 @@ class CustomerTable:
     lines_after_as_of: int = 0  # usable lines on or after a chosen as-of date: left out
     first_date: pd.Timestamp | None = None  # first and last usable line (stray ones included)
     last_date: pd.Timestamp | None = None
+    line_rules: LineRules | None = None  # the log-wide line rules it was classified by: a later step on the
+    #                                      same log (the risk check) reuses them instead of learning them again
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ def customers_from_transactions(
         lines_after_as_of=window.after_as_of,
         first_date=window.first,
         last_date=window.last,
+        line_rules=ol.rules,
     )
 
 

@@ -210,7 +210,13 @@ def _text_of(codes: np.ndarray, text: np.ndarray) -> pd.api.extensions.Extension
 
 def _prefix(orders: np.ndarray) -> np.ndarray:
     """The letters an invoice number starts with ("C" of "C536379"; "" for a plain number)."""
-    return pd.Series(orders, dtype=object).str.upper().str.extract(r"^([^\W\d_]+)", expand=False).fillna("").to_numpy()
+    out = np.full(len(orders), "", dtype=object)
+    # A number starting with a digit has no prefix: only the others (credit notes, lettered series, a few
+    # in a million) go through the regex, which cost seconds on every invoice of a big log.
+    digit = pd.Series(orders, dtype="str").str.match("[0-9]").fillna(False).to_numpy(dtype=bool)
+    rest = pd.Series(orders[~digit], dtype=object)
+    out[~digit] = rest.str.upper().str.extract(r"^([^\W\d_]+)", expand=False).fillna("").to_numpy()
+    return out
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ and who a campaign changes (uplift), plus how their results join customers.csv.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -55,14 +56,49 @@ def forecast(loaded: LoadResult, cust: Customers, settings, segments: pd.Series 
     return forecast_sales(log_lines(loaded, cust), settings, c.customer_col, c.date_col, c.amount_col, segments)
 
 
-def risk(loaded: LoadResult, cust: Customers, settings):
-    """Risk score, flag and reasons per customer: serial returns, bulk buying, cut prices, burst ordering
-    and an outlier score (``lib.models.risk``). ``settings``: ``lib.models.risk.RiskSettings``."""
+def risk(loaded: LoadResult, cust: Customers, settings, rules=None, key: bytes | None = None, ids=None):
+    """Risk score, flag and reasons per customer (``lib.models.risk``): on a log, serial and quick returns,
+    bulk buying, cut prices, burst ordering; on a customer table, contact details shared between customers
+    (compared as keyed pseudonyms: ``key``, default the pseudonymisation key) and implausible values; both
+    with an outlier score. ``settings``: ``lib.models.risk.RiskSettings``; ``rules``: a saved model's
+    ``RiskRules`` (default: learned from this file); ``ids``: a customer table's ids as customers.csv
+    writes them (``Understanding.ids``)."""
     from lib.models.risk import customer_risk
 
-    _log_only(cust, t("Risk control"))
+    if rules is not None and settings is not None and settings.share != rules.share:
+        rules = replace(rules, share=settings.share)
     c = cust.settings
-    return customer_risk(log_lines(loaded, cust), settings, c.customer_col, c.date_col, c.amount_col)
+    if c.transactions:
+        if rules is not None and rules.kind != "log":
+            raise DataValidationError(t("The model's risk thresholds were learned from a customer table; this file is a transaction log."))
+        line_rules = cust.rollup.line_rules if cust.rollup is not None else None
+        return customer_risk(log_lines(loaded, cust), settings, c.customer_col, c.date_col, c.amount_col, rules=rules,
+                             line_rules=line_rules)
+    if rules is not None and rules.kind != "table":
+        raise DataValidationError(t("The model's risk thresholds were learned from a transaction log; this file is a customer table."))
+    return table_risk_of(cust.frame, settings, rules, key, ids)
+
+
+def table_risk_of(frame: pd.DataFrame, settings, rules=None, key: bytes | None = None, ids=None):
+    """A customer table's risk check: its contact columns found by name and values, compared as keyed
+    pseudonyms under ``key`` (default: the pseudonymisation key, ``lib.data.privacy.load_key``)."""
+    from lib.act.audiences import find_contact_columns
+    from lib.data.privacy import load_key
+    from lib.data.schema import infer_schema
+    from lib.models.risk.table import ADDRESS_NAMES, table_risk
+
+    roles = dict(infer_schema(frame).roles)
+    found = find_contact_columns(frame, roles)
+    contacts = {"email": found.email, "phone": found.phone,
+                "address": next((c for c in frame.columns if roles.get(c) == "pii"
+                                 and re.search(ADDRESS_NAMES, str(c), re.I)), None)}
+    contacts = {k: v for k, v in contacts.items() if v is not None}
+    if rules is not None:  # the saved model's columns, where this file has them
+        contacts = {k: v for k, v in (rules.extra.get("contacts") or {}).items() if v in frame.columns}
+    if ids is None:
+        id_col = next((c for c, r in roles.items() if r == "identifier"), None)
+        ids = frame[id_col] if id_col is not None else pd.RangeIndex(len(frame))
+    return table_risk(frame, ids, contacts, key if key is not None else load_key(), roles, settings, rules)
 
 
 RISK_COLUMNS = ("risk_score", "risk_flag", "risk_reason_1", "risk_reason_2", "risk_reason_3")

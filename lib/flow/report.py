@@ -112,9 +112,12 @@ def scored_report(bundle: ModelBundle, *, rows: int, columns: int, customers: in
 def score_report(bundle: ModelBundle, result: ScoreResult, timings: Mapping[str, float], engine: dict) -> dict:
     """report.json of ``score`` on a file read whole (or a log rolled up in parts)."""
     new = result.new
-    return scored_report(
+    report = scored_report(
         bundle, rows=new.customers.source_rows, columns=new.customers.source_columns,
         customers=int(len(result.table)), id_col=new.id_col, drift=new.drift,
         segments=new.segmentation.to_report() if new.segmentation is not None else [],
         explain=result.explanation.to_report(), targets=result.targets, ranking=result.ranking,
         warnings=result.warnings, timings=timings, engine=engine)
+    if result.risk is not None:
+        report["risk"] = result.risk.to_report()
+    return report

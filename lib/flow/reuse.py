@@ -51,9 +51,11 @@ def training_card(cust: Customers, result: PropensityResult, explanation: Explan
 
 
 def model_bundle(cust: Customers, und: Understanding, result: PropensityResult, seg: SegmentationResult | None,
-                 explanation: Explanation | None, source: dict, uplift_result=None) -> ModelBundle:
+                 explanation: Explanation | None, source: dict, uplift_result=None, risk_result=None) -> ModelBundle:
     """Everything a saved model needs to score and explain a new file, and to be trusted later; with an
-    uplift model, its learners too (a new file then gets uplift, p_treated and p_control)."""
+    uplift model, its learners too (a new file then gets uplift, p_treated and p_control); with a risk
+    check (``lib.models.risk.RiskResult``), its thresholds, so next month's file is judged by the same
+    standard."""
     from lib.models.segment import segmentation_state
 
     model = result.model
@@ -70,6 +72,8 @@ def model_bundle(cust: Customers, und: Understanding, result: PropensityResult, 
         "transactions": cust.settings.transactions,
         "rollup": rollup,
     }
+    if risk_result is not None:
+        data["risk"] = risk_result.rules.to_dict()
     uplift_state = None
     if uplift_result is not None:
         r = uplift_result
@@ -150,6 +154,15 @@ def prepare_new(bundle: ModelBundle, loaded: LoadResult, id_col: str | None = No
     model = bundle.model.rebase_dates(frame)
     return NewFile(customers=cust, ids=ids, id_col=chosen, model=model, drift=drift, segmentation=seg,
                    warnings=tuple(warnings) + tuple(drift.warnings))
+
+
+def saved_risk_rules(bundle: ModelBundle):
+    """The risk thresholds a saved model carries (``lib.models.risk.RiskRules``), or None."""
+    if not bundle.data.get("risk"):
+        return None
+    from lib.models.risk import RiskRules
+
+    return RiskRules.from_dict(bundle.data["risk"])
 
 
 def saved_uplift(bundle: ModelBundle, frame: pd.DataFrame) -> pd.DataFrame | None:

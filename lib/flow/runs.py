@@ -30,7 +30,7 @@ from lib.flow.learn_more import (
 )
 from lib.flow.listing import AUTO, Ranking, choose_ranking, make_list
 from lib.flow.model_file import ModelBundle
-from lib.flow.reuse import NewFile, prepare_new, saved_uplift
+from lib.flow.reuse import NewFile, prepare_new, saved_risk_rules, saved_uplift
 from lib.flow.steps import (
     Customers,
     CustomerSettings,
@@ -190,7 +190,7 @@ def run(loaded: LoadResult, settings: RunSettings, progress: Progress | None = N
     danger = None
     if settings.risk is not None:
         say(t("Looking for risky customers"))
-        danger = risk(loaded, cust, settings.risk)
+        danger = risk(loaded, cust, settings.risk, ids=und.ids)
         warnings += list(danger.warnings)
         lap("risk")
     table = with_uplift(with_value(customer_table(und.ids, seg, scores, reason_table), worth), persuaded)
@@ -215,6 +215,9 @@ class ScoreSettings:
     explain_method: str = "auto"
     target_list: ListSpec | None = None
     rank_by: str = AUTO  # how the list is ordered (lib.flow.listing)
+    # lib.models.risk.RiskSettings: check for risk even when the model carries no risk thresholds (then
+    # learned from this file); a model that carries them always applies them.
+    risk: object | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,7 @@ class ScoreResult:
     timings: dict[str, float]
     ranking: Ranking | None = None
     warnings: tuple[str, ...] = ()
+    risk: object | None = None  # lib.models.risk.RiskResult, by the model's thresholds when it carries them
 
 
 def saved_ranking(bundle: ModelBundle, rank_by: str = AUTO) -> Ranking:
@@ -257,10 +261,31 @@ def score_file(bundle: ModelBundle, loaded: LoadResult, settings: ScoreSettings,
     uplifts = saved_uplift(bundle, frame)
     if uplifts is not None:
         table = with_uplift(table, SimpleNamespace(table=uplifts))
+    danger, risk_warnings = _saved_risk(bundle, loaded, new, settings.risk, say)
+    table = with_risk(table, danger)
+    lap("risk")
     targets = ranking = None
     if settings.target_list is not None:
         ranking = saved_ranking(bundle, settings.rank_by)
         targets = make_list(table, settings.target_list, ranking)
     lap("target")
     return ScoreResult(new=new, scores=scores, explanation=expl, table=table, targets=targets, timings=lap.timings,
-                       ranking=ranking, warnings=tuple(dict.fromkeys((*new.warnings, *(ranking.warnings if ranking else ())))))
+                       ranking=ranking, risk=danger,
+                       warnings=tuple(dict.fromkeys((*new.warnings, *risk_warnings,
+                                                     *(ranking.warnings if ranking else ())))))
+
+
+def _saved_risk(bundle: ModelBundle, loaded: LoadResult, new: NewFile, settings, say: Progress):
+    """(risk result or None, warnings): a new file judged by the thresholds the model carries (or, asked
+    for with ``settings`` and none saved, by its own)."""
+    rules = saved_risk_rules(bundle)
+    if rules is None and settings is None:
+        return None, ()
+    if new.customers.settings.transactions and not len(loaded.frame.columns):
+        return None, (t("No risk check: the log was read in parts; score it with --engine memory to check for risk."),)
+    say(t("Looking for risky customers"))
+    danger = risk(loaded, new.customers, settings, rules, ids=new.ids)
+    warnings = list(danger.warnings)
+    if rules is None:
+        warnings.append(t("The model carries no risk thresholds: this file was judged by its own."))
+    return danger, tuple(warnings)

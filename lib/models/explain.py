@@ -11,7 +11,6 @@ display from the slope of the calibrated score at each customer's own score.
 from __future__ import annotations
 
 import logging
-import os
 import string
 import sys
 import time
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from lib.compute import usable_cores
 from lib.models.model import FrameEncoder, PropensityModel
 from lib.text.i18n import t
 from lib.text.words import column_words
@@ -114,7 +114,7 @@ def default_workers(rows: int) -> int:
     """Processes worth forking for ``rows``: one per core (at most 4), only on Linux and large data."""
     if rows < PARALLEL_MIN_ROWS or sys.platform != "linux":
         return 1
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, usable_cores()))
 
 
 def row_slices(n: int, parts: int) -> list[slice]:

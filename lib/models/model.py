@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder
 from xgboost import XGBClassifier
 
+from lib.compute import usable_cores
 from lib.models.columns import column_kind
 
 MAX_CATEGORIES = 20
@@ -37,7 +38,7 @@ MISSING_LEVEL = "(missing)"
 XGB_PARAMS = dict(
     n_estimators=600, max_depth=4, learning_rate=0.08, subsample=0.8, colsample_bytree=0.8,
     min_child_weight=5, reg_lambda=1.0, tree_method="hist", max_bin=256, eval_metric="logloss",
-    early_stopping_rounds=25, n_jobs=2,
+    early_stopping_rounds=25, n_jobs=usable_cores(),  # the cores this process may use (lib.compute), not a fixed 2
 )
 
 

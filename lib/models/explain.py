@@ -248,8 +248,12 @@ def _format_values(s: pd.Series, latest=None, words: dict[str, str] | None = Non
         v = s.to_numpy(dtype="float64", na_value=np.nan)
         rounded = np.where(np.abs(v) >= 100, np.round(v), np.round(v, 2))
         return _format_unique(rounded, lambda x: words["missing"] if np.isnan(x) else f"{x:,.10g}")
-    text = s.astype("str").where(s.notna(), words["missing"]).to_numpy(dtype=object)
-    return text
+    # Text: each distinct value written once (a category repeats a few hundred values over 1M rows).
+    codes, distinct = pd.factorize(s, use_na_sentinel=True)
+    if s.dtype == object and not all(isinstance(v, str) for v in distinct):  # 1, 1.0 and True hash alike
+        return s.astype("str").where(s.notna(), words["missing"]).to_numpy(dtype=object)
+    shown = np.array([*pd.Series(distinct, dtype=object).astype("str"), words["missing"]], dtype=object)
+    return shown[codes]
 
 
 def _reason_words() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Bullseye: precision-marketing analytics. Entry point: page config, language, the sign-in gate and navigation."""
 
+import lib.compute  # noqa: F401, I001  (first: OpenMP reads its wait policy when XGBoost loads; lib/compute.py)
 import logging
 
 import streamlit as st

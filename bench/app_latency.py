@@ -4,12 +4,17 @@ Drives the real pages with Streamlit's AppTest: upload the generated table, segm
 time re-runs of the Target list and Propensity pages as a marketer moves the sliders.
 
     python -m bench.app_latency [--rows 1000000]
+
+Then the same page change and segment filter again while another session trains a model on the same
+file (a second marketer on the same server): that training holds the heavy-job gate
+(lib/flow/gate.py) and the cores, this session's page change and filter run on cached results.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -60,6 +65,8 @@ def main() -> None:
     for i in range(5):
         at.number_input(key="w_cfg_value").set_value(20.0 + i)
         rounds["profit inputs (propensity page)"].append(timed(at))
+    rounds.update(_page_and_filter(at, segments, "alone"))
+    rounds.update(_while_another_trains(at, segments))
     print(f"{args.rows:,} rows")
     for k, v in first.items():
         print(f"- first run, {k}: {v:.1f} s")
@@ -67,6 +74,44 @@ def main() -> None:
     print("|---|---|---|")
     for k, v in rounds.items():
         print(f"| {k} | {1000 * statistics.median(v):.0f} | {1000 * max(v):.0f} |")
+
+
+def _page_and_filter(at: AppTest, segments: list, when: str) -> dict[str, list[float]]:
+    """Page change (Propensity -> Target list) and a segment filter on the Target list, 3 times each."""
+    out = {f"page change, {when}": [], f"segment filter, {when}": []}
+    for i in range(3):
+        at.switch_page("pages/propensity.py").run()
+        at.switch_page("pages/targets.py")
+        out[f"page change, {when}"].append(timed(at))
+        at.multiselect(key="w_cfg_tgt_segments").set_value(segments[: 1 + (i + 1) % max(len(segments), 1)])
+        out[f"segment filter, {when}"].append(timed(at))
+    return out
+
+
+def _while_another_trains(at: AppTest, segments: list) -> dict[str, list[float]]:
+    """The page change and filter while a second session trains (another seed: nothing cached)."""
+    from lib.data.io import load_table
+    from lib.flow import pipeline as p
+    from lib.flow.gate import heavy_jobs
+
+    # The other session's job: the step the Propensity page runs, through the same gate, on its own copy.
+    source = at.session_state["source"]
+    lr = load_table(source["data"], source["name"])
+    cust = p.customers(lr, p.CustomerSettings())
+    und = p.understand(cust, p.UnderstandSettings(target="responded"))
+    started = threading.Event()
+
+    def other() -> None:
+        with heavy_jobs().hold("another-session", "train"):
+            started.set()
+            p.train(cust, und, p.TrainSettings(seed=7))
+
+    thread = threading.Thread(target=other, daemon=True)
+    thread.start()
+    started.wait()
+    out = _page_and_filter(at, segments, "while another session trains")
+    thread.join()
+    return out
 
 
 if __name__ == "__main__":

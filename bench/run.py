@@ -27,8 +27,8 @@ TARGET_100K_S = 8.0
 TARGET_RSS_GB = 3.0
 
 
-def _child(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter; it must print one JSON line. Adds its peak RSS (GB)."""
+def _start(code: str) -> subprocess.Popen:
+    """Start ``code`` in a fresh interpreter; it must print one JSON line (read by ``_finish``)."""
     wrapper = (
         "import json, resource, sys, time\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
@@ -37,34 +37,67 @@ def _child(code: str) -> dict:
         "result['peak_rss_gb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024\n"
         "print(json.dumps(result))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", wrapper], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.Popen([sys.executable, "-c", wrapper], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> dict:
+    stdout, stderr = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(stderr[-3000:])
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
-def bench_pipeline(path: Path, out: Path, *extra: str) -> dict:
-    code = (
+def _child(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter; it must print one JSON line. Adds its peak RSS (GB)."""
+    return _finish(_start(code))
+
+
+def _pipeline_code(path: Path, out: Path, target: str = "responded", *extra: str) -> str:
+    return (
         "from lib.cli import main\n"
-        f"rc = main(['run', '--input', {str(path)!r}, '--out', {str(out)!r}, '--target', 'responded',"
+        f"rc = main(['run', '--input', {str(path)!r}, '--out', {str(out)!r}, '--target', {target!r},"
         f" '--top-pct', '10', '--control-pct', '10', '--save-model', {str(out / 'model.bullseye')!r}, *{list(extra)!r}])\n"
         f"report = json.load(open({str(out / 'report.json')!r}))\n"
         "result = {'rc': rc, 'timings': report['timings_s'], 'auc': report['model']['holdout_auc'],"
         " 'baseline_auc': report['model']['baseline_auc'], 'trees': report['model']['trees'],"
         " 'explain_method': report['explain']['method'], 'rows_explained': report['explain']['rows_explained'],"
-        " 'k': report['segmentation']['k'], 'n_fit': report['model'].get('n_fit')}\n"
+        " 'k': report['segmentation']['k'], 'n_fit': report['model'].get('n_fit'),"
+        " 'algorithm': report['model'].get('algorithm')}\n"
     )
-    return _child(code)
 
 
-def bench_no_shap(path: Path, out: Path) -> dict:
+def bench_pipeline(path: Path, out: Path, *extra: str, target: str = "responded") -> dict:
+    return _child(_pipeline_code(path, out, target, *extra))
+
+
+def bench_two_at_once(path: Path, out: Path, target: str = "responded") -> list[dict]:
+    """Two runs of the same file started together, as two users of one server would (each its own output)."""
+    procs = [_start(_pipeline_code(path, out / f"together_{i}", target)) for i in range(2)]
+    return [_finish(p) for p in procs]
+
+
+# What each generator's table is: its target, the positive value, the columns no model should see, and
+# the text date columns (the floor reads them as days before the latest, as any pipeline must).
+TABLES = {
+    "own": {"target": "responded", "positive": "'yes'", "drop": ["customer_id", "email"], "dates": []},
+    "wide": {"target": "converted", "positive": "1", "drop": ["account_no", "contact_email"],
+             "dates": ["signup_date", "last_order_at", "last_login"]},
+}
+
+
+def bench_no_shap(path: Path, out: Path, table: str = "own") -> dict:
     """read -> train -> score -> write with plain library calls (the floor any pipeline pays)."""
+    spec = TABLES[table]
     code = (
         "import numpy as np, pandas as pd, pyarrow.csv as pc, xgboost as xgb\n"
         "from sklearn.model_selection import train_test_split\n"
         f"df = pc.read_csv({str(path)!r}).to_pandas()\n"
-        "y = (df.pop('responded') == 'yes').astype(int).to_numpy()\n"
-        "df = df.drop(columns=['customer_id', 'email'])\n"
+        f"y = (df.pop({spec['target']!r}) == {spec['positive']}).astype(int).to_numpy()\n"
+        f"df = df.drop(columns={spec['drop']!r})\n"
+        f"for c in {spec['dates']!r}:\n"
+        "    d = pd.to_datetime(df[c].replace('', None), format='mixed')\n"
+        "    df[c] = (d.max() - d).dt.days\n"
         "for c in df.columns:\n"
         "    if not pd.api.types.is_numeric_dtype(df[c]): df[c] = df[c].astype('category')\n"
         "a, b = train_test_split(np.arange(len(df)), test_size=0.2, random_state=0, stratify=y)\n"
@@ -119,42 +152,49 @@ def main() -> None:
                         help="also score 1M and 10M rows in batches and 1M on Dask (bench/scale.py; ~15 minutes)")
     parser.add_argument("--learners", action="store_true",
                         help="also run --learners all at 100k and auto at 1M (bench/learners.py; ~10 minutes)")
+    parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES),
+                        help="which generators' tables: own (bench/generate.py), wide (bench/generate_wide.py)")
+    parser.add_argument("--skip-together", action="store_true", help="skip the two-runs-at-once row")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from bench.generate import make_table
-
     DATA.mkdir(parents=True, exist_ok=True)
     rows = []
     notebook = None
     notebook_1m = None
-    for n in args.sizes:
-        path = DATA / f"customers_{n}.csv"
-        df, optimal = make_table(n, seed=0)
-        if not path.exists():
-            df.to_csv(path, index=False)
-        del df
-        out = OUT / str(n)
-        out.mkdir(parents=True, exist_ok=True)
-        print(f"[{n:,}] pipeline…", flush=True)
-        pipe = bench_pipeline(path, out)
-        print(f"[{n:,}] no-SHAP baseline…", flush=True)
-        floor = bench_no_shap(path, out)
-        rows.append({"n": n, "optimal_auc": optimal, "pipe": pipe, "floor": floor})
-        print(json.dumps(rows[-1]), flush=True)
-        if n >= 1_000_000:
-            # Before the training-sample lever: the trees learn from every training row.
-            print(f"[{n:,}] pipeline, every row trains (before)…", flush=True)
-            every = bench_pipeline(path, OUT / f"{n}_every_row", "--train-rows", "0")
-            rows.append({"n": n, "optimal_auc": optimal, "pipe": every, "floor": floor, "label": "every row trains"})
+    together = None
+    for table in args.tables:
+        for n in args.sizes:
+            path, optimal = _table(table, n)
+            out = OUT / f"{table}_{n}" if table != "own" else OUT / str(n)
+            out.mkdir(parents=True, exist_ok=True)
+            target = TABLES[table]["target"]
+            print(f"[{table} {n:,}] pipeline…", flush=True)
+            pipe = bench_pipeline(path, out, target=target)
+            print(f"[{table} {n:,}] no-SHAP baseline…", flush=True)
+            floor = bench_no_shap(path, out, table)
+            rows.append({"table": table, "n": n, "optimal_auc": optimal, "pipe": pipe, "floor": floor})
             print(json.dumps(rows[-1]), flush=True)
-        if n == 100_000 and not args.skip_notebook:
-            print("[100,000] notebook pipeline…", flush=True)
-            notebook = bench_notebook(path)
-            print(json.dumps(notebook), flush=True)
-        if n == 1_000_000 and args.notebook_1m:
-            print("[1,000,000] notebook pipeline (slow)…", flush=True)
-            notebook_1m = bench_notebook(path)
-            print(json.dumps(notebook_1m), flush=True)
+            if n == 100_000 and table == "own" and not args.skip_together:
+                print(f"[{table} {n:,}] two runs at once…", flush=True)
+                together = {"alone": pipe, "both": bench_two_at_once(path, out, target)}
+                print(json.dumps(together), flush=True)
+            if table != "own":
+                continue
+            if n >= 1_000_000:
+                # Before the training-sample lever: the trees learn from every training row.
+                print(f"[{n:,}] pipeline, every row trains (before)…", flush=True)
+                every = bench_pipeline(path, OUT / f"{n}_every_row", "--train-rows", "0")
+                rows.append({"table": table, "n": n, "optimal_auc": optimal, "pipe": every, "floor": floor,
+                             "label": "every row trains"})
+                print(json.dumps(rows[-1]), flush=True)
+            if n == 100_000 and not args.skip_notebook:
+                print("[100,000] notebook pipeline…", flush=True)
+                notebook = bench_notebook(path)
+                print(json.dumps(notebook), flush=True)
+            if n == 1_000_000 and args.notebook_1m:
+                print("[1,000,000] notebook pipeline (slow)…", flush=True)
+                notebook_1m = bench_notebook(path)
+                print(json.dumps(notebook_1m), flush=True)
     app = None
     if not args.skip_app:
         biggest = max(args.sizes)
@@ -175,16 +215,30 @@ def main() -> None:
 
         print("risk at 1M…", flush=True)
         risk = rk.section(rk.measure())
-    write_results(rows, notebook, notebook_1m, app, scale, risk)
+    write_results(rows, notebook, notebook_1m, app, scale, together, risk)
     if args.learners:
         from bench import learners
 
         learners.write_section(learners.run(100_000, 1_000_000))
 
 
+def _table(table: str, n: int) -> tuple[Path, float]:
+    """The generator's CSV of ``n`` rows (written once) and its Bayes-optimal AUC."""
+    if table == "own":
+        from bench.generate import make_table
+        path = DATA / f"customers_{n}.csv"
+    else:
+        from bench.generate_wide import make_table
+        path = DATA / f"{table}_{n}.csv"
+    df, optimal = make_table(n, seed=0)
+    if not path.exists():
+        df.to_csv(path, index=False)
+    return path, optimal
+
+
 def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | None = None,
                   app: list[str] | None = None, scale: list[str] | None = None,
-                  risk: list[str] | None = None) -> None:
+                  together: dict | None = None, risk: list[str] | None = None) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmark results",
@@ -192,14 +246,17 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
         f"- Date: {now}; commit {_commit()}; machine: {_machine()}; load average at the end "
         f"{os.getloadavg()[0]:.1f} (1 min) / {os.getloadavg()[2]:.1f} (15 min).",
         f"- Command: `{' '.join(['python -m bench.run', *sys.argv[1:]])}` (`make bench`).",
-        "- Data: `bench/generate.py` (24 columns: 15 numbers with missing values, 6 categories, id, email,",
-        "  response from a known model). Pipeline: `python -m lib.cli run --target responded --top-pct 10",
-        "  --control-pct 10`: load, roles, quality, segment (k by silhouette), train (XGBoost depth 4, early",
-        "  stopping) + baseline, exact SHAP for every row, reasons, target list, write.",
+        "- Data: own = `bench/generate.py` (24 columns: 15 numbers with missing values, 6 categories, id, email,",
+        "  response from a known model); wide = `bench/generate_wide.py` (25 columns: text account number, e-mail,",
+        "  three dates in three spellings, 8 categories of which 6 have 25-300 levels, 11 numbers with gaps, a 1/0",
+        "  response from a known logistic model). Pipeline: `python -m lib.cli run --target responded|converted",
+        "  --top-pct 10 --control-pct 10`: load, roles, quality, segment (k by silhouette), learners compared,",
+        "  train + baseline, exact SHAP for every row, reasons, target list, write. Floor: read, dates as days,",
+        "  XGBoost with early stopping, score, write, with plain library calls.",
         "",
-        "| rows | total s | load | roles | quality | segment | train | explain (SHAP + reasons) | target | write "
+        "| data | rows | learner | total s | load | roles | quality | segment | train | explain (SHAP + reasons) | target | write "
         "| peak RSS GB | no-SHAP floor s | total / floor | AUC | optimal AUC | baseline AUC |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         t = r["pipe"]["timings"]
@@ -207,13 +264,13 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
         floor = r["floor"]["wall_s"]
         label = f"{r['n']:,}" + (f" ({r['label']})" if r.get("label") else "")
         lines.append(
-            f"| {label} | {total:.1f} | {t.get('load', 0):.1f} | {t.get('roles', 0):.1f} | {t.get('quality', 0):.1f} "
+            f"| {r.get('table', 'own')} | {label} | {r['pipe'].get('algorithm', '')} | {total:.1f} | {t.get('load', 0):.1f} | {t.get('roles', 0):.1f} | {t.get('quality', 0):.1f} "
             f"| {t.get('segment', 0):.1f} | {t.get('train', 0):.1f} | {t.get('explain', 0):.1f} | {t.get('target', 0):.1f} "
             f"| {t.get('write', 0):.1f} | {r['pipe']['peak_rss_gb']:.2f} | {floor:.1f} | {total / floor:.2f} "
             f"| {r['pipe']['auc']:.4f} | {r['optimal_auc']:.4f} | {r['pipe']['baseline_auc']:.4f} |"
         )
     lines.append("")
-    by_n = {r["n"]: r for r in rows if not r.get("label")}
+    by_n = {r["n"]: r for r in rows if not r.get("label") and r.get("table", "own") == "own"}
     checks = []
     if 1_000_000 in by_n:
         r = by_n[1_000_000]
@@ -231,6 +288,13 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
     if 100_000 in by_n and 1_000_000 in by_n:
         ratio = by_n[1_000_000]["pipe"]["wall_s"] / by_n[100_000]["pipe"]["wall_s"]
         checks.append(("t(1M) / t(100k) ≤ 12", ratio, ratio <= 12))
+    checks += _wide_checks(rows)
+    if together is not None:
+        alone = together["alone"]["wall_s"]
+        walls = [b["wall_s"] for b in together["both"]]
+        checks.append(("two 100k runs at once: each ≤ 2× one alone", max(walls) / alone, max(walls) <= 2 * alone))
+        lines += [f"Two 100k runs (own table) started together: {walls[0]:.1f} s and {walls[1]:.1f} s; one alone "
+                  f"{alone:.1f} s ({max(walls) / alone:.2f}×). OpenMP waits passively (lib/compute.py).", ""]
     if notebook is not None and 100_000 in by_n:
         speedup = notebook["wall_s"] / by_n[100_000]["pipe"]["wall_s"]
         checks.append(("≥ 5× faster than the notebook pipeline at 100k", speedup, speedup >= 5))
@@ -260,11 +324,26 @@ def write_results(rows: list[dict], notebook: dict | None, notebook_1m: dict | N
     print("\n".join(lines))
 
 
+def _wide_checks(rows: list[dict]) -> list[tuple[str, float, bool]]:
+    """The targets on the table our generator did not shape (bench/generate_wide.py)."""
+    checks = []
+    for r in (r for r in rows if r.get("table") == "wide"):
+        wall, floor, gap = r["pipe"]["wall_s"], r["floor"]["wall_s"], r["optimal_auc"] - r["pipe"]["auc"]
+        if r["n"] >= 1_000_000:
+            checks.append((f"wide {r['n']:,} ≤ 2.5× the no-SHAP floor (same run)", wall / floor, wall <= 2.5 * floor))
+            checks.append((f"wide {r['n']:,} peak RSS ≤ 3 GB", r["pipe"]["peak_rss_gb"],
+                           r["pipe"]["peak_rss_gb"] <= TARGET_RSS_GB))
+        if r["n"] == 100_000:
+            checks.append(("wide 100k end to end ≤ 8 s", wall, wall <= TARGET_100K_S))
+        checks.append((f"wide {r['n']:,} AUC within 0.01 of optimal", gap, gap <= 0.01))
+    return checks
+
+
 def _levers(rows: list[dict]) -> list[str]:
     """What each lever bought, from this run's own measurements (bench/levers.md is written here, never by hand)."""
     out = []
     for before in (r for r in rows if r.get("label") == "every row trains"):
-        after = next(r for r in rows if r["n"] == before["n"] and not r.get("label"))
+        after = next(r for r in rows if r["n"] == before["n"] and not r.get("label") and r.get("table") == "own")
         b, a = before["pipe"], after["pipe"]
         out.append(f"| Trees learn from a stratified {a.get('n_fit') or 0:,}-row sample of the training rows "
                    f"(holdout untouched), {before['n']:,} rows | train {b['timings']['train']:.1f} s, total "

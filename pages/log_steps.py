@@ -8,7 +8,7 @@ import streamlit as st
 from lib.data.io import LoadResult
 from lib.flow import pipeline as p
 from pages import state
-from pages.steps import customers, customers_key, key, loaded, words_key
+from pages.steps import customers, customers_key, heavy, key, loaded, queue_note, words_key
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -17,8 +17,9 @@ def _recommend(k: str, settings, _loaded: LoadResult, _cust: p.Customers):
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _value(k: str, settings, _loaded: LoadResult, _cust: p.Customers):
-    return p.value(_loaded, _cust, settings)
+def _value(k: str, settings, _loaded: LoadResult, _cust: p.Customers, _wait=None):
+    with heavy("value", _wait):
+        return p.value(_loaded, _cust, settings)
 
 
 def run_recommend(settings):
@@ -32,7 +33,7 @@ def recommendations():
 
 
 def run_value(settings):
-    return _value(words_key(key(customers_key(), settings)), settings, loaded(), customers())
+    return _value(words_key(key(customers_key(), settings)), settings, loaded(), customers(), queue_note())
 
 
 def customer_value():
@@ -60,22 +61,24 @@ def run_forecast(settings):
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _uplift(k: str, settings, _cust: p.Customers, _und: p.Understanding):
-    return p.uplift(_cust, _und, settings)
+def _uplift(k: str, settings, _cust: p.Customers, _und: p.Understanding, _wait=None):
+    with heavy("uplift", _wait):
+        return p.uplift(_cust, _und, settings)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _uplift_explained(k: str, _result, _frame):
     from lib.models.uplift import explain_uplift, persuadable_importance, uplift_reasons
 
-    ex = explain_uplift(_result, _frame)
+    with heavy("uplift explain"):
+        ex = explain_uplift(_result, _frame)
     return uplift_reasons(_result, _frame, explanation=ex), persuadable_importance(_result, _frame, explanation=ex)
 
 
 def run_uplift(settings):
     from pages.steps import understanding, understanding_key
 
-    return _uplift(words_key(key(understanding_key(), settings)), settings, customers(), understanding())
+    return _uplift(words_key(key(understanding_key(), settings)), settings, customers(), understanding(), queue_note())
 
 
 def uplift():

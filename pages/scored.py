@@ -31,6 +31,7 @@ from pages.steps import (
     model_file_bytes,
     model_key,
     named_segmentation_key,
+    queue_note,
     segmentation,
     understanding,
     understanding_key,
@@ -127,7 +128,7 @@ def trained_scored() -> Scored | None:
     if result is None:
         return None
     cust, und, k, src = customers(), understanding(), model_key(), state.source()
-    expl = _explain(k, result.model, cust.frame)
+    expl = _explain(k, result.model, cust.frame, _wait=queue_note())
     card = _card(words_key(k), (("file", src["name"]), ("sha256", src["digest"]), ("rows", cust.source_rows)), cust, result, expl)
     return Scored(key=k, label=t("{name} (the file the model was trained on)", name=src["name"]), frame=cust.frame,
                   model=result.model, result=result, card=card, scores=_score(k, result, cust), explanation=expl,
@@ -188,7 +189,7 @@ def new_file_scored(progress=None) -> Scored:  # progress(rows_done, rows): the 
     frame = new.customers.frame
     return Scored(key=k, label=t("{name} (scored by a saved model)", name=f["name"]), frame=frame, model=new.model, result=None,
                   card=model_file.model_card(b), scores=_score_new(k, new.model, frame),
-                  explanation=_explain(k, new.model, frame, progress), segmentation=new.segmentation, ids=new.ids,
+                  explanation=_explain(k, new.model, frame, progress, queue_note()), segmentation=new.segmentation, ids=new.ids,
                   id_col=new.id_col, roles=dict(_roles(words_key(key(f["digest"])), frame).roles), seg_key=model_digest,
                   uplift=log_steps.saved_uplift(k, b, frame), uplift_beats_random=bool(b.uplift and b.uplift.get("beats_random", True)))
 

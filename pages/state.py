@@ -18,6 +18,14 @@ from pages import auth
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def session_id() -> str:
+    """This browser session's id: the heavy-job gate (lib.flow.gate) runs one heavy step per session."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
 def samples() -> dict[str, Path]:
     """The one-click samples of the Upload page: label (in the page's language) -> file."""
     return {

@@ -13,6 +13,7 @@ scores) serve both languages and a language switch re-runs only the steps that w
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 
 import numpy as np
@@ -24,11 +25,12 @@ from lib.data.kind import FileKind, recognise
 from lib.data.schema import Schema, infer_schema
 from lib.flow import model_file
 from lib.flow import pipeline as p
+from lib.flow.gate import heavy_jobs
 from lib.models.explain import Explanation
 from lib.models.model import PropensityModel
 from lib.models.propensity import PropensityResult
 from lib.models.segment import SegmentationResult, rename_segments
-from lib.text.i18n import language, using
+from lib.text.i18n import language, t, using
 from pages import state
 
 
@@ -40,6 +42,40 @@ def key(*parts) -> str:
 def words_key(k: str) -> str:
     """The key of a step whose result holds words: its own key plus the language they are written in."""
     return key(k, language())
+
+
+def queue_note():
+    """A callback for the heavy-job gate that says on the page how many jobs are ahead (a placeholder
+    made here, outside the cached step, and emptied when the job starts)."""
+    note = st.empty()
+
+    def draw(ahead: int) -> None:
+        if ahead:
+            note.info(t("Queued behind {n} other job(s) on this server: this step starts as soon as one "
+                        "finishes.", n=ahead), icon=":material/hourglass_top:")
+        else:
+            note.empty()
+
+    def on_wait(ahead: int) -> None:
+        # Called inside the cached step: Streamlit records what a cached function draws, to replay it on
+        # a cache hit, and refuses a placeholder made outside it. The note is about this wait only, so
+        # it is drawn as if outside the cached step (a copy of the context with that flag off).
+        from streamlit.runtime.caching.cached_message_replay import in_cached_function
+
+        def outside() -> None:
+            in_cached_function.set(False)
+            draw(ahead)
+
+        contextvars.copy_context().run(outside)
+
+    return on_wait
+
+
+def heavy(label: str, wait=None):
+    """Run a heavy step (training, SHAP, uplift, value) through the process's gate: one at a time per
+    session, and no more at once than the cores allow (lib.flow.gate). Used inside the cached steps, so
+    a result already computed never queues."""
+    return heavy_jobs().hold(state.session_id(), label, wait)
 
 
 # --- the trained file -----------------------------------------------------------------------------
@@ -145,8 +181,10 @@ def segmentation() -> SegmentationResult | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _train(k: str, settings: p.TrainSettings, _cust: p.Customers, _und: p.Understanding) -> PropensityResult:
-    return p.train(_cust, _und, settings)
+def _train(k: str, settings: p.TrainSettings, _cust: p.Customers, _und: p.Understanding,
+           _wait=None) -> PropensityResult:
+    with heavy("train", _wait):
+        return p.train(_cust, _und, settings)
 
 
 def model_key(settings: p.TrainSettings | None = None) -> str:
@@ -154,7 +192,7 @@ def model_key(settings: p.TrainSettings | None = None) -> str:
 
 
 def train(settings: p.TrainSettings) -> PropensityResult:
-    return _train(words_key(model_key(settings)), settings, customers(), understanding())
+    return _train(words_key(model_key(settings)), settings, customers(), understanding(), _wait=queue_note())
 
 
 def model() -> PropensityResult | None:
@@ -179,8 +217,9 @@ def named_segmentation_key() -> str | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _explain(k: str, _model: PropensityModel, _frame: pd.DataFrame, _progress=None) -> Explanation:
-    return p.explain_scores(_model, _frame, progress=_progress)
+def _explain(k: str, _model: PropensityModel, _frame: pd.DataFrame, _progress=None, _wait=None) -> Explanation:
+    with heavy("explain", _wait):
+        return p.explain_scores(_model, _frame, progress=_progress)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

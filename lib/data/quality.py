@@ -239,8 +239,12 @@ def _column_problems(col: str, s: pd.Series, role: str, n: int) -> list[Problem]
         text = s.dropna()
         text = (text.sample(50_000, random_state=0) if len(text) > 50_000 else text).astype(str).str.strip()
         if len(text):
-            numeric_share = pd.to_numeric(text, errors="coerce").notna().mean()
-            not_numbers = text[pd.to_numeric(text, errors="coerce").isna()]
+            # Each distinct value read as a number once: a category has a few hundred, and reading
+            # 50,000 strings as numbers was most of this step on a file with many text columns.
+            codes, distinct = pd.factorize(text)
+            is_number = pd.to_numeric(pd.Series(distinct, dtype=object), errors="coerce").notna().to_numpy()[codes]
+            numeric_share = is_number.mean()
+            not_numbers = text[~is_number]
             # Codes ("C536379", "85123A": letters around digits) are ids, not numbers gone wrong.
             if 0.5 <= numeric_share < 1.0 and not not_numbers.str.fullmatch(_CODE).mean() >= 0.8:
                 bad = not_numbers.iloc[:3].tolist()

@@ -11,7 +11,6 @@ display from the slope of the calibrated score at each customer's own score.
 from __future__ import annotations
 
 import logging
-import os
 import string
 import sys
 import time
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from lib.compute import usable_cores
 from lib.models.model import FrameEncoder, PropensityModel
 from lib.text.i18n import t
 from lib.text.words import column_words
@@ -114,7 +114,7 @@ def default_workers(rows: int) -> int:
     """Processes worth forking for ``rows``: one per core (at most 4), only on Linux and large data."""
     if rows < PARALLEL_MIN_ROWS or sys.platform != "linux":
         return 1
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, usable_cores()))
 
 
 def row_slices(n: int, parts: int) -> list[slice]:
@@ -248,8 +248,12 @@ def _format_values(s: pd.Series, latest=None, words: dict[str, str] | None = Non
         v = s.to_numpy(dtype="float64", na_value=np.nan)
         rounded = np.where(np.abs(v) >= 100, np.round(v), np.round(v, 2))
         return _format_unique(rounded, lambda x: words["missing"] if np.isnan(x) else f"{x:,.10g}")
-    text = s.astype("str").where(s.notna(), words["missing"]).to_numpy(dtype=object)
-    return text
+    # Text: each distinct value written once (a category repeats a few hundred values over 1M rows).
+    codes, distinct = pd.factorize(s, use_na_sentinel=True)
+    if s.dtype == object and not all(isinstance(v, str) for v in distinct):  # 1, 1.0 and True hash alike
+        return s.astype("str").where(s.notna(), words["missing"]).to_numpy(dtype=object)
+    shown = np.array([*pd.Series(distinct, dtype=object).astype("str"), words["missing"]], dtype=object)
+    return shown[codes]
 
 
 def _reason_words() -> dict[str, str]:

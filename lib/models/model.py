@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder
 from xgboost import XGBClassifier
 
+from lib.compute import usable_cores
 from lib.models.columns import column_kind
 
 MAX_CATEGORIES = 20
@@ -37,7 +38,7 @@ MISSING_LEVEL = "(missing)"
 XGB_PARAMS = dict(
     n_estimators=600, max_depth=4, learning_rate=0.08, subsample=0.8, colsample_bytree=0.8,
     min_child_weight=5, reg_lambda=1.0, tree_method="hist", max_bin=256, eval_metric="logloss",
-    early_stopping_rounds=25, n_jobs=2,
+    early_stopping_rounds=25, n_jobs=usable_cores(),  # the cores this process may use (lib.compute), not a fixed 2
 )
 
 
@@ -87,6 +88,37 @@ def as_level_text(s: pd.Series) -> pd.Series:
     return s.astype("str").str.strip().where(s.notna(), MISSING_LEVEL)
 
 
+def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code of each row, the text of each distinct value): ``as_level_text`` of the column is
+    ``text[codes]``, but the per-value string work (astype, strip, whole-number text) is done once per
+    distinct value instead of once per row, which on 1M rows of a 300-level column is ~100× less."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if s.dtype == object and not all(isinstance(u, str) for u in uniques):
+        # Mixed Python objects (1, 1.0 and True are one value to a hash, three texts): row by row.
+        codes, uniques = pd.factorize(as_level_text(s))
+        return codes, pd.Series([*uniques, MISSING_LEVEL], dtype=object)
+    text = as_level_text(pd.Series(uniques, dtype=s.dtype) if len(uniques) else s.iloc[:0])
+    return codes, pd.concat([text.reset_index(drop=True), pd.Series([MISSING_LEVEL])], ignore_index=True)
+
+
+def level_codes(s: pd.Series, levels: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Each row's position in ``levels`` (-1: not among them), matched by ``as_level_text``: the same
+    numbers as ``pd.Categorical(as_level_text(s), categories=levels).codes``, from the distinct values."""
+    codes, text = _distinct(s)
+    positions = pd.Index(list(levels), dtype=object).get_indexer(text.astype(object).to_numpy())
+    return positions[codes].astype(np.int32)  # a gap's code is -1: the last entry, "(missing)"
+
+
+def level_counts(s: pd.Series) -> pd.Series:
+    """How many rows read as each level text (``as_level_text(s).value_counts()``), from the distinct values."""
+    codes, text = _distinct(s)
+    counts = np.bincount(codes[codes >= 0], minlength=len(text))
+    counts[-1] = int((codes < 0).sum())  # gaps: the last entry, "(missing)"
+    per_text = pd.Series(counts, index=text.astype(object).to_numpy())
+    per_text = per_text[per_text > 0]
+    return per_text.groupby(level=0, sort=False).sum()
+
+
 def fit_column_spec(name: str, s: pd.Series) -> ColumnSpec:
     """How the model reads one column: its kind (``column_kind``, the one rule segments use too) and,
     for text, its levels.
@@ -102,7 +134,7 @@ def fit_column_spec(name: str, s: pd.Series) -> ColumnSpec:
         return ColumnSpec(name, kind, reference=None if pd.isna(latest) else pd.Timestamp(latest).isoformat())
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         return ColumnSpec(name, kind)
-    counts = as_level_text(s).value_counts(sort=True)
+    counts = level_counts(s)
     # Ties in frequency are broken by the text itself, so the same data always gives the same levels.
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     levels = [str(v) for v, _ in ordered]
@@ -130,7 +162,7 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
         for spec in self.specs_:
             s = X[spec.name]
             if spec.one_hot:
-                codes = pd.Categorical(as_level_text(s), categories=list(spec.levels)).codes.astype(np.int32)
+                codes = level_codes(s, spec.levels)
                 if spec.has_other:
                     codes = np.where(codes < 0, len(spec.levels), codes).astype(np.int32)
                 out[spec.name] = codes  # -1: a level never seen in training and no "other" slot (all zeros)

@@ -346,6 +346,7 @@ def _compare(x: pd.DataFrame, y: np.ndarray, tr_idx: np.ndarray, later: np.ndarr
     say(t("Comparing {n} learners on the same {k} folds", n=len(names), k=k))
     folds, kind = comparison_folds(y, tr_idx, later, k, seed)
     return compare_learners(x, y, names, folds, seed=seed, spw=spw, time_limit=time_limit, useful_auc=MIN_AUC,
+                            full_rows=len(tr_idx),
                             folds_kind=kind, progress=say)
 
 

@@ -15,13 +15,13 @@ or network file system), and has Bullseye's requirements installed (the same ver
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from lib.act.targeting import ListSpec
+from lib.compute import usable_cores
 from lib.errors import DataValidationError
 from lib.flow.listing import AUTO
 from lib.flow.model_file import ModelBundle
@@ -67,7 +67,7 @@ def connect(scheduler: str | None, workers: int | None = None):
         except (OSError, TimeoutError) as exc:
             raise DataValidationError(t("Cannot reach the Dask scheduler at {address} ({why}). Check the address and "
                                         "that the scheduler is running.", address=scheduler, why=exc)) from None
-    n = workers or max(1, os.cpu_count() or 1)
+    n = workers or usable_cores()
     # Dask's own start-up and shut-down chatter would drown the progress lines.
     for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.core"):
         logging.getLogger(name).setLevel(logging.WARNING)

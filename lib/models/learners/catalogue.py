@@ -28,6 +28,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
+from lib.compute import usable_cores
 from lib.models.model import ColumnSpec, FrameEncoder, PropensityModel, one_hot_encoder
 
 # Simplest first: ties go to the learner earlier in this tuple.
@@ -113,7 +114,7 @@ def make_learner(name: str, features: tuple[str, ...], seed: int, spw: float = 1
         learner, scaled = DecisionTreeClassifier(max_depth=6, min_samples_leaf=50, random_state=seed), False
     elif name == "forest":
         learner, scaled = RandomForestClassifier(n_estimators=200, min_samples_leaf=5, max_features="sqrt",
-                                                 n_jobs=2, random_state=seed), False
+                                                 n_jobs=usable_cores(), random_state=seed), False
     elif name == "svm":
         # No predict_proba on a linear SVM: sigmoid calibration of its decision function gives
         # probabilities, so its metrics are real, never a placeholder.

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import scipy.sparse as sp
 
+from lib.compute import usable_cores
 from lib.models.recommend.matrix import _Train
 from lib.models.recommend.settings import Hyper
 
@@ -105,10 +104,7 @@ class _Neighbours:
 
 
 def _threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 class _ALS:

@@ -65,6 +65,15 @@ def assert_consistent(folder: Path) -> dict:
     return report
 
 
+def copy_of(finished: Path, folder: Path) -> Path:
+    """``folder`` holding a copy of a finished run's files (the previous outputs a fault must leave alone)."""
+    folder.mkdir(exist_ok=True)
+    for f in finished.iterdir():
+        if f.is_file():
+            (folder / f.name).write_bytes(f.read_bytes())
+    return folder
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, _bank) -> Path:
     """A folder holding a finished run (the 'previous outputs' every fault must leave alone)."""
@@ -84,11 +93,7 @@ def test_kill_9_at_any_moment_leaves_no_truncated_output_and_the_rerun_succeeds(
     """SIGKILL at several moments of a run into a folder that holds a previous run: after each, the folder
     holds the previous run whole, or (once the outputs have landed) the new one whole; never a file cut short.
     The same command then succeeds in the same folder."""
-    out = tmp_path / "out"
-    out.mkdir()
-    for f in finished.iterdir():
-        if f.is_file():
-            (out / f.name).write_bytes(f.read_bytes())
+    out = copy_of(finished, tmp_path / "out")
     before = outputs_in(out)
     args = [*RUN[:-4], "--top-pct", "20", "--control-pct", "5", "--out", str(out)]  # a different list
     t0 = time.perf_counter()
@@ -129,11 +134,7 @@ def _no_bigger_than(limit: int):
 
 
 def test_a_full_disk_is_one_error_line_and_the_previous_outputs_stay(finished, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    for f in finished.iterdir():
-        if f.is_file():
-            (out / f.name).write_bytes(f.read_bytes())
+    out = copy_of(finished, tmp_path / "out")
     before = outputs_in(out)
     proc = subprocess.run(cli_cmd(*RUN, "--top-pct", "30", "--out", str(out)), cwd=ROOT, capture_output=True,
                           text=True, timeout=600, preexec_fn=_no_bigger_than(300_000))
@@ -160,11 +161,7 @@ def test_a_really_full_filesystem_keeps_the_previous_outputs(finished, tmp_path)
     if not _small_disk(disk, str(room)):
         pytest.skip("cannot mount a small tmpfs here (needs root); the file-size limit test covers the rule")
     try:
-        out = disk / "out"
-        out.mkdir()
-        for f in finished.iterdir():
-            if f.is_file():
-                (out / f.name).write_bytes(f.read_bytes())
+        out = copy_of(finished, disk / "out")
         before = outputs_in(out)
         proc = cli(*RUN, "--top-pct", "30", "--out", str(out))
         assert proc.returncode == 2, proc.stderr
@@ -197,11 +194,7 @@ class _RefusingFolder:
 
 
 def test_an_unwritable_folder_fails_at_once_with_one_line_and_changes_nothing(finished, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    for f in finished.iterdir():
-        if f.is_file():
-            (out / f.name).write_bytes(f.read_bytes())
+    out = copy_of(finished, tmp_path / "out")
     before = outputs_in(out)
     with _RefusingFolder(out):
         t0 = time.perf_counter()
@@ -242,9 +235,7 @@ def test_two_runs_into_one_folder_do_not_mix_their_files(tmp_path, _bank):
 
 
 def test_delivery_problems_name_a_changed_a_missing_and_a_foreign_output(finished, tmp_path):
-    for f in finished.iterdir():
-        if f.is_file():
-            (tmp_path / f.name).write_bytes(f.read_bytes())
+    copy_of(finished, tmp_path)
     assert delivery_problems(tmp_path) == []
     with open(tmp_path / "customers.csv", "ab") as fh:
         fh.write(b"1,2,3\n")

@@ -11,9 +11,6 @@ model, so the Bayes-optimal AUC (the AUC of the true probabilities) is known.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -84,14 +81,9 @@ def make_table(n: int, seed: int = 0) -> tuple[pd.DataFrame, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    df, auc = make_table(args.rows, args.seed)
-    df.to_csv(args.out, index=False)
-    print(f"{len(df):,} rows, {df.shape[1]} columns, Bayes-optimal AUC {auc:.4f}")
+    from bench.generate import write_table_cli
+
+    write_table_cli(make_table)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,8 +24,16 @@ def goto(page, title: str) -> None:
     wait_idle(page)
 
 
-def upload(page, path) -> None:
-    page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(path))
+def upload(page, path, label: str | None = None) -> None:
+    """Upload into the file chooser with this label (the first one without), and wait until it holds the file.
+
+    Waiting for the chooser itself, then for its file chip, matters on a loaded machine: a chooser that a
+    rerun is about to show (or move) is not there yet when the previous run looks finished."""
+    box = page.locator("[data-testid='stFileUploader']")
+    box = (box.filter(has_text=label) if label else box).first
+    box.wait_for()
+    box.locator("input[type='file']").set_input_files(str(path))
+    box.get_by_text(Path(path).name).first.wait_for()
     wait_idle(page)
 
 
@@ -177,11 +186,8 @@ def test_save_a_model_then_score_next_months_file_with_it(page, tmp_path):
     goto(page, "Score a new file")
     page.get_by_text("A saved model file").click()
     wait_idle(page)
-    uploaders = page.locator("[data-testid='stFileUploader'] input[type='file']")
-    uploaders.nth(0).set_input_files(str(model_path))
-    wait_idle(page)
-    uploaders.nth(1).set_input_files(str(new_path))
-    wait_idle(page)
+    upload(page, model_path, "Model file (.bullseye)")
+    upload(page, new_path, "New customer file")
     page.get_by_role("button", name="Score this file").click()
     page.get_by_text("Has the data moved since training?").wait_for()
     page.get_by_text("Atlantis").first.wait_for()  # the new region is named in a drift warning

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -68,6 +69,51 @@ def share_the_machine(environ: MutableMapping[str, str] | None = None, cores: in
     added = {k: v for k, v in wanted.items() if k not in environ}
     environ.update(added)
     return added
+
+
+# --- work split over forked processes (SHAP, reasons, choosing the number of segments) ------------
+PARALLEL_MIN_ROWS = 100_000
+
+
+def default_workers(rows: int) -> int:
+    """Processes worth forking for a step on ``rows``: one per usable core (at most 4), only on Linux and
+    large data (below PARALLEL_MIN_ROWS a fork's set-up costs about what it saves, and the app's small
+    sessions stay in one process)."""
+    if rows < PARALLEL_MIN_ROWS or sys.platform != "linux":
+        return 1
+    return max(1, min(4, usable_cores()))
+
+
+def row_slices(n: int, parts: int) -> list[slice]:
+    """``n`` rows cut into ``parts`` contiguous, near-equal slices."""
+    import numpy as np  # here, not at the top: this module must load before any native library does
+
+    edges = np.linspace(0, n, max(parts, 1) + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a] or [slice(0, 0)]
+
+
+_FORK_JOB: tuple | None = None
+
+
+def _fork_run(i: int):
+    func, parts = _FORK_JOB
+    return func(parts[i])
+
+
+def fork_map(func, parts: list) -> list:
+    """``[func(p) for p in parts]``, in forked worker processes when there is more than one part.
+    Forked workers inherit ``func``'s data without pickling it; only results travel back."""
+    global _FORK_JOB
+    if len(parts) <= 1:
+        return [func(p) for p in parts]
+    import multiprocessing
+
+    _FORK_JOB = (func, parts)
+    try:
+        with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
+            return pool.map(_fork_run, range(len(parts)))
+    finally:
+        _FORK_JOB = None
 
 
 share_the_machine()

@@ -106,3 +106,23 @@ def test_rfm_segmentation_shows_the_rule_behind_each_group(shop):
     assert {"Champions", "Lost", "At risk"} <= set(seg.rules["group"])
     assert {s.name for s in seg.segments} <= set(seg.rules["group"])
     assert sum(s.size for s in seg.segments) == len(customers)
+
+
+def test_choosing_k_over_two_forked_processes_gives_the_same_choice_and_evidence_as_one(monkeypatch):
+    """The ks are shared out over processes on large files (issue 28); nothing about the choice may change,
+    and the work really leaves this process (the children's pids are recorded)."""
+    import importlib
+    import os
+
+    choose = importlib.import_module("lib.models.segment.choose_k")
+    rng = np.random.default_rng(3)
+    x = np.vstack([c + rng.normal(size=(700, 4)) for c in rng.normal(scale=4, size=(4, 4))])
+    one = choose.choose_k(x, seed=5, workers=1)  # this process's OpenMP pool is up: the children must not wait on it
+    pids = []
+    real = choose._try_k
+    monkeypatch.setattr(choose, "_try_k", lambda *a, **k: (pids.append(os.getpid()), real(*a, **k))[1])
+    two = choose.choose_k(x, seed=5, workers=2)
+    assert two.k == one.k and two.reason == one.reason
+    pd.testing.assert_frame_equal(two.table, one.table)
+    assert np.array_equal(two.centers, one.centers)
+    assert pids == []  # every k was tried in a child, none here

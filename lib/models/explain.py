@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import string
-import sys
 import time
 from dataclasses import dataclass, replace
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from lib.compute import usable_cores
+from lib.compute import default_workers, fork_map, row_slices
 from lib.models.model import FrameEncoder, PropensityModel
 from lib.text.i18n import t
 from lib.text.words import column_words
@@ -105,45 +104,6 @@ def woodelf_contributions(model: PropensityModel, x_enc: np.ndarray, workers: in
         return np.vstack(out) if out else np.zeros((0, x_enc.shape[1]), dtype=np.float32)
 
     return np.vstack(fork_map(run, row_slices(len(x_enc), workers)))
-
-
-PARALLEL_MIN_ROWS = 100_000
-
-
-def default_workers(rows: int) -> int:
-    """Processes worth forking for ``rows``: one per core (at most 4), only on Linux and large data."""
-    if rows < PARALLEL_MIN_ROWS or sys.platform != "linux":
-        return 1
-    return max(1, min(4, usable_cores()))
-
-
-def row_slices(n: int, parts: int) -> list[slice]:
-    edges = np.linspace(0, n, max(parts, 1) + 1).astype(int)
-    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a] or [slice(0, 0)]
-
-
-_FORK_JOB: tuple | None = None
-
-
-def _fork_run(i: int):
-    func, parts = _FORK_JOB
-    return func(parts[i])
-
-
-def fork_map(func, parts: list) -> list:
-    """``[func(p) for p in parts]``, in forked worker processes when there is more than one part.
-    Forked workers inherit ``func``'s data without pickling it; only results travel back."""
-    global _FORK_JOB
-    if len(parts) <= 1:
-        return [func(p) for p in parts]
-    import multiprocessing
-
-    _FORK_JOB = (func, parts)
-    try:
-        with multiprocessing.get_context("fork").Pool(len(parts)) as pool:
-            return pool.map(_fork_run, range(len(parts)))
-    finally:
-        _FORK_JOB = None
 
 
 def explain(model: PropensityModel, frame: pd.DataFrame, method: str = "auto", workers: int | None = None) -> Explanation:

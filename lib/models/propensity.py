@@ -46,6 +46,11 @@ BASELINE_MAX_ROWS = 200_000
 # (bench/scale.py learning_curve) holdout AUC moved < 0.001 from 200k to 800k rows while training time
 # tripled. The holdout is never sampled, so the metrics stay honest; 0 or None: use every row.
 TRAIN_MAX_ROWS = 300_000
+# XGBoost is refitted on every labelled row only when the trees learnt from fewer rows than this: that
+# is where the 25-35% more rows a refit adds still move the model. Above, the learning curve is flat
+# (bench/scale.py: 85k -> 170k fit rows, holdout AUC +0.0008) while the refit cost a fifth of a 100k
+# run (2.0 of 10 s of training, issue 28); the model that scores is then the one measured.
+REFIT_MAX_FIT_ROWS = 50_000
 
 Progress = Callable[[str], None]
 
@@ -310,8 +315,8 @@ def train_propensity(
     chosen = comparison.chosen if comparison is not None else ("xgboost" if "xgboost" in names else names[0])
     cv_auc = list(comparison.score_of(chosen).fold_auc) if comparison is not None else []
     if chosen == "xgboost":
-        model, p_te, refit = _fit_xgboost(x, y, fit_idx, val_idx, te_idx, tuple(feats), seed, spw, not sampled,
-                                          x_all, say)
+        model, p_te, refit = _fit_xgboost(x, y, fit_idx, val_idx, te_idx, tuple(feats), seed, spw,
+                                          len(fit_idx) < REFIT_MAX_FIT_ROWS, x_all, say)
     else:
         model, p_te = _fit_and_refit(chosen, x, y, tr_idx, te_idx, tuple(feats), seed, max_rows, x_all, say)
         refit = True
@@ -363,9 +368,8 @@ def _fit_xgboost(x: pd.DataFrame, y: np.ndarray, fit_idx: np.ndarray, val_idx: n
     model = PropensityModel(feats, seed, spw).fit(x.iloc[fit_idx], y[fit_idx],
                                                   eval_set=(x.iloc[val_idx], y[val_idx]), reference=x_all)
     p_te = model.predict_proba(x.iloc[te_idx])[:, 1]
-    # No refit when the trees already learnt from a sample of a big file (the caller's ``refit``): there
-    # more rows barely move the model (see TRAIN_MAX_ROWS) and a refit would double the slowest step of
-    # `auto` at 1M rows.
+    # No refit when the trees already learnt from many rows (the caller's ``refit``, REFIT_MAX_FIT_ROWS):
+    # there more rows barely move the model and a refit would cost as much as the fit.
     if refit:
         say(t("Refitting XGBoost on every labelled row ({rows:,}, {trees} trees)", rows=len(y),
               trees=model.best_iteration_ + 1))

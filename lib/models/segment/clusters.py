@@ -14,6 +14,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits  # installed with scikit-learn, which depends on it
 
+from lib.compute import default_workers
 from lib.errors import DataValidationError
 from lib.models.segment.choose_k import (
     DEFAULT_K_RANGE,
@@ -108,7 +109,7 @@ def _segment_clusters(
     x = prepared.matrix
     choice: KChoice | None = None
     if k is None:
-        choice = choose_k(x, seed, (lo, hi), stability_runs, min_segment_share)
+        choice = choose_k(x, seed, (lo, hi), stability_runs, min_segment_share, default_workers(len(x)))
         k = choice.k
     if not 2 <= k <= min(20, len(frame) - 1):
         raise DataValidationError(t("Number of segments must be between 2 and {most}; got {k}.",

@@ -73,7 +73,7 @@ def reference_profile(frame: pd.DataFrame, specs: tuple[ColumnSpec, ...]) -> dic
     for spec in specs:
         s = frame[spec.name]
         missing = float(s.isna().mean()) if len(s) else 0.0
-        if spec.one_hot:  # text: shares of its levels
+        if spec.text:  # text (one-hot or rated): shares of its levels
             shares = as_level_text(s).value_counts(normalize=True)
             out[spec.name] = {"kind": "category", "missing": missing,
                               "shares": {str(k): float(v) for k, v in shares.items()}}

@@ -58,10 +58,19 @@ class Encoded(TransformerMixin, BaseEstimator):
         self.scaled = scaled
 
     def fit(self, X: pd.DataFrame, y=None) -> Encoded:
-        self.frame_ = FrameEncoder(tuple(self.features)).fit(X)
-        framed = self.frame_.transform(X)
-        self.columns_ = (scaled_encoder if self.scaled else one_hot_encoder)(self.frame_.specs_).fit(framed)
+        self._fit(X, y)
         return self
+
+    def fit_transform(self, X: pd.DataFrame, y=None) -> np.ndarray:
+        """The training rows' matrix: rated text columns get out-of-fold rates (``FrameEncoder.fit_transform``)."""
+        framed = self._fit(X, y)
+        return np.asarray(self.columns_.transform(framed), dtype=np.float64)
+
+    def _fit(self, X: pd.DataFrame, y) -> pd.DataFrame:
+        self.frame_ = FrameEncoder(tuple(self.features))
+        framed = self.frame_.fit_transform(X, y)
+        self.columns_ = (scaled_encoder if self.scaled else one_hot_encoder)(self.frame_.specs_).fit(framed)
+        return framed
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.columns_.transform(self.frame_.transform(X)), dtype=np.float64)

@@ -25,15 +25,17 @@ def goto(page, title: str) -> None:
 
 
 def upload(page, path, label: str | None = None) -> None:
-    """Upload into the file chooser with this label (the first one without), and wait until it holds the file.
+    """Upload into the file chooser with this label (the first one without).
 
-    Waiting for the chooser itself, then for its file chip, matters on a loaded machine: a chooser that a
-    rerun is about to show (or move) is not there yet when the previous run looks finished."""
+    With a label, wait for that chooser, then for its file chip: on a loaded machine a chooser that a
+    rerun is about to show (or move) is not there yet when the previous run looks finished. (The Upload
+    page's own chooser hands the file over and empties itself, so there is no chip to wait for.)"""
     box = page.locator("[data-testid='stFileUploader']")
     box = (box.filter(has_text=label) if label else box).first
     box.wait_for()
     box.locator("input[type='file']").set_input_files(str(path))
-    box.get_by_text(Path(path).name).first.wait_for()
+    if label:
+        box.get_by_text(Path(path).name).first.wait_for()
     wait_idle(page)
 
 

@@ -3,6 +3,7 @@ each level's smoothed outcome rate in log-odds, out of fold on the training rows
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -68,3 +69,20 @@ def test_the_trees_learn_a_300_level_column_and_the_model_file_keeps_its_rates()
     loaded = PropensityModel.from_state(json.loads(json.dumps(state)), booster)
     assert loaded.column_specs == model.column_specs and loaded.column_specs[0].rates
     assert np.allclose(loaded.predict_proba(frame.iloc[hold])[:, 1], scores)
+
+
+def test_a_fit_on_many_rows_takes_the_bigger_step_and_its_refit_keeps_it():
+    """FAST_RATE_MIN_ROWS: from 50k fit rows the trees learn at 0.15 (half the trees, half the SHAP work);
+    below, at 0.08. A refit counts its trees at the step they were found with."""
+    from lib.models.model import FAST_LEARNING_RATE, FAST_RATE_MIN_ROWS, XGB_PARAMS
+
+    big, y, _ = _table(n=int(FAST_RATE_MIN_ROWS / 0.85) + 1_000, levels=30, seed=2)
+    model = PropensityModel(("city", "visits"), seed=1).fit(big, y)  # 85% of the rows fit, 15% stop early
+    assert model.learning_rate_ == FAST_LEARNING_RATE
+    refit = model.refit(big, y)
+    slower = copy.copy(model)
+    slower.learning_rate_ = XGB_PARAMS["learning_rate"]
+    # The refit's trees are grown at the model's own step: at another step they are other trees.
+    assert not np.allclose(refit.decision_function(big.head(500)), slower.refit(big, y).decision_function(big.head(500)))
+    small = PropensityModel(("city", "visits"), seed=1).fit(big.head(20_000), y[:20_000])
+    assert small.learning_rate_ == XGB_PARAMS["learning_rate"] == 0.08

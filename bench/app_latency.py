@@ -53,7 +53,8 @@ def main() -> None:
     at.switch_page("pages/targets.py")
     first["target page, first"] = timed(at)
     rounds = {"top N": [], "segment filter": [], "control %": [], "profit inputs (propensity page)": []}
-    segments = at.multiselect(key="w_cfg_tgt_segments").options
+    # The filter's values are segment ids (the names are only how they are shown): 0..k-1.
+    segments = list(range(len(at.multiselect(key="w_cfg_tgt_segments").options)))
     for i in range(5):
         at.number_input(key="w_cfg_tgt_top_n").set_value(1000 + 500 * i)
         rounds["top N"].append(timed(at))
